@@ -1,0 +1,10 @@
+//! tofurkey: cluster-synchronized TCP Fast Open keys, derived from a shared
+//! main key and the wall clock, set once per run.
+//!
+//! The pure core (no I/O): [`schedule`] (time math), [`keys`] (derivation and
+//! formatting), [`calendar`] (timer events). The edges: [`cli`], [`keysource`],
+//! [`procfs`], [`log`], [`notify`], [`hygiene`]. `main.rs` wires them.
+
+pub mod calendar;
+pub mod error;
+pub mod schedule;
