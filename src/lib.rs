@@ -6,5 +6,13 @@
 //! [`procfs`], [`log`], [`notify`], [`hygiene`]. `main.rs` wires them.
 
 pub mod calendar;
+pub mod check;
+pub mod cli;
 pub mod error;
+pub mod hygiene;
+pub mod keys;
+pub mod keysource;
+pub mod log;
+pub mod notify;
+pub mod procfs;
 pub mod schedule;

@@ -1,1 +1,200 @@
-fn main() {}
+//! tofurkey's entry point: wires the parts and maps errors to exit codes.
+//! One invocation is one computation-and-write; systemd owns the schedule.
+
+use std::env;
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tofurkey::calendar;
+use tofurkey::check::{self, Verdict};
+use tofurkey::cli::{self, Command, Options, USAGE};
+use tofurkey::error::Error;
+use tofurkey::hygiene::{self, SignalGuard};
+use tofurkey::keys;
+use tofurkey::keysource::{self, Source};
+use tofurkey::log::{Event, Fields, Level, Log};
+use tofurkey::notify;
+use tofurkey::procfs;
+use tofurkey::schedule::{Schedule, UnixTime, utc_string};
+
+/// `--check`'s exit code when the answer is unknown (monitoring convention).
+const CHECK_UNKNOWN: u8 = 3;
+
+fn main() -> ExitCode {
+    let command = match cli::parse(env::args_os().skip(1)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}\n{USAGE}");
+            return ExitCode::from(e.exit_code());
+        }
+    };
+    match command {
+        Command::Help => println!("{USAGE}"),
+        Command::Version => println!("tofurkey {}", env!("CARGO_PKG_VERSION")),
+        Command::PrintTimer(interval) => match calendar::timer_dropin(interval) {
+            Ok(text) => print!("{text}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(e.exit_code());
+            }
+        },
+        Command::Run(options) => return run(&options),
+        Command::Check(options) => return check(&options),
+    }
+    ExitCode::SUCCESS
+}
+
+/// A key-setting run: log the outcome, set STATUS, map errors to exit codes.
+fn run(options: &Options) -> ExitCode {
+    let log = Log::new(options.verbose);
+    for warning in hygiene::harden() {
+        log.warn(&warning);
+    }
+    match set_keys(options, &log) {
+        Ok(status) => {
+            if let Err(e) = notify::status(&status) {
+                log.warn(&format!("cannot send STATUS to systemd: {e}"));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            log.emit(Level::Error, Some(Event::Failure), &msg, &Fields::new());
+            let _ = notify::status(&format!("Failed: {msg}"));
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// The job: time, schedule, main key, derive, write. Returns the STATUS line.
+fn set_keys(options: &Options, log: &Log) -> Result<String, Error> {
+    let now = match options.time {
+        Some(t) => t,
+        None => clock()?,
+    };
+    let schedule = Schedule::at(now, options.interval);
+    let source = Source::choose(&options.key, env::var_os("CREDENTIALS_DIRECTORY"));
+    log.verbose(&format!("main key from {}", source.describe()));
+
+    // Hold signals from the first byte of key material to the last wipe.
+    let signals = SignalGuard::block();
+    let loaded = keysource::load(&source, true)?;
+    if loaded.created {
+        log.emit(
+            Level::Warning,
+            Some(Event::AutokeyCreated),
+            &format!(
+                "created a new random main key as {}: autokey mode gives no cross-host sync; \
+                 give every host the same key with -k or the credential tofurkey.key",
+                source.describe()
+            ),
+            &vec![("TOFURKEY_KEY_SOURCE", source.describe())],
+        );
+    }
+    let pair = keys::pair_text(&loaded.key, schedule.primary, schedule.backup);
+    let main_id = loaded.key.fingerprint();
+    drop(loaded);
+    if options.show_keys {
+        // The exact line 1.3.4 prints with -V; scripts grep for it.
+        log.info(&format!(
+            "Generated ASCII TFO keys for procfs write: [{}] {}",
+            now.secs(),
+            String::from_utf8_lossy(pair.text())
+        ));
+    }
+    if !options.dry_run {
+        procfs::write_keys(&options.target, &pair)?;
+    }
+    let keys_id = pair.fingerprint();
+    drop(pair);
+    drop(signals);
+
+    let (event, what) = if options.dry_run {
+        (Event::DryRun, "dry run (-n), keys not written")
+    } else {
+        (Event::KeysSet, "keys set")
+    };
+    let next = schedule.next_rotation;
+    let msg = format!(
+        "{what}: time {} ({}), interval {}, counters {} primary {} backup, next rotation {next} \
+         ({}, in {} s), {}, main key id {main_id}, keys id {keys_id}",
+        now.secs(),
+        utc_string(now.secs()),
+        options.interval.secs(),
+        schedule.primary,
+        schedule.backup,
+        utc_string(next),
+        schedule.secs_to_rotation(),
+        source.describe(),
+    );
+    let fields: Fields = vec![
+        ("TOFURKEY_UNIX_TIME", now.secs().to_string()),
+        ("TOFURKEY_INTERVAL", options.interval.secs().to_string()),
+        ("TOFURKEY_CTR_PRIMARY", schedule.primary.to_string()),
+        ("TOFURKEY_CTR_BACKUP", schedule.backup.to_string()),
+        ("TOFURKEY_NEXT_ROTATION", next.to_string()),
+        ("TOFURKEY_KEY_SOURCE", source.describe()),
+        ("TOFURKEY_TARGET", options.target.display().to_string()),
+        ("TOFURKEY_MAIN_KEY_ID", main_id.clone()),
+        ("TOFURKEY_KEYS_ID", keys_id.clone()),
+    ];
+    log.emit(Level::Info, Some(event), &msg, &fields);
+    Ok(format!(
+        "{}: counters {}/{}, next rotation {}, keys id {keys_id}",
+        if options.dry_run {
+            "Dry run"
+        } else {
+            "Keys set"
+        },
+        schedule.primary,
+        schedule.backup,
+        utc_string(next)
+    ))
+}
+
+/// `--check`: one line on stdout, a monitoring exit code; writes nothing.
+fn check(options: &Options) -> ExitCode {
+    hygiene::harden();
+    let (code, line) = match check_keys(options) {
+        Ok((verdict, detail)) => (
+            verdict.exit_code(),
+            format!("{} ({detail})", verdict.describe()),
+        ),
+        Err(e) => (CHECK_UNKNOWN, format!("UNKNOWN: {e}")),
+    };
+    println!("{line}");
+    ExitCode::from(code)
+}
+
+fn check_keys(options: &Options) -> Result<(Verdict, String), Error> {
+    let now = match options.time {
+        Some(t) => t,
+        None => clock()?,
+    };
+    let schedule = Schedule::at(now, options.interval);
+    let source = Source::choose(&options.key, env::var_os("CREDENTIALS_DIRECTORY"));
+    let _signals = SignalGuard::block();
+    let loaded = keysource::load(&source, false)?;
+    let held = procfs::read_current(&options.target)?;
+    let verdict = check::classify(&held, &loaded.key, &schedule);
+    let detail = format!(
+        "{}, time {}, interval {}, counters {}/{}, main key id {}, {}",
+        options.target.display(),
+        now.secs(),
+        options.interval.secs(),
+        schedule.primary,
+        schedule.backup,
+        loaded.key.fingerprint(),
+        source.describe()
+    );
+    Ok((verdict, detail))
+}
+
+/// The wall clock in whole seconds, range-checked like 1.3.4.
+fn clock() -> Result<UnixTime, Error> {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_err(|_| Error::Clock)?
+        .as_secs();
+    UnixTime::new(secs)
+}

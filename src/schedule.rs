@@ -162,7 +162,10 @@ mod tests {
     fn exact_boundary_and_one_before() {
         // 12 * 86400 = 1036800: a full boundary starts K12 with K11 behind it.
         let s = sched(1_036_800, 86_400);
-        assert_eq!((s.primary, s.backup, s.next_rotation), (12, 11, 1_036_800 + 43_200));
+        assert_eq!(
+            (s.primary, s.backup, s.next_rotation),
+            (12, 11, 1_036_800 + 43_200)
+        );
         let s = sched(1_036_799, 86_400);
         assert_eq!((s.primary, s.backup, s.next_rotation), (11, 12, 1_036_800));
         assert_eq!(s.secs_to_rotation(), 1);
@@ -172,7 +175,10 @@ mod tests {
     fn half_boundary_and_one_before() {
         let half = 12 * 86_400 + 43_200;
         let s = sched(half, 86_400);
-        assert_eq!((s.primary, s.backup, s.next_rotation), (12, 13, half + 43_200));
+        assert_eq!(
+            (s.primary, s.backup, s.next_rotation),
+            (12, 13, half + 43_200)
+        );
         let s = sched(half - 1, 86_400);
         assert_eq!((s.primary, s.backup, s.next_rotation), (12, 11, half));
     }
@@ -189,7 +195,10 @@ mod tests {
                 (s.primary, s.backup)
             })
             .collect();
-        assert_eq!(pairs, [(1000, 999), (1000, 1001), (1001, 1000), (1001, 1002)]);
+        assert_eq!(
+            pairs,
+            [(1000, 999), (1000, 1001), (1001, 1000), (1001, 1002)]
+        );
     }
 
     #[test]
@@ -202,7 +211,10 @@ mod tests {
         assert_eq!(s.primary, MAX_TIME / MAX_INTERVAL);
         assert!(s.next_rotation > MAX_TIME);
         let s = sched(MAX_TIME, MIN_INTERVAL);
-        assert_eq!((s.primary, s.backup, s.next_rotation), (10_000_000_000, 9_999_999_999, MAX_TIME + 5));
+        assert_eq!(
+            (s.primary, s.backup, s.next_rotation),
+            (10_000_000_000, 9_999_999_999, MAX_TIME + 5)
+        );
     }
 
     #[test]

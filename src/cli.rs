@@ -1,0 +1,330 @@
+//! Command line: one explicit lexopt loop, getopt-compatible with 1.3.4
+//! (`-vno` clusters, `-i3600` and `-i 3600`, `--` ends options), plus long
+//! forms. Parsing only: nothing here touches a file or the clock.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use crate::error::Error;
+use crate::schedule::{Interval, UnixTime};
+
+/// The procfs file the kernel reads the server keys from.
+pub const DEFAULT_TARGET: &str = "/proc/sys/net/ipv4/tcp_fastopen_key";
+/// Where the autokey lives unless `-a` says otherwise: tmpfs, so a reboot
+/// forgets it, as 1.3.4 (built with rundir=/run).
+pub const DEFAULT_AUTOKEY: &str = "/run/tofurkey.autokey";
+
+/// The usage text, printed by `--help` and after every usage error.
+pub const USAGE: &str = "\
+Usage: tofurkey [-vnoV] [-i SECONDS] [-k PATH | -a PATH] [-P PATH] [-T UNIXTIME]
+       tofurkey --check [-i SECONDS] [-k PATH | -a PATH] [-P PATH] [-T UNIXTIME]
+       tofurkey --print-timer [-i SECONDS]
+Sets cluster-synchronized TCP Fast Open keys, derived from a main key and the clock.
+  -k, --key PATH       main key file (at least 32 bytes; the first 32 are used)
+  -a, --autokey PATH   local random key, made if missing (default /run/tofurkey.autokey);
+                       no sync across hosts. Without -k or -a, the systemd credential
+                       'tofurkey.key' is used when present, else the default autokey.
+  -i, --interval SECS  rotation interval, even, 10..604800 (default 86400)
+  -v, --verbose        say more
+  -n, --dry-run        compute everything, write nothing to the target
+  -o                   one shot: accepted for 1.3.4 compatibility (always one shot)
+  -V                   verbose, and print the keys (testing only: leaks secrets!)
+  -P, --procfs PATH    write here instead of /proc/sys/net/ipv4/tcp_fastopen_key
+  -T, --time UNIXTIME  pretend the time is UNIXTIME (testing)
+      --check          compare the target with the expected keys; write nothing
+      --print-timer    print a tofurkey.timer drop-in for the interval
+  -h, --help           this text
+      --version        the version
+Exit: 0 ok, 1 failure, 2 usage error; --check: 0 in sync, 1 previous/next pair,
+      2 not in sync, 3 unknown (see tofurkey(8)).";
+
+/// Where the main key comes from, as the command line asked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeySpec {
+    /// Neither `-k` nor `-a`: the credential if present, else the default autokey.
+    Default,
+    /// `-k PATH`.
+    File(PathBuf),
+    /// `-a PATH`: only the autokey, never the credential.
+    Autokey(PathBuf),
+}
+
+/// Options of a key-setting (or checking) run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// The main key source.
+    pub key: KeySpec,
+    /// The rotation interval.
+    pub interval: Interval,
+    /// `-v` (or `-V`).
+    pub verbose: bool,
+    /// `-V`: also print the keys.
+    pub show_keys: bool,
+    /// `-n`: no write.
+    pub dry_run: bool,
+    /// The file to write (procfs, or `-P`).
+    pub target: PathBuf,
+    /// `-T`: a fake time instead of the clock.
+    pub time: Option<UnixTime>,
+}
+
+/// What this invocation is asked to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Compute and set the keys (the normal run).
+    Run(Options),
+    /// Compare the target with the expected keys.
+    Check(Options),
+    /// Print the timer drop-in for an interval.
+    PrintTimer(Interval),
+    /// Print the usage text.
+    Help,
+    /// Print the version.
+    Version,
+}
+
+/// Parses the arguments (without the program name).
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error> {
+    use lexopt::prelude::*;
+
+    let mut parser = lexopt::Parser::from_args(args);
+    let (mut key_file, mut autokey) = (None, None);
+    let mut interval = Interval::DEFAULT;
+    let (mut verbose, mut show_keys, mut dry_run) = (false, false, false);
+    let mut target = PathBuf::from(DEFAULT_TARGET);
+    let mut time = None;
+    let (mut check, mut print_timer) = (false, false);
+
+    while let Some(arg) = parser.next().map_err(usage)? {
+        match arg {
+            Short('k') | Long("key") => key_file = Some(key_path("-k", parser.value())?),
+            Short('a') | Long("autokey") => autokey = Some(key_path("-a", parser.value())?),
+            Short('i') | Long("interval") => {
+                let secs = number("-i", parser.value())?;
+                interval = Interval::new(secs)?;
+            }
+            Short('v') | Long("verbose") => verbose = true,
+            Short('V') => (verbose, show_keys) = (true, true),
+            Short('n') | Long("dry-run") => dry_run = true,
+            // 1.3.4's one-shot flag: every run is one shot now.
+            Short('o') => {}
+            Short('P') | Long("procfs") => {
+                let path = PathBuf::from(parser.value().map_err(usage)?);
+                if path.as_os_str().is_empty() {
+                    return Err(Error::Usage(
+                        "-P: empty path: give the file to write".into(),
+                    ));
+                }
+                target = path;
+            }
+            Short('T') | Long("time") => {
+                let secs = number("-T", parser.value())?;
+                time = Some(UnixTime::new(secs).map_err(|e| Error::Usage(format!("-T: {e}")))?);
+            }
+            Long("check") => check = true,
+            Long("print-timer") => print_timer = true,
+            Short('h') | Long("help") => return Ok(Command::Help),
+            Long("version") => return Ok(Command::Version),
+            Value(v) => {
+                return Err(Error::Usage(format!(
+                    "unexpected argument '{}': tofurkey takes options only",
+                    v.to_string_lossy()
+                )));
+            }
+            _ => return Err(usage(arg.unexpected())),
+        }
+    }
+
+    let key = match (key_file, autokey) {
+        (Some(_), Some(_)) => {
+            return Err(Error::Usage(
+                "-k and -a exclude each other: use -k for a shared key, -a for a local one".into(),
+            ));
+        }
+        (Some(k), None) => KeySpec::File(k),
+        (None, Some(a)) => KeySpec::Autokey(a),
+        (None, None) => KeySpec::Default,
+    };
+    if check && print_timer {
+        return Err(Error::Usage(
+            "--check and --print-timer exclude each other".into(),
+        ));
+    }
+    if print_timer {
+        return Ok(Command::PrintTimer(interval));
+    }
+    let options = Options {
+        key,
+        interval,
+        verbose,
+        show_keys,
+        dry_run,
+        target,
+        time,
+    };
+    Ok(if check {
+        Command::Check(options)
+    } else {
+        Command::Run(options)
+    })
+}
+
+fn usage(e: lexopt::Error) -> Error {
+    Error::Usage(e.to_string())
+}
+
+/// A key path: not empty, not a directory name (1.3.4 refuses both).
+fn key_path(opt: &str, value: Result<OsString, lexopt::Error>) -> Result<PathBuf, Error> {
+    let value = value.map_err(usage)?;
+    if value.is_empty() {
+        return Err(Error::Usage(format!("{opt}: empty path: give a key file")));
+    }
+    if value.as_encoded_bytes().ends_with(b"/") {
+        return Err(Error::Usage(format!(
+            "{opt}: '{}' ends in '/': give a file, not a directory",
+            value.to_string_lossy()
+        )));
+    }
+    Ok(PathBuf::from(value))
+}
+
+/// A decimal number of seconds: digits only (no sign, no spaces), fits u64.
+fn number(opt: &str, value: Result<OsString, lexopt::Error>) -> Result<u64, Error> {
+    let value = value.map_err(usage)?;
+    let text = value.to_string_lossy();
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::Usage(format!(
+            "{opt}: '{text}' is not a whole number of seconds"
+        )));
+    }
+    text.parse()
+        .map_err(|_| Error::Usage(format!("{opt}: '{text}' is too large")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<Command, Error> {
+        parse(args.iter().map(OsString::from))
+    }
+
+    fn opts(args: &[&str]) -> Options {
+        match run(args) {
+            Ok(Command::Run(o)) => o,
+            other => panic!("{args:?} gave {other:?}"),
+        }
+    }
+
+    fn usage_error(args: &[&str]) -> String {
+        match run(args) {
+            Err(e) => {
+                assert_eq!(e.exit_code(), 2, "{args:?}: {e}");
+                e.to_string()
+            }
+            Ok(c) => panic!("{args:?} accepted as {c:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let o = opts(&[]);
+        assert_eq!(o.key, KeySpec::Default);
+        assert_eq!(o.interval.secs(), 86_400);
+        assert_eq!(o.target, PathBuf::from(DEFAULT_TARGET));
+        assert!(!o.verbose && !o.show_keys && !o.dry_run && o.time.is_none());
+    }
+
+    #[test]
+    fn getopt_forms() {
+        let o = opts(&["-vno", "-i3600", "-k", "/k", "-T", "1000000"]);
+        assert!(o.verbose && o.dry_run && !o.show_keys);
+        assert_eq!(o.interval.secs(), 3600);
+        assert_eq!(o.key, KeySpec::File("/k".into()));
+        assert_eq!(o.time.map(|t| t.secs()), Some(1_000_000));
+        let o = opts(&["-i", "3600", "-Vn", "-a/run/x", "-P", "/tmp/t"]);
+        assert!(o.verbose && o.show_keys && o.dry_run);
+        assert_eq!(o.key, KeySpec::Autokey("/run/x".into()));
+        assert_eq!(o.target, PathBuf::from("/tmp/t"));
+        // A cluster may end in an option that takes the rest as its value.
+        assert_eq!(opts(&["-vi10"]).interval.secs(), 10);
+        // Last one wins, as with getopt.
+        assert_eq!(opts(&["-i10", "-i20"]).interval.secs(), 20);
+    }
+
+    #[test]
+    fn long_forms() {
+        let o = opts(&[
+            "--key=/k",
+            "--interval",
+            "7200",
+            "--verbose",
+            "--dry-run",
+            "--procfs",
+            "/p",
+            "--time=2000000",
+        ]);
+        assert_eq!(o.key, KeySpec::File("/k".into()));
+        assert_eq!(o.interval.secs(), 7200);
+        assert!(o.verbose && o.dry_run);
+        assert_eq!(o.target, PathBuf::from("/p"));
+        assert_eq!(
+            opts(&["--autokey", "/a"]).key,
+            KeySpec::Autokey("/a".into())
+        );
+        assert_eq!(run(&["-h"]).unwrap(), Command::Help);
+        assert_eq!(run(&["--help"]).unwrap(), Command::Help);
+        assert_eq!(run(&["--version"]).unwrap(), Command::Version);
+        assert!(matches!(run(&["--check", "-k/k"]), Ok(Command::Check(_))));
+        assert_eq!(
+            run(&["--print-timer", "-i", "3600"]).unwrap(),
+            Command::PrintTimer(Interval::new(3600).unwrap())
+        );
+    }
+
+    #[test]
+    fn double_dash_ends_options() {
+        assert!(usage_error(&["--", "-v"]).contains("unexpected argument '-v'"));
+        assert!(opts(&["-v", "--"]).verbose);
+    }
+
+    #[test]
+    fn usage_errors() {
+        assert!(usage_error(&["-k", "/a", "-a", "/b"]).contains("exclude"));
+        assert!(usage_error(&["-k", ""]).contains("empty path"));
+        assert!(usage_error(&["-a", ""]).contains("empty path"));
+        assert!(usage_error(&["-k", "/etc/"]).contains("ends in '/'"));
+        assert!(usage_error(&["-a", "dir/"]).contains("ends in '/'"));
+        assert!(usage_error(&["-P", ""]).contains("empty path"));
+        assert!(usage_error(&["stray"]).contains("unexpected argument 'stray'"));
+        assert!(usage_error(&["-x"]).contains("-x"));
+        assert!(usage_error(&["--bogus"]).contains("--bogus"));
+        assert!(usage_error(&["-k"]).contains("missing argument"));
+        assert!(usage_error(&["-i"]).contains("missing argument"));
+        assert!(usage_error(&["--check", "--print-timer"]).contains("exclude"));
+        assert!(usage_error(&["-v=1"]).contains("-v"));
+    }
+
+    #[test]
+    fn number_errors() {
+        for (args, want) in [
+            (&["-i", "abc"][..], "not a whole number"),
+            (&["-i", "-10"], "not a whole number"),
+            (&["-i", "+10"], "not a whole number"),
+            (&["-i", " 10"], "not a whole number"),
+            (&["-i", "10s"], "not a whole number"),
+            (&["-i", ""], "not a whole number"),
+            (&["-i", "99999999999999999999999"], "too large"),
+            (&["-i", "11"], "interval 11 is invalid"),
+            (&["-i", "8"], "interval 8 is invalid"),
+            (&["-i", "604802"], "interval 604802 is invalid"),
+            (&["-T", "999999"], "-T: time 999999 is outside"),
+            (&["-T", "100000000001"], "outside"),
+            (&["-T", "-5"], "not a whole number"),
+            (&["-T", "18446744073709551616"], "too large"),
+        ] {
+            let msg = usage_error(args);
+            assert!(msg.contains(want), "{args:?}: {msg}");
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! Key derivation and formatting: pure, no I/O.
+//!
+//! Byte-compatible with tofurkey 1.3.4, which used libsodium's
+//! `crypto_kdf_blake2b_derive_from_key(out16, counter, "tofurkey", main)`:
+//! BLAKE2b, 16-byte digest, keyed with the main key, salt = counter as LE64
+//! followed by 8 zero bytes, personalization = "tofurkey" followed by 8 zero
+//! bytes, empty message. Every buffer that holds key material is wiped on drop.
+
+use blake2::Blake2bMac;
+use blake2::digest::Mac;
+use blake2::digest::consts::{U8, U16};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+/// Length of the main key in bytes (libsodium's `crypto_kdf_KEYBYTES`).
+pub const MAIN_KEY_LEN: usize = 32;
+/// Length of one TFO key in bytes (the kernel's `TCP_FASTOPEN_KEY_LENGTH`).
+pub const TFO_KEY_LEN: usize = 16;
+/// Length of one key in procfs text: 32 hex digits in 4 groups of 8, 3 dashes.
+const KEY_TEXT_LEN: usize = TFO_KEY_LEN * 2 + 3;
+/// Length of the procfs text for a pair, `PRIMARY,BACKUP`, without the NUL.
+pub const PAIR_TEXT_LEN: usize = KEY_TEXT_LEN * 2 + 1;
+/// The KDF's personalization: 1.3.4's libsodium context "tofurkey", zero-padded.
+const PERSONAL: [u8; 16] = *b"tofurkey\0\0\0\0\0\0\0\0";
+/// Personalization of the main key fingerprint: distinct from [`PERSONAL`],
+/// so a fingerprint can never equal (or help compute) a TFO key.
+const PERSONAL_MAIN_ID: [u8; 16] = *b"tofurkey-mainid\0";
+/// Personalization of the key pair fingerprint.
+const PERSONAL_PAIR_ID: [u8; 16] = *b"tofurkey-pairid\0";
+
+const _: () = assert!(
+    PAIR_TEXT_LEN == 71,
+    "the kernel's format: 64 hex, 6 dashes, a comma"
+);
+// BLAKE2b limits: key <= 64, salt and personalization exactly 16 here.
+const _: () = assert!(MAIN_KEY_LEN <= 64 && TFO_KEY_LEN <= 64);
+const _: () = assert!(TFO_KEY_LEN % 4 == 0, "procfs groups keys in 32-bit words");
+
+/// The long-term 32-byte main key. Wiped on drop; never printed.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub struct MainKey([u8; MAIN_KEY_LEN]);
+
+impl MainKey {
+    /// Wraps 32 key bytes. The caller's copy should be wiped by the caller.
+    pub fn new(bytes: [u8; MAIN_KEY_LEN]) -> MainKey {
+        MainKey(bytes)
+    }
+
+    /// Derives the TFO key for `counter` (one interval's key).
+    pub fn derive(&self, counter: u64) -> TfoKey {
+        let mut salt = [0u8; 16];
+        salt[..8].copy_from_slice(&counter.to_le_bytes());
+        TfoKey(blake2b::<U16, TFO_KEY_LEN>(&self.0, &salt, &PERSONAL))
+    }
+
+    /// A non-secret fingerprint of the main key: 16 hex digits of BLAKE2b-64
+    /// keyed with the main key under its own personalization. Equal on every
+    /// host holding the same main key.
+    pub fn fingerprint(&self) -> String {
+        hex::encode(blake2b::<U8, 8>(&self.0, &[0; 16], &PERSONAL_MAIN_ID))
+    }
+}
+
+impl std::fmt::Debug for MainKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MainKey(<secret>)")
+    }
+}
+
+/// The pair fingerprint of a procfs text (see [`PairText::fingerprint`]).
+pub fn pair_fingerprint(text: &[u8]) -> String {
+    let mut out = [0u8; 8];
+    match Blake2bMac::<U8>::new_with_salt_and_personal(None, &[], &PERSONAL_PAIR_ID) {
+        Ok(mut mac) => {
+            mac.update(text);
+            out.copy_from_slice(&mac.finalize().into_bytes());
+        }
+        Err(_) => unreachable!("BLAKE2b parameter lengths are fixed at compile time"),
+    }
+    hex::encode(out)
+}
+
+/// Keyed BLAKE2b with salt and personalization over an empty message; the
+/// hasher's state (which holds the key) is wiped by its own `Drop`.
+fn blake2b<N, const LEN: usize>(key: &[u8], salt: &[u8; 16], personal: &[u8; 16]) -> [u8; LEN]
+where
+    N: blake2::digest::array::ArraySize
+        + blake2::digest::typenum::IsLessOrEqual<
+            blake2::digest::consts::U64,
+            Output = blake2::digest::typenum::True,
+        >,
+{
+    let mut out = [0u8; LEN];
+    match Blake2bMac::<N>::new_with_salt_and_personal(Some(key), salt, personal) {
+        Ok(mac) => out.copy_from_slice(&mac.finalize().into_bytes()),
+        // Unreachable: key, salt and personalization lengths are fixed by
+        // the types above and checked by the const assertions.
+        Err(_) => unreachable!("BLAKE2b parameter lengths are fixed at compile time"),
+    }
+    out
+}
+
+/// One 16-byte TFO key. Wiped on drop; never printed.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub struct TfoKey([u8; TFO_KEY_LEN]);
+
+/// The pair written to procfs, in its text form plus the trailing NUL that
+/// 1.3.4 writes. Wiped on drop.
+pub struct PairText(Zeroizing<[u8; PAIR_TEXT_LEN + 1]>);
+
+impl PairText {
+    /// Formats `primary,backup` the way the kernel prints and parses it.
+    pub fn new(primary: &TfoKey, backup: &TfoKey) -> PairText {
+        let mut buf = Zeroizing::new([0u8; PAIR_TEXT_LEN + 1]);
+        write_key(&mut buf[..KEY_TEXT_LEN], &primary.0);
+        buf[KEY_TEXT_LEN] = b',';
+        write_key(&mut buf[KEY_TEXT_LEN + 1..PAIR_TEXT_LEN], &backup.0);
+        PairText(buf)
+    }
+
+    /// The 71 characters, for comparison and for `-V`.
+    pub fn text(&self) -> &[u8] {
+        &self.0[..PAIR_TEXT_LEN]
+    }
+
+    /// The 72 bytes for the single procfs write (text and NUL, as 1.3.4).
+    pub fn for_write(&self) -> &[u8] {
+        &self.0[..]
+    }
+
+    /// A non-secret fingerprint of the pair: 16 hex digits of unkeyed
+    /// BLAKE2b-64 over the 71-character text under its own personalization,
+    /// so anyone can compute it from the procfs file.
+    pub fn fingerprint(&self) -> String {
+        pair_fingerprint(self.text())
+    }
+}
+
+/// Writes 16 bytes as `xxxxxxxx-xxxxxxxx-xxxxxxxx-xxxxxxxx` into `out` (35 bytes).
+fn write_key(out: &mut [u8], key: &[u8; TFO_KEY_LEN]) {
+    for (i, word) in key.chunks_exact(4).enumerate() {
+        let at = i * 9;
+        if hex::encode_to_slice(word, &mut out[at..at + 8]).is_err() {
+            unreachable!("4 bytes always encode to 8 hex digits");
+        }
+        if at + 8 < out.len() {
+            out[at + 8] = b'-';
+        }
+    }
+}
+
+/// Derives and formats the pair for the given counters.
+pub fn pair_text(main: &MainKey, primary: u64, backup: u64) -> PairText {
+    PairText::new(&main.derive(primary), &main.derive(backup))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPEC_MAIN: &str = "363ec6a05e76eedeb9eb73bc5c25ca5f13f7c1df70c9af3531db4c83d23a8f6b";
+    const SPEC_PAIR: &str =
+        "c998252e-8f89667d-31961e08-3897526b,1c9ca1a5-9d295055-f8e3d4df-7107b577";
+
+    fn spec_key() -> MainKey {
+        let mut b = [0u8; 32];
+        hex::decode_to_slice(SPEC_MAIN, &mut b).unwrap();
+        MainKey::new(b)
+    }
+
+    #[test]
+    fn spec_vector() {
+        let p = pair_text(&spec_key(), 11, 12);
+        assert_eq!(std::str::from_utf8(p.text()).unwrap(), SPEC_PAIR);
+        assert_eq!(p.for_write().len(), 72);
+        assert_eq!(p.for_write()[71], 0);
+    }
+
+    #[test]
+    fn counters_matter_and_order_matters() {
+        let k = spec_key();
+        assert_ne!(pair_text(&k, 11, 12).text(), pair_text(&k, 12, 11).text());
+        assert_ne!(pair_text(&k, 11, 12).text(), pair_text(&k, 11, 13).text());
+    }
+
+    #[test]
+    fn fingerprints_are_stable_distinct_and_not_keys() {
+        let k = spec_key();
+        let id = k.fingerprint();
+        assert_eq!(id.len(), 16);
+        assert_eq!(id, spec_key().fingerprint());
+        assert_ne!(id, MainKey::new([7; 32]).fingerprint());
+        let pair = pair_text(&k, 11, 12);
+        let pid = pair.fingerprint();
+        assert_eq!(pid.len(), 16);
+        assert_ne!(pid, pair_text(&k, 12, 13).fingerprint());
+        let text = std::str::from_utf8(pair.text()).unwrap().replace('-', "");
+        assert!(!text.contains(&id) && !text.contains(&pid) && !SPEC_MAIN.contains(&id));
+    }
+
+    #[test]
+    fn debug_hides_the_key() {
+        assert_eq!(format!("{:?}", spec_key()), "MainKey(<secret>)");
+    }
+}

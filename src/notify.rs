@@ -1,0 +1,17 @@
+//! `STATUS=` for `systemctl status`, when systemd passed `$NOTIFY_SOCKET`.
+//!
+//! Sent with libsystemd's notify, which handles both socket forms systemd
+//! uses: a path and an abstract `@name` (sd-notify 0.5 fails on the latter).
+
+use libsystemd::daemon::{self, NotifyState};
+
+/// Sends `STATUS=<line>` if `$NOTIFY_SOCKET` is set. Returns the error text
+/// when the socket is set but the send failed; nothing when it is unset.
+pub fn status(line: &str) -> Result<(), String> {
+    if std::env::var_os("NOTIFY_SOCKET").is_none() {
+        return Ok(());
+    }
+    daemon::notify(false, &[NotifyState::Status(line.to_string())])
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
