@@ -1,0 +1,219 @@
+//! The built binary, end to end, on temp files: `-P` instead of procfs and
+//! `-T` instead of the clock. Each bad input must give its exit code and a
+//! one-line message, and leave the target byte-for-byte as it was.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+
+#[test]
+fn spec_vector_via_key_file() {
+    let d = Dir::new("vector");
+    let (key, target) = (d.spec_key(), d.target());
+    let o = run(&["-V", "-k", key.to_str().unwrap(), "-T", "1000000", "-P", target.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // One write of the 71 characters and a NUL, as 1.3.4.
+    assert_eq!(bytes(&target), format!("{SPEC_PAIR}\0").as_bytes());
+    let err = stderr(&o);
+    assert!(
+        err.lines()
+            .any(|l| l == format!("info: Generated ASCII TFO keys for procfs write: [1000000] {SPEC_PAIR}")),
+        "{err}"
+    );
+    // The info line: time, interval, both counters, next rotation.
+    let info = err.lines().find(|l| l.starts_with("info: keys set:")).expect(&err);
+    for part in ["time 1000000", "interval 86400", "counters 11 primary 12 backup", "next rotation 1036800"] {
+        assert!(info.contains(part), "{part} missing from {info}");
+    }
+}
+
+#[test]
+fn spec_vector_via_autokey() {
+    let d = Dir::new("vector-auto");
+    let auto = d.file("auto.key", &hex::decode(SPEC_MAIN).unwrap());
+    let target = d.target();
+    let o = run(&["-a", auto.to_str().unwrap(), "-T", "1000000", "-P", target.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(bytes(&target), format!("{SPEC_PAIR}\0").as_bytes());
+    assert!(!stderr(&o).contains("created a new random main key"));
+}
+
+#[test]
+fn only_the_first_32_bytes_count() {
+    let d = Dir::new("long-key");
+    let mut long = hex::decode(SPEC_MAIN).unwrap();
+    long.extend_from_slice(b"trailing bytes are ignored, as 1.3.4 does\n");
+    let key = d.file("long.key", &long);
+    let o = run(&["-V", "-n", "-k", key.to_str().unwrap(), "-T", "1000000"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(keys_line(&o), SPEC_PAIR);
+}
+
+#[test]
+fn dry_run_writes_nothing_and_says_so() {
+    let d = Dir::new("dry");
+    let (key, target) = (d.spec_key(), d.target());
+    let o = run(&["-n", "-k", key.to_str().unwrap(), "-T", "1000000", "-P", target.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(bytes(&target), OLD_PAIR);
+    assert!(stderr(&o).contains("dry run (-n), keys not written"), "{}", stderr(&o));
+}
+
+#[test]
+fn one_shot_flag_changes_nothing() {
+    let d = Dir::new("oneshot");
+    let key = d.spec_key();
+    let a = run(&["-V", "-n", "-k", key.to_str().unwrap(), "-T", "1000000"]);
+    let b = run(&["-Vno", "-k", key.to_str().unwrap(), "-T", "1000000"]);
+    assert!(a.status.success() && b.status.success());
+    assert_eq!(keys_line(&a), keys_line(&b));
+}
+
+#[test]
+fn autokey_created_then_reused() {
+    let d = Dir::new("autokey");
+    let (auto, target) = (d.path("auto.key"), d.target());
+    let args = ["-V", "-a", auto.to_str().unwrap(), "-T", "1000000", "-P", target.to_str().unwrap()];
+    let first = run(&args);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(stderr(&first).contains("no cross-host sync"), "{}", stderr(&first));
+    let meta = fs::metadata(&auto).unwrap();
+    assert_eq!((meta.len(), meta.permissions().mode() & 0o777), (32, 0o600));
+    let stored = fs::read(&auto).unwrap();
+
+    let second = run(&args);
+    assert!(second.status.success());
+    assert!(!stderr(&second).contains("no cross-host sync"));
+    assert_eq!(fs::read(&auto).unwrap(), stored, "autokey must be reused");
+    assert_eq!(keys_line(&first), keys_line(&second));
+    // And the keys are the ones that key derives.
+    let via_k = run(&["-V", "-n", "-k", auto.to_str().unwrap(), "-T", "1000000"]);
+    assert_eq!(keys_line(&via_k), keys_line(&first));
+    // No temporary file is left behind.
+    let names: Vec<_> = fs::read_dir(&d.0).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names.len(), 2, "only target and key: {names:?}");
+}
+
+#[test]
+fn short_autokey_is_replaced() {
+    let d = Dir::new("autokey-short");
+    let auto = d.file("auto.key", b"cut off by a crash");
+    let o = run(&["-n", "-a", auto.to_str().unwrap(), "-T", "1000000"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(fs::read(&auto).unwrap().len(), 32);
+}
+
+#[test]
+fn concurrent_first_runs_agree_on_one_autokey() {
+    let d = Dir::new("race");
+    let auto = d.path("auto.key");
+    for round in 0..5 {
+        let _ = fs::remove_file(&auto);
+        let children: Vec<_> = (0..12)
+            .map(|_| {
+                tofurkey()
+                    .args(["-V", "-n", "-a", auto.to_str().unwrap(), "-T", "1000000"])
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let outs: Vec<_> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+        assert!(outs.iter().all(|o| o.status.success()));
+        let created = outs.iter().filter(|o| stderr(o).contains("created a new random")).count();
+        assert_eq!(created, 1, "round {round}: exactly one run creates the key");
+        let on_disk = run(&["-V", "-n", "-k", auto.to_str().unwrap(), "-T", "1000000"]);
+        for o in &outs {
+            assert_eq!(keys_line(o), keys_line(&on_disk), "round {round}: every run used the stored key");
+        }
+    }
+}
+
+/// With `$CREDENTIALS_DIRECTORY`: `-k` beats the credential, the credential
+/// beats the autokey, and `-a` ignores the credential.
+#[test]
+fn credential_precedence() {
+    let d = Dir::new("cred");
+    let creds = d.path("creds");
+    fs::create_dir(&creds).unwrap();
+    fs::write(creds.join("tofurkey.key"), hex::decode(SPEC_MAIN).unwrap()).unwrap();
+    let other = d.file("other.key", &[0x5a; 32]);
+    let auto = d.file("auto.key", &[0xa5; 32]);
+    let keys = |args: &[&str]| {
+        let o = tofurkey()
+            .env("CREDENTIALS_DIRECTORY", &creds)
+            .args(["-V", "-n", "-T", "1000000"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        (keys_line(&o), stderr(&o))
+    };
+    let (by_cred, log) = keys(&[]);
+    assert_eq!(by_cred, SPEC_PAIR);
+    assert!(log.contains("credential tofurkey.key"), "{log}");
+    let (by_k, _) = keys(&["-k", other.to_str().unwrap()]);
+    assert_eq!(by_k, keys_line(&run(&["-V", "-n", "-T", "1000000", "-k", other.to_str().unwrap()])));
+    assert_ne!(by_k, SPEC_PAIR);
+    let (by_a, log) = keys(&["-a", auto.to_str().unwrap()]);
+    assert_eq!(by_a, keys_line(&run(&["-V", "-n", "-T", "1000000", "-k", auto.to_str().unwrap()])));
+    assert!(log.contains("autokey"), "{log}");
+}
+
+/// Without `-k`, `-a` or a credential the default autokey in /run is used.
+/// Run in a private mount namespace with its own /run, so the host's is
+/// never touched.
+#[test]
+fn default_autokey_without_credential() {
+    assert!(is_root(), "this test needs root (a private /run); run the suite as root");
+    let d = Dir::new("default-auto");
+    let creds = d.path("creds");
+    fs::create_dir(&creds).unwrap(); // set but without tofurkey.key
+    let script = format!(
+        "mount -t tmpfs tmpfs /run && {bin} -v -n -T 1000000 && stat -c '%s %a' /run/tofurkey.autokey",
+        bin = env!("CARGO_BIN_EXE_tofurkey")
+    );
+    let o = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .env("CREDENTIALS_DIRECTORY", &creds)
+        .output()
+        .expect("unshare");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("autokey /run/tofurkey.autokey"), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "32 600");
+}
+
+#[test]
+fn no_key_material_without_verbose_leaky() {
+    let d = Dir::new("leak");
+    let (key, target) = (d.spec_key(), d.target());
+    let k = key.to_str().unwrap();
+    let t = target.to_str().unwrap();
+    let mut outputs = Vec::new();
+    for args in [
+        vec!["-k", k, "-T", "1000000", "-P", t],
+        vec!["-v", "-k", k, "-T", "1000000", "-P", t],
+        vec!["-vn", "-k", k, "-T", "1000000"],
+        vec!["--check", "-k", k, "-T", "1000000", "-P", t],
+        vec!["-v", "-k", k, "-T", "1000000", "-P", "/nonexistent/target"],
+    ] {
+        let o = run(&args);
+        outputs.push(format!("{}{}", stderr(&o), String::from_utf8_lossy(&o.stdout)));
+    }
+    let joined = outputs.join("\n");
+    assert!(joined.contains("main key id"), "the runs did log: {joined}");
+    assert_no_secrets(&joined, &[SPEC_MAIN, SPEC_PAIR]);
+}
+
+#[test]
+fn version_and_help() {
+    let o = run(&["--version"]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("tofurkey "));
+    let o = run(&["-h"]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Usage: tofurkey"));
+}
