@@ -158,8 +158,9 @@ impl fmt::Display for Error {
             } => {
                 write!(
                     f,
-                    "interval {interval}: its half-interval boundaries do not repeat daily or weekly, \
-                     so no short OnCalendar= list can hit them"
+                    "interval {interval}: no list of at most {} OnCalendar= lines hits its \
+                     half-interval boundaries (they must repeat daily or weekly in a short pattern)",
+                    crate::calendar::MAX_EVENTS
                 )?;
                 match (below, above) {
                     (Some(b), Some(a)) => write!(f, "; nearest intervals that work: {b} and {a}"),

@@ -1,0 +1,93 @@
+//! The systemd edges without a running systemd: STATUS= over a notify
+//! socket the test owns (path and abstract forms), and the journal fallback.
+//! The real journal and `systemctl status` are checked in tests/systemd/.
+
+mod common;
+
+use common::*;
+use std::fs::File;
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::net::{SocketAddr, UnixDatagram};
+use std::process::Command;
+use std::time::Duration;
+
+fn status_via(sock: &UnixDatagram, notify_socket: &str) -> String {
+    let d = Dir::new("notify");
+    let (key, target) = (d.spec_key(), d.target());
+    let o = tofurkey()
+        .env("NOTIFY_SOCKET", notify_socket)
+        .args(["-k", key.to_str().unwrap(), "-T", "1000000", "-P", target.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 4096];
+    let n = sock.recv(&mut buf).expect("a notify datagram");
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+#[test]
+fn status_on_a_path_socket() {
+    let d = Dir::new("notify-path");
+    let path = d.path("notify.sock");
+    let sock = UnixDatagram::bind(&path).unwrap();
+    let msg = status_via(&sock, path.to_str().unwrap());
+    assert!(msg.starts_with("STATUS=Keys set: counters 11/12, next rotation 1970-01-13T00:00:00Z"), "{msg}");
+    assert_no_secrets(&msg, &[SPEC_MAIN, SPEC_PAIR]);
+}
+
+#[test]
+fn status_on_an_abstract_socket() {
+    let name = format!("tofurkey-test-{}", std::process::id());
+    let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    let sock = UnixDatagram::bind_addr(&addr).unwrap();
+    let msg = status_via(&sock, &format!("@{name}"));
+    assert!(msg.starts_with("STATUS=Keys set: counters 11/12"), "{msg}");
+}
+
+#[test]
+fn failure_status_names_the_cause() {
+    let d = Dir::new("notify-fail");
+    let path = d.path("notify.sock");
+    let sock = UnixDatagram::bind(&path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let o = tofurkey()
+        .env("NOTIFY_SOCKET", &path)
+        .args(["-k", d.path("missing").to_str().unwrap(), "-T", "1000000"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let mut buf = [0u8; 4096];
+    let n = sock.recv(&mut buf).unwrap();
+    let msg = String::from_utf8_lossy(&buf[..n]);
+    assert!(msg.starts_with("STATUS=Failed: cannot read main key file"), "{msg}");
+}
+
+/// stderr is "the journal" (JOURNAL_STREAM names it) but no journal socket
+/// exists (a private, empty /run): every line still reaches stderr.
+#[test]
+fn journal_failure_falls_back_to_stderr() {
+    assert!(is_root(), "this test needs root (a private /run); run the suite as root");
+    let d = Dir::new("journal-fallback");
+    let (key, target) = (d.spec_key(), d.target());
+    let err_path = d.path("stderr");
+    let err_file = File::create(&err_path).unwrap();
+    let meta = err_file.metadata().unwrap();
+    let script = format!(
+        "mount -t tmpfs tmpfs /run && exec {} -v -k {} -T 1000000 -P {}",
+        env!("CARGO_BIN_EXE_tofurkey"),
+        key.display(),
+        target.display()
+    );
+    let status = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .env("JOURNAL_STREAM", format!("{}:{}", meta.dev(), meta.ino()))
+        .stderr(err_file)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let err = std::fs::read_to_string(&err_path).unwrap();
+    assert!(err.contains("info: main key from key file"), "{err}");
+    assert!(err.contains("info: keys set: time 1000000"), "{err}");
+}
