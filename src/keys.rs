@@ -197,6 +197,16 @@ mod tests {
         assert!(!text.contains(&id) && !text.contains(&pid) && !SPEC_MAIN.contains(&id));
     }
 
+    /// The documented derivations, as other tools compute them; the values
+    /// come from Python's hashlib:
+    /// `blake2b(digest_size=8, key=main, salt=bytes(16), person=b"tofurkey-mainid\0")`
+    /// and `blake2b(text, digest_size=8, person=b"tofurkey-pairid\0")`.
+    #[test]
+    fn fingerprints_match_the_documented_derivation() {
+        assert_eq!(spec_key().fingerprint(), "7ad202034d831e12");
+        assert_eq!(pair_text(&spec_key(), 11, 12).fingerprint(), "3c6bf71f91f4ae4f");
+    }
+
     #[test]
     fn debug_hides_the_key() {
         assert_eq!(format!("{:?}", spec_key()), "MainKey(<secret>)");
