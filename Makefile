@@ -10,19 +10,26 @@ unitdir ?= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/de
 catalogdir ?= $(prefix)/lib/systemd/catalog
 
 CARGO ?= cargo
-BIN := target/release/tofurkey
 PYTHON ?= python3
+# The release binary is linked statically and not position-independent: a
+# run is microseconds of work, so the dynamic loader and self-relocation
+# would be most of its cost (see `make bench`).  These flags need an
+# explicit --target, or cargo would apply them to proc-macros too.
+TRIPLE := $(shell rustc -vV | sed -n 's/^host: //p')
+STATIC_FLAGS := -C target-feature=+crt-static -C relocation-model=static
+BIN := target/$(TRIPLE)/release/tofurkey
 
 all: $(BIN)
 
 # Cargo knows what is stale; always ask it.  --locked: build what Cargo.lock says.
 $(BIN): FORCE
-	$(CARGO) build --release --locked
+	RUSTFLAGS="$(STATIC_FLAGS)" $(CARGO) build --release --locked --target $(TRIPLE)
 
 # Unit and integration tests (debug build), then the suites that use the
 # real kernel and a real systemd with the release binary.
 check: all
 	$(CARGO) test --locked
+	bench/run $(BIN) --gate
 	TOFURKEY_BIN=$(abspath $(BIN)) $(PYTHON) tests/kernel/test_tfo_cluster.py
 	TOFURKEY_BIN=$(abspath $(BIN)) $(PYTHON) tests/systemd/test_units.py
 
@@ -38,7 +45,11 @@ uninstall:
 	      $(DESTDIR)$(unitdir)/tofurkey.timer $(DESTDIR)$(catalogdir)/tofurkey.catalog \
 	      $(DESTDIR)$(mandir)/man8/tofurkey.8
 
+# Per-run cost: instructions, peak RSS, size, build time (bench/run says how).
+bench: all
+	bench/run $(BIN)
+
 clean:
 	$(CARGO) clean
 
-.PHONY: all check install uninstall clean FORCE
+.PHONY: all check install uninstall bench clean FORCE

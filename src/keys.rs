@@ -204,7 +204,10 @@ mod tests {
     #[test]
     fn fingerprints_match_the_documented_derivation() {
         assert_eq!(spec_key().fingerprint(), "7ad202034d831e12");
-        assert_eq!(pair_text(&spec_key(), 11, 12).fingerprint(), "3c6bf71f91f4ae4f");
+        assert_eq!(
+            pair_text(&spec_key(), 11, 12).fingerprint(),
+            "3c6bf71f91f4ae4f"
+        );
     }
 
     #[test]

@@ -1,8 +1,16 @@
 //! tofurkey's entry point: wires the parts and maps errors to exit codes.
 //! One invocation is one computation-and-write; systemd owns the schedule.
+//!
+//! `no_main`: std's runtime set-up probes the main thread's stack with
+//! `pthread_getattr_np`, which parses /proc/self/maps with sscanf and costs
+//! more instructions than all of tofurkey's own work (`make bench`). The two
+//! things that set-up does which matter here are done in [`main`] instead:
+//! fds 0-2 are made valid, and stdout is flushed before exit.
+#![no_main]
 
 use std::env;
-use std::process::ExitCode;
+use std::ffi::{c_char, c_int};
+use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tofurkey::calendar;
@@ -20,12 +28,40 @@ use tofurkey::schedule::{Schedule, UnixTime, utc_string};
 /// `--check`'s exit code when the answer is unknown (monitoring convention).
 const CHECK_UNKNOWN: u8 = 3;
 
-fn main() -> ExitCode {
+/// The C entry point (see the module doc for why not Rust's `fn main`).
+#[unsafe(no_mangle)]
+extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
+    ensure_std_fds();
+    let code = real_main();
+    // std's runtime would flush stdout at exit; without it, we do.
+    let _ = std::io::stdout().flush();
+    c_int::from(code)
+}
+
+/// If fd 0, 1 or 2 is closed, open /dev/null on it, so that a key file or
+/// the target can never be opened as "stderr" and receive log lines.
+fn ensure_std_fds() {
+    for fd in 0..3 {
+        // SAFETY: fcntl(F_GETFD) only queries; open returns the lowest free
+        // fd, which is `fd` itself since it was just found closed.
+        unsafe {
+            if libc::fcntl(fd, libc::F_GETFD) == -1 {
+                let null = c"/dev/null";
+                if libc::open(null.as_ptr(), libc::O_RDWR) != fd {
+                    libc::abort();
+                }
+            }
+        }
+    }
+}
+
+/// Parses the command line and runs it; returns the exit code.
+fn real_main() -> u8 {
     let command = match cli::parse(env::args_os().skip(1)) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}\n{USAGE}");
-            return ExitCode::from(e.exit_code());
+            return e.exit_code();
         }
     };
     match command {
@@ -35,17 +71,17 @@ fn main() -> ExitCode {
             Ok(text) => print!("{text}"),
             Err(e) => {
                 eprintln!("error: {e}");
-                return ExitCode::from(e.exit_code());
+                return e.exit_code();
             }
         },
         Command::Run(options) => return run(&options),
         Command::Check(options) => return check(&options),
     }
-    ExitCode::SUCCESS
+    0
 }
 
 /// A key-setting run: log the outcome, set STATUS, map errors to exit codes.
-fn run(options: &Options) -> ExitCode {
+fn run(options: &Options) -> u8 {
     let log = Log::new(options.verbose);
     for warning in hygiene::harden() {
         log.warn(&warning);
@@ -55,13 +91,13 @@ fn run(options: &Options) -> ExitCode {
             if let Err(e) = notify::status(&status) {
                 log.warn(&format!("cannot send STATUS to systemd: {e}"));
             }
-            ExitCode::SUCCESS
+            0
         }
         Err(e) => {
             let msg = e.to_string();
             log.emit(Level::Error, Some(Event::Failure), &msg, &Fields::new());
             let _ = notify::status(&format!("Failed: {msg}"));
-            ExitCode::from(e.exit_code())
+            e.exit_code()
         }
     }
 }
@@ -153,7 +189,7 @@ fn set_keys(options: &Options, log: &Log) -> Result<String, Error> {
 }
 
 /// `--check`: one line on stdout, a monitoring exit code; writes nothing.
-fn check(options: &Options) -> ExitCode {
+fn check(options: &Options) -> u8 {
     hygiene::harden();
     let (code, line) = match check_keys(options) {
         Ok((verdict, detail)) => (
@@ -163,7 +199,7 @@ fn check(options: &Options) -> ExitCode {
         Err(e) => (CHECK_UNKNOWN, format!("UNKNOWN: {e}")),
     };
     println!("{line}");
-    ExitCode::from(code)
+    code
 }
 
 fn check_keys(options: &Options) -> Result<(Verdict, String), Error> {

@@ -13,7 +13,11 @@ use std::time::{Duration, Instant};
 
 /// Runs `cmd`, killing it after 10 s: a hang is a failure, not a stuck suite.
 fn bounded(mut cmd: Command) -> Output {
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
     let start = Instant::now();
     while child.try_wait().expect("wait").is_none() {
         if start.elapsed() > Duration::from_secs(10) {
@@ -30,7 +34,10 @@ fn bounded(mut cmd: Command) -> Output {
 /// so permission cases need an unprivileged user).
 fn attempt(args: &[&str], as_nobody: bool) -> Output {
     let mut cmd = if as_nobody {
-        assert!(is_root(), "permission cases need root to switch to nobody; run as root");
+        assert!(
+            is_root(),
+            "permission cases need root to switch to nobody; run as root"
+        );
         let mut c = Command::new("setpriv");
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
         c.arg(env!("CARGO_BIN_EXE_tofurkey"));
@@ -51,18 +58,34 @@ fn refused(o: &Output, code: i32, want: &str, target: &Path) {
     let err = stderr(o);
     assert_eq!(o.status.code(), Some(code), "{err}");
     let first = err.lines().next().unwrap_or_default();
-    assert!(first.starts_with("error: ") && first.contains(want), "want '{want}' in: {err}");
+    assert!(
+        first.starts_with("error: ") && first.contains(want),
+        "want '{want}' in: {err}"
+    );
     if code == 1 {
         assert_eq!(err.lines().count(), 1, "one line: {err}");
     } else {
-        assert!(err.contains("Usage: tofurkey"), "usage text after a usage error: {err}");
+        assert!(
+            err.contains("Usage: tofurkey"),
+            "usage text after a usage error: {err}"
+        );
     }
     assert_eq!(bytes(target), OLD_PAIR, "target changed");
 }
 
 fn key_case(d: &Dir, key: &Path, want: &str) {
     let target = d.target();
-    let o = attempt(&["-k", key.to_str().unwrap(), "-T", "1000000", "-P", target.to_str().unwrap()], false);
+    let o = attempt(
+        &[
+            "-k",
+            key.to_str().unwrap(),
+            "-T",
+            "1000000",
+            "-P",
+            target.to_str().unwrap(),
+        ],
+        false,
+    );
     refused(&o, 1, want, &target);
 }
 
@@ -71,14 +94,24 @@ fn bad_key_files() {
     let d = Dir::new("bad-keys");
     let missing = d.path("missing.key");
     key_case(&d, &missing, "cannot read main key file");
-    key_case(&d, &d.file("short.key", &[1; 31]), "holds 31 bytes, needs at least 32");
+    key_case(
+        &d,
+        &d.file("short.key", &[1; 31]),
+        "holds 31 bytes, needs at least 32",
+    );
     key_case(&d, &d.file("empty.key", b""), "holds 0 bytes");
     let dir = d.path("keydir");
     fs::create_dir(&dir).unwrap();
     key_case(&d, &dir, "is a directory");
     // A FIFO nobody writes to: must be refused, not waited on.
     let fifo = d.path("key.fifo");
-    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
     key_case(&d, &fifo, "is a FIFO");
     // /dev/zero would even "read" 32 bytes: devices are refused outright.
     key_case(&d, Path::new("/dev/zero"), "is a device");
@@ -93,7 +126,17 @@ fn unreadable_key_file() {
     fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).unwrap();
     let target = d.target();
     fs::set_permissions(&target, fs::Permissions::from_mode(0o666)).unwrap();
-    let o = attempt(&["-k", key.to_str().unwrap(), "-T", "1000000", "-P", target.to_str().unwrap()], true);
+    let o = attempt(
+        &[
+            "-k",
+            key.to_str().unwrap(),
+            "-T",
+            "1000000",
+            "-P",
+            target.to_str().unwrap(),
+        ],
+        true,
+    );
     refused(&o, 1, "Permission denied", &target);
 }
 
@@ -106,8 +149,12 @@ fn bad_credentials() {
     let with_cred = |bytes: &[u8]| {
         fs::write(creds.join("tofurkey.key"), bytes).unwrap();
         let mut c = tofurkey();
-        c.env("CREDENTIALS_DIRECTORY", &creds)
-            .args(["-T", "1000000", "-P", target.to_str().unwrap()]);
+        c.env("CREDENTIALS_DIRECTORY", &creds).args([
+            "-T",
+            "1000000",
+            "-P",
+            target.to_str().unwrap(),
+        ]);
         bounded(c)
     };
     // A short credential fails loudly; it never falls back to an autokey.
@@ -120,12 +167,22 @@ fn bad_credentials() {
     for p in [&d.0, &creds] {
         fs::set_permissions(p, fs::Permissions::from_mode(0o755)).unwrap();
     }
-    fs::set_permissions(creds.join("tofurkey.key"), fs::Permissions::from_mode(0o400)).unwrap();
+    fs::set_permissions(
+        creds.join("tofurkey.key"),
+        fs::Permissions::from_mode(0o400),
+    )
+    .unwrap();
     fs::set_permissions(&target, fs::Permissions::from_mode(0o666)).unwrap();
     let mut c = Command::new("setpriv");
-    c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--", env!("CARGO_BIN_EXE_tofurkey")])
-        .env("CREDENTIALS_DIRECTORY", &creds)
-        .args(["-T", "1000000", "-P", target.to_str().unwrap()]);
+    c.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--",
+        env!("CARGO_BIN_EXE_tofurkey"),
+    ])
+    .env("CREDENTIALS_DIRECTORY", &creds)
+    .args(["-T", "1000000", "-P", target.to_str().unwrap()]);
     assert!(is_root(), "needs root to switch to nobody");
     refused(&bounded(c), 1, "cannot read credential", &target);
 }
@@ -137,23 +194,42 @@ fn bad_targets() {
     let k = key.to_str().unwrap();
     // Missing: an error, and no file appears.
     let missing = d.path("missing-target");
-    let o = attempt(&["-k", k, "-T", "1000000", "-P", missing.to_str().unwrap()], false);
+    let o = attempt(
+        &["-k", k, "-T", "1000000", "-P", missing.to_str().unwrap()],
+        false,
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).starts_with("error: cannot open ") && stderr(&o).contains("No such file"));
     assert!(!missing.exists(), "the target must never be created");
     // A directory.
-    let o = attempt(&["-k", k, "-T", "1000000", "-P", d.0.to_str().unwrap()], false);
+    let o = attempt(
+        &["-k", k, "-T", "1000000", "-P", d.0.to_str().unwrap()],
+        false,
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("Is a directory"), "{}", stderr(&o));
     // A FIFO without a reader: refused at once, no hang.
     let fifo = d.path("target.fifo");
-    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
-    let o = attempt(&["-k", k, "-T", "1000000", "-P", fifo.to_str().unwrap()], false);
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let o = attempt(
+        &["-k", k, "-T", "1000000", "-P", fifo.to_str().unwrap()],
+        false,
+    );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     // Accepts the write but keeps nothing: the read-back catches it.
     let o = attempt(&["-k", k, "-T", "1000000", "-P", "/dev/null"], false);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("reads back nothing after the write"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("reads back nothing after the write"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(stderr(&o).lines().count(), 1);
 }
 
@@ -165,7 +241,17 @@ fn unwritable_target() {
     fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
     let target = d.target(); // root's, 0644: nobody may not write
     fs::set_permissions(&target, fs::Permissions::from_mode(0o644)).unwrap();
-    let o = attempt(&["-k", key.to_str().unwrap(), "-T", "1000000", "-P", target.to_str().unwrap()], true);
+    let o = attempt(
+        &[
+            "-k",
+            key.to_str().unwrap(),
+            "-T",
+            "1000000",
+            "-P",
+            target.to_str().unwrap(),
+        ],
+        true,
+    );
     refused(&o, 1, "cannot open", &target);
     assert!(stderr(&o).contains("Permission denied"));
 }
@@ -176,21 +262,30 @@ fn bad_autokey_directories() {
     let target = d.target();
     let t = target.to_str().unwrap();
     let nodir = d.path("no/such/dir/auto.key");
-    let o = attempt(&["-a", nodir.to_str().unwrap(), "-T", "1000000", "-P", t], false);
+    let o = attempt(
+        &["-a", nodir.to_str().unwrap(), "-T", "1000000", "-P", t],
+        false,
+    );
     refused(&o, 1, "cannot create autokey", &target);
     assert!(stderr(&o).contains("No such file"));
 
     fs::set_permissions(&d.0, fs::Permissions::from_mode(0o755)).unwrap();
     fs::set_permissions(&target, fs::Permissions::from_mode(0o666)).unwrap();
     let auto = d.path("auto.key");
-    let o = attempt(&["-a", auto.to_str().unwrap(), "-T", "1000000", "-P", t], true);
+    let o = attempt(
+        &["-a", auto.to_str().unwrap(), "-T", "1000000", "-P", t],
+        true,
+    );
     refused(&o, 1, "cannot create autokey", &target);
     assert!(stderr(&o).contains("Permission denied"));
     assert!(!auto.exists());
     // A directory where the autokey should be is the admin's, not replaced.
     let autodir = d.path("autodir");
     fs::create_dir(&autodir).unwrap();
-    let o = attempt(&["-a", autodir.to_str().unwrap(), "-T", "1000000", "-P", t], false);
+    let o = attempt(
+        &["-a", autodir.to_str().unwrap(), "-T", "1000000", "-P", t],
+        false,
+    );
     refused(&o, 1, "is a directory", &target);
 }
 
@@ -242,6 +337,8 @@ fn clock_out_of_range() {
     c.args(["1970-01-02 00:00:00", env!("CARGO_BIN_EXE_tofurkey")])
         .args(["-k", key.to_str().unwrap(), "-P", target.to_str().unwrap()])
         .env_remove("JOURNAL_STREAM");
-    let o = c.output().expect("faketime is needed for this test (Debian package faketime)");
+    let o = c
+        .output()
+        .expect("faketime is needed for this test (Debian package faketime)");
     refused(&o, 1, "time 86400 is outside", &target);
 }

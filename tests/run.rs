@@ -13,19 +13,35 @@ use std::process::{Command, Stdio};
 fn spec_vector_via_key_file() {
     let d = Dir::new("vector");
     let (key, target) = (d.spec_key(), d.target());
-    let o = run(&["-V", "-k", key.to_str().unwrap(), "-T", "1000000", "-P", target.to_str().unwrap()]);
+    let o = run(&[
+        "-V",
+        "-k",
+        key.to_str().unwrap(),
+        "-T",
+        "1000000",
+        "-P",
+        target.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     // One write of the 71 characters and a NUL, as 1.3.4.
     assert_eq!(bytes(&target), format!("{SPEC_PAIR}\0").as_bytes());
     let err = stderr(&o);
     assert!(
-        err.lines()
-            .any(|l| l == format!("info: Generated ASCII TFO keys for procfs write: [1000000] {SPEC_PAIR}")),
+        err.lines().any(|l| l
+            == format!("info: Generated ASCII TFO keys for procfs write: [1000000] {SPEC_PAIR}")),
         "{err}"
     );
     // The info line: time, interval, both counters, next rotation.
-    let info = err.lines().find(|l| l.starts_with("info: keys set:")).expect(&err);
-    for part in ["time 1000000", "interval 86400", "counters 11 primary 12 backup", "next rotation 1036800"] {
+    let info = err
+        .lines()
+        .find(|l| l.starts_with("info: keys set:"))
+        .expect(&err);
+    for part in [
+        "time 1000000",
+        "interval 86400",
+        "counters 11 primary 12 backup",
+        "next rotation 1036800",
+    ] {
         assert!(info.contains(part), "{part} missing from {info}");
     }
 }
@@ -35,7 +51,14 @@ fn spec_vector_via_autokey() {
     let d = Dir::new("vector-auto");
     let auto = d.file("auto.key", &hex::decode(SPEC_MAIN).unwrap());
     let target = d.target();
-    let o = run(&["-a", auto.to_str().unwrap(), "-T", "1000000", "-P", target.to_str().unwrap()]);
+    let o = run(&[
+        "-a",
+        auto.to_str().unwrap(),
+        "-T",
+        "1000000",
+        "-P",
+        target.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(bytes(&target), format!("{SPEC_PAIR}\0").as_bytes());
     assert!(!stderr(&o).contains("created a new random main key"));
@@ -56,10 +79,22 @@ fn only_the_first_32_bytes_count() {
 fn dry_run_writes_nothing_and_says_so() {
     let d = Dir::new("dry");
     let (key, target) = (d.spec_key(), d.target());
-    let o = run(&["-n", "-k", key.to_str().unwrap(), "-T", "1000000", "-P", target.to_str().unwrap()]);
+    let o = run(&[
+        "-n",
+        "-k",
+        key.to_str().unwrap(),
+        "-T",
+        "1000000",
+        "-P",
+        target.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(bytes(&target), OLD_PAIR);
-    assert!(stderr(&o).contains("dry run (-n), keys not written"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("dry run (-n), keys not written"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -76,10 +111,22 @@ fn one_shot_flag_changes_nothing() {
 fn autokey_created_then_reused() {
     let d = Dir::new("autokey");
     let (auto, target) = (d.path("auto.key"), d.target());
-    let args = ["-V", "-a", auto.to_str().unwrap(), "-T", "1000000", "-P", target.to_str().unwrap()];
+    let args = [
+        "-V",
+        "-a",
+        auto.to_str().unwrap(),
+        "-T",
+        "1000000",
+        "-P",
+        target.to_str().unwrap(),
+    ];
     let first = run(&args);
     assert!(first.status.success(), "{}", stderr(&first));
-    assert!(stderr(&first).contains("no cross-host sync"), "{}", stderr(&first));
+    assert!(
+        stderr(&first).contains("no cross-host sync"),
+        "{}",
+        stderr(&first)
+    );
     let meta = fs::metadata(&auto).unwrap();
     assert_eq!((meta.len(), meta.permissions().mode() & 0o777), (32, 0o600));
     let stored = fs::read(&auto).unwrap();
@@ -93,7 +140,10 @@ fn autokey_created_then_reused() {
     let via_k = run(&["-V", "-n", "-k", auto.to_str().unwrap(), "-T", "1000000"]);
     assert_eq!(keys_line(&via_k), keys_line(&first));
     // No temporary file is left behind.
-    let names: Vec<_> = fs::read_dir(&d.0).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let names: Vec<_> = fs::read_dir(&d.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(names.len(), 2, "only target and key: {names:?}");
 }
 
@@ -121,13 +171,23 @@ fn concurrent_first_runs_agree_on_one_autokey() {
                     .unwrap()
             })
             .collect();
-        let outs: Vec<_> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+        let outs: Vec<_> = children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect();
         assert!(outs.iter().all(|o| o.status.success()));
-        let created = outs.iter().filter(|o| stderr(o).contains("created a new random")).count();
+        let created = outs
+            .iter()
+            .filter(|o| stderr(o).contains("created a new random"))
+            .count();
         assert_eq!(created, 1, "round {round}: exactly one run creates the key");
         let on_disk = run(&["-V", "-n", "-k", auto.to_str().unwrap(), "-T", "1000000"]);
         for o in &outs {
-            assert_eq!(keys_line(o), keys_line(&on_disk), "round {round}: every run used the stored key");
+            assert_eq!(
+                keys_line(o),
+                keys_line(&on_disk),
+                "round {round}: every run used the stored key"
+            );
         }
     }
 }
@@ -156,10 +216,30 @@ fn credential_precedence() {
     assert_eq!(by_cred, SPEC_PAIR);
     assert!(log.contains("credential tofurkey.key"), "{log}");
     let (by_k, _) = keys(&["-k", other.to_str().unwrap()]);
-    assert_eq!(by_k, keys_line(&run(&["-V", "-n", "-T", "1000000", "-k", other.to_str().unwrap()])));
+    assert_eq!(
+        by_k,
+        keys_line(&run(&[
+            "-V",
+            "-n",
+            "-T",
+            "1000000",
+            "-k",
+            other.to_str().unwrap()
+        ]))
+    );
     assert_ne!(by_k, SPEC_PAIR);
     let (by_a, log) = keys(&["-a", auto.to_str().unwrap()]);
-    assert_eq!(by_a, keys_line(&run(&["-V", "-n", "-T", "1000000", "-k", auto.to_str().unwrap()])));
+    assert_eq!(
+        by_a,
+        keys_line(&run(&[
+            "-V",
+            "-n",
+            "-T",
+            "1000000",
+            "-k",
+            auto.to_str().unwrap()
+        ]))
+    );
     assert!(log.contains("autokey"), "{log}");
 }
 
@@ -168,7 +248,10 @@ fn credential_precedence() {
 /// never touched.
 #[test]
 fn default_autokey_without_credential() {
-    assert!(is_root(), "this test needs root (a private /run); run the suite as root");
+    assert!(
+        is_root(),
+        "this test needs root (a private /run); run the suite as root"
+    );
     let d = Dir::new("default-auto");
     let creds = d.path("creds");
     fs::create_dir(&creds).unwrap(); // set but without tofurkey.key
@@ -182,7 +265,11 @@ fn default_autokey_without_credential() {
         .output()
         .expect("unshare");
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("autokey /run/tofurkey.autokey"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("autokey /run/tofurkey.autokey"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "32 600");
 }
 
@@ -201,7 +288,11 @@ fn no_key_material_without_verbose_leaky() {
         vec!["-v", "-k", k, "-T", "1000000", "-P", "/nonexistent/target"],
     ] {
         let o = run(&args);
-        outputs.push(format!("{}{}", stderr(&o), String::from_utf8_lossy(&o.stdout)));
+        outputs.push(format!(
+            "{}{}",
+            stderr(&o),
+            String::from_utf8_lossy(&o.stdout)
+        ));
     }
     let joined = outputs.join("\n");
     assert!(joined.contains("main key id"), "the runs did log: {joined}");

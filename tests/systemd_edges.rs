@@ -17,7 +17,14 @@ fn status_via(sock: &UnixDatagram, notify_socket: &str) -> String {
     let (key, target) = (d.spec_key(), d.target());
     let o = tofurkey()
         .env("NOTIFY_SOCKET", notify_socket)
-        .args(["-k", key.to_str().unwrap(), "-T", "1000000", "-P", target.to_str().unwrap()])
+        .args([
+            "-k",
+            key.to_str().unwrap(),
+            "-T",
+            "1000000",
+            "-P",
+            target.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
@@ -33,7 +40,10 @@ fn status_on_a_path_socket() {
     let path = d.path("notify.sock");
     let sock = UnixDatagram::bind(&path).unwrap();
     let msg = status_via(&sock, path.to_str().unwrap());
-    assert!(msg.starts_with("STATUS=Keys set: counters 11/12, next rotation 1970-01-13T00:00:00Z"), "{msg}");
+    assert!(
+        msg.starts_with("STATUS=Keys set: counters 11/12, next rotation 1970-01-13T00:00:00Z"),
+        "{msg}"
+    );
     assert_no_secrets(&msg, &[SPEC_MAIN, SPEC_PAIR]);
 }
 
@@ -61,14 +71,20 @@ fn failure_status_names_the_cause() {
     let mut buf = [0u8; 4096];
     let n = sock.recv(&mut buf).unwrap();
     let msg = String::from_utf8_lossy(&buf[..n]);
-    assert!(msg.starts_with("STATUS=Failed: cannot read main key file"), "{msg}");
+    assert!(
+        msg.starts_with("STATUS=Failed: cannot read main key file"),
+        "{msg}"
+    );
 }
 
 /// stderr is "the journal" (JOURNAL_STREAM names it) but no journal socket
 /// exists (a private, empty /run): every line still reaches stderr.
 #[test]
 fn journal_failure_falls_back_to_stderr() {
-    assert!(is_root(), "this test needs root (a private /run); run the suite as root");
+    assert!(
+        is_root(),
+        "this test needs root (a private /run); run the suite as root"
+    );
     let d = Dir::new("journal-fallback");
     let (key, target) = (d.spec_key(), d.target());
     let err_path = d.path("stderr");

@@ -102,11 +102,18 @@ pub fn assert_no_secrets(text: &str, secrets_hex: &[&str]) {
     let lower = text.to_lowercase();
     let squeezed: String = lower.chars().filter(|c| c.is_ascii_hexdigit()).collect();
     for s in secrets_hex {
-        let plain: String = s.to_lowercase().chars().filter(|c| c.is_ascii_hexdigit()).collect();
+        let plain: String = s
+            .to_lowercase()
+            .chars()
+            .filter(|c| c.is_ascii_hexdigit())
+            .collect();
         // Any 8-hex-digit group of a key is already a leak.
         for chunk in plain.as_bytes().chunks(8) {
             let chunk = std::str::from_utf8(chunk).unwrap();
-            assert!(!lower.contains(chunk), "secret fragment {chunk}.. found in output");
+            assert!(
+                !lower.contains(chunk),
+                "secret fragment {chunk}.. found in output"
+            );
         }
         assert!(!squeezed.contains(&plain), "secret found in output");
     }
