@@ -74,21 +74,17 @@ pub fn classify(held: &[u8], main: &MainKey, schedule: &Schedule) -> Verdict {
     if neighbour(now.checked_add(half)) {
         return Verdict::Next;
     }
-    if !well_formed(held) {
-        // The kernel prints one key when only one was ever set, and zeros
-        // when none was.
-        let zeros_or_single = held.iter().all(|&b| matches!(b, b'0' | b'-' | b','))
-            || (held.len() == (PAIR_TEXT_LEN - 1) / 2 && !held.contains(&b','));
-        return if zeros_or_single && !held.is_empty() {
-            Verdict::NeverSet
-        } else {
-            Verdict::Garbage
-        };
+    // The kernel shows zeros until a key is set, and one key when only one
+    // was (by an older tool, or by the kernel itself on first use).
+    let zeros = !held.is_empty() && held.iter().all(|&b| matches!(b, b'0' | b'-' | b','));
+    let single = held.len() == (PAIR_TEXT_LEN - 1) / 2 && !held.contains(&b',');
+    if zeros || single {
+        Verdict::NeverSet
+    } else if well_formed(held) {
+        Verdict::Foreign
+    } else {
+        Verdict::Garbage
     }
-    if held.iter().all(|&b| matches!(b, b'0' | b'-' | b',')) {
-        return Verdict::NeverSet;
-    }
-    Verdict::Foreign
 }
 
 /// `xxxxxxxx-xxxxxxxx-xxxxxxxx-xxxxxxxx,` twice over, lowercase hex.
