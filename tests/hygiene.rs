@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 
 /// Starts `cmd` while holding the lock on `dir`; returns the child once it
 /// is waiting for that lock (its wait channel says flock).
+#[allow(clippy::zombie_processes)] // the caller waits for the child it gets
 fn start_blocked(dir: &std::path::Path, cmd: &mut Command) -> (Child, File) {
     let lock = File::open(dir).unwrap();
     // SAFETY: flock on a valid fd this test owns.
     assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
-    let child = cmd
+    let mut child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -29,7 +30,6 @@ fn start_blocked(dir: &std::path::Path, cmd: &mut Command) -> (Child, File) {
             return (child, lock);
         }
         if start.elapsed() > Duration::from_secs(10) {
-            let mut child = child;
             let _ = child.kill();
             let _ = child.wait();
             panic!("tofurkey never reached the lock ({wchan})");
