@@ -59,7 +59,7 @@ pub fn write_keys(path: &Path, pair: &PairText) -> Result<(), Error> {
 pub fn read_current(path: &Path) -> Result<Zeroizing<Vec<u8>>, Error> {
     let fail = |why| Error::Target {
         path: path.to_path_buf(),
-        step: "read back",
+        step: "read",
         why,
     };
     let mut file = OpenOptions::new()
