@@ -7,7 +7,7 @@
 
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -16,6 +16,7 @@ use zeroize::Zeroizing;
 
 use crate::cli::{DEFAULT_AUTOKEY, KeySpec};
 use crate::error::Error;
+use crate::fileio;
 use crate::keys::{MAIN_KEY_LEN, MainKey};
 
 /// The credential name systemd units pass the main key under.
@@ -107,26 +108,14 @@ pub fn read_key(what: &'static str, path: &Path) -> Result<MainKey, Error> {
     if let Some(kind) = not_regular(&meta.file_type()) {
         return Err(not_file(kind));
     }
-    let mut file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .map_err(read_err)?;
+    let mut file = fileio::open_read(path).map_err(read_err)?;
     // The path may have been swapped between stat and open: check the fd.
     let meta = file.metadata().map_err(read_err)?;
     if let Some(kind) = not_regular(&meta.file_type()) {
         return Err(not_file(kind));
     }
     let mut buf = Zeroizing::new([0u8; MAIN_KEY_LEN]);
-    let mut len = 0;
-    while len < MAIN_KEY_LEN {
-        match file.read(&mut buf[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(read_err(e)),
-        }
-    }
+    let len = fileio::read_up_to(&mut file, &mut buf[..]).map_err(read_err)?;
     if len < MAIN_KEY_LEN {
         return Err(Error::KeyShort {
             what,

@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod check;
 pub mod cli;
 pub mod error;
+pub mod fileio;
 pub mod hygiene;
 pub mod keys;
 pub mod keysource;

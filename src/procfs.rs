@@ -3,13 +3,14 @@
 //! than was written (before Linux 5.3 it silently drops the backup key).
 
 use std::fs::OpenOptions;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use zeroize::Zeroizing;
 
 use crate::error::Error;
+use crate::fileio;
 use crate::keys::{PAIR_TEXT_LEN, PairText};
 
 /// Room for what the kernel prints back (71 characters and a newline), with
@@ -62,21 +63,9 @@ pub fn read_current(path: &Path) -> Result<Zeroizing<Vec<u8>>, Error> {
         step: "read",
         why,
     };
-    let mut file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK)
-        .open(path)
-        .map_err(fail)?;
+    let mut file = fileio::open_read(path).map_err(fail)?;
     let mut buf = Zeroizing::new([0u8; READ_MAX]);
-    let mut len = 0;
-    while len < READ_MAX {
-        match file.read(&mut buf[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(fail(e)),
-        }
-    }
+    let len = fileio::read_up_to(&mut file, &mut buf[..]).map_err(fail)?;
     let end = buf[..len]
         .iter()
         .position(|&b| b == b'\n' || b == 0)
