@@ -146,11 +146,15 @@ impl fmt::Display for Error {
                 path.display(),
                 os(why)
             ),
-            Error::Mismatch { path, found } => write!(
-                f,
-                "{} reads back {found} after the write: the kernel needs two-key support (Linux 5.3+)",
-                path.display()
-            ),
+            Error::Mismatch { path, found } => {
+                // A single key back is what kernels before 5.3 keep.
+                let fix = if found == "a single key" {
+                    "a kernel that keeps both keys (Linux 5.3 or later) is needed"
+                } else {
+                    "check that nothing else writes it and that it keeps what is written"
+                };
+                write!(f, "{} reads back {found} after the write: {fix}", path.display())
+            }
             Error::Unexpressible {
                 interval,
                 below,
