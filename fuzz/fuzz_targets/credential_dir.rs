@@ -1,0 +1,173 @@
+//! `Source::choose` and `keysource::load(.., false)` over a credentials
+//! directory built from the input: `$CREDENTIALS_DIRECTORY` unset, empty,
+//! the directory, with a trailing slash, or missing; `tofurkey.key` absent,
+//! a file of arbitrary bytes, a directory, a FIFO, or a symlink to any of
+//! those, dangling or looping. The key may also be named with `-k` or `-a`.
+//!
+//! Expected answers come from how the input built the directory, not from
+//! asking the file system again. Loading never creates anything (`false`)
+//! and the default autokey in /run is never read: only the scratch
+//! directory is touched.
+#![no_main]
+
+use std::ffi::OsString;
+use std::fs;
+use std::io::ErrorKind;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::symlink;
+use std::path::Path;
+
+use libfuzzer_sys::fuzz_target;
+use tofurkey::cli::{DEFAULT_AUTOKEY, KeySpec};
+use tofurkey::error::Error;
+use tofurkey::keys::{MAIN_KEY_LEN, MainKey};
+use tofurkey::keysource::{self, CREDENTIAL, Source};
+
+/// What `tofurkey.key` is, as the input chose it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Entry {
+    Absent,
+    File,
+    Dir,
+    Fifo,
+    LinkToFile,
+    LinkToDir,
+    LinkToFifo,
+    Dangling,
+    Loop,
+}
+
+const ENTRIES: [Entry; 9] = [
+    Entry::Absent,
+    Entry::File,
+    Entry::Dir,
+    Entry::Fifo,
+    Entry::LinkToFile,
+    Entry::LinkToDir,
+    Entry::LinkToFifo,
+    Entry::Dangling,
+    Entry::Loop,
+];
+
+/// What load should answer for an entry holding `bytes`.
+#[derive(Debug, PartialEq)]
+enum Want {
+    Key,
+    Short(usize),
+    NotFile(&'static str),
+    Read(Option<ErrorKind>),
+}
+
+fuzz_target!(|data: &[u8]| {
+    let [env_form, entry, spec, bytes @ ..] = data else {
+        return;
+    };
+    let entry = ENTRIES[usize::from(*entry) % ENTRIES.len()];
+    let dir = tofurkey_fuzz::scratch("credential_dir");
+    let cred = dir.join(CREDENTIAL);
+    build(&dir, &cred, entry, bytes);
+
+    let env: Option<OsString> = match env_form % 5 {
+        0 => None,
+        1 => Some(OsString::new()),
+        2 => Some(dir.clone().into()),
+        3 => Some(format!("{}/", dir.display()).into()),
+        _ => Some(dir.join("missing").into()),
+    };
+    let points_at_dir = matches!(env_form % 5, 2 | 3);
+    let spec = match spec % 3 {
+        0 => KeySpec::Default,
+        1 => KeySpec::File(cred.clone()),
+        _ => KeySpec::Autokey(cred.clone()),
+    };
+    let source = Source::choose(&spec, env);
+    let what = match (&spec, &source) {
+        (KeySpec::File(_), Source::File(p)) if *p == cred => "main key file",
+        (KeySpec::Autokey(_), Source::Autokey(p)) if *p == cred => "autokey",
+        // Present in any form, even broken: the credential, never a silent
+        // fall back to a host-local key.
+        (KeySpec::Default, Source::Credential(p))
+            if points_at_dir && entry != Entry::Absent && p.starts_with(&dir) =>
+        {
+            "credential"
+        }
+        (KeySpec::Default, Source::Autokey(p))
+            if !(points_at_dir && entry != Entry::Absent) && p == Path::new(DEFAULT_AUTOKEY) =>
+        {
+            return;
+        }
+        _ => panic!("{spec:?} with {entry:?} chose {source:?}"),
+    };
+
+    let got = keysource::load(&source, false);
+    let want = expect(entry, bytes.len());
+    match (&got, &want) {
+        (Ok(loaded), Want::Key) => {
+            assert!(!loaded.created, "load(.., false) made a key");
+            let first = MainKey::new(bytes[..MAIN_KEY_LEN].try_into().unwrap());
+            assert_eq!(loaded.key.fingerprint(), first.fingerprint());
+        }
+        (Err(Error::KeyShort { len, what: w, .. }), Want::Short(n)) => {
+            assert_eq!((len, *w), (n, what));
+        }
+        (Err(Error::KeyNotFile { kind, what: w, .. }), Want::NotFile(k)) => {
+            assert_eq!((kind, *w), (k, what));
+        }
+        (Err(Error::KeyRead { why, what: w, .. }), Want::Read(kind)) => {
+            assert_eq!(*w, what);
+            if let Some(kind) = kind {
+                assert_eq!(why.kind(), *kind, "{why}");
+            }
+        }
+        _ => panic!(
+            "{entry:?} with {} bytes: want {want:?}, got {:?}",
+            bytes.len(),
+            got.err()
+        ),
+    }
+    // The message names the file, never its bytes. (Raw bytes are not
+    // compared: an input may spell a word of the message itself.)
+    if let (Err(e), Some(first)) = (got, bytes.get(..8)) {
+        let hex: String = first.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(!e.to_string().to_lowercase().contains(&hex), "{e}");
+    }
+});
+
+/// Makes `cred` the chosen entry; its targets live beside it.
+fn build(dir: &Path, cred: &Path, entry: Entry, bytes: &[u8]) {
+    let file = dir.join("real.key");
+    let sub = dir.join("real.dir");
+    let fifo = dir.join("real.fifo");
+    let result = match entry {
+        Entry::Absent => Ok(()),
+        Entry::File => fs::write(cred, bytes),
+        Entry::Dir => fs::create_dir(cred),
+        Entry::Fifo => mkfifo(cred),
+        Entry::LinkToFile => fs::write(&file, bytes).and_then(|()| symlink(&file, cred)),
+        Entry::LinkToDir => fs::create_dir(&sub).and_then(|()| symlink(&sub, cred)),
+        Entry::LinkToFifo => mkfifo(&fifo).and_then(|()| symlink(&fifo, cred)),
+        Entry::Dangling => symlink(dir.join("nothing"), cred),
+        Entry::Loop => symlink(cred, cred),
+    };
+    result.expect("build the credentials directory");
+}
+
+fn expect(entry: Entry, len: usize) -> Want {
+    match entry {
+        Entry::File | Entry::LinkToFile if len >= MAIN_KEY_LEN => Want::Key,
+        Entry::File | Entry::LinkToFile => Want::Short(len),
+        Entry::Dir | Entry::LinkToDir => Want::NotFile("directory"),
+        Entry::Fifo | Entry::LinkToFifo => Want::NotFile("FIFO"),
+        Entry::Absent | Entry::Dangling => Want::Read(Some(ErrorKind::NotFound)),
+        Entry::Loop => Want::Read(None),
+    }
+}
+
+fn mkfifo(path: &Path) -> std::io::Result<()> {
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    match unsafe { libc::mkfifo(c.as_ptr(), 0o600) } {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
+    }
+}
