@@ -1,0 +1,793 @@
+//! Faults: a full filesystem and SIGKILL at any moment while the autokey is
+//! made, targets that refuse the write, failed runs against a live kernel
+//! key, and a scan of everything a run emits for key material.
+//!
+//! The host is never touched: tiny filesystems live in a private mount
+//! namespace, the real procfs key in a network namespace, a sysctl that
+//! truncates in a UTS namespace, all made by the test and gone with it.
+
+mod common;
+
+use common::*;
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::net::UnixDatagram;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use tofurkey::keys::{MainKey, pair_text};
+use tofurkey::schedule::{Interval, Schedule, UnixTime};
+
+/// The fake time of the runs (the SPEC's), and one later by half an
+/// interval or more, so that the pairs before it are valid times too.
+const T: &str = "1000000";
+const NOW: u64 = 1_000_000;
+const LATER: u64 = 1_800_000_000;
+const HALF: u64 = 43_200;
+const BIN: &str = env!("CARGO_BIN_EXE_tofurkey");
+const PROCFS_KEY: &str = "/proc/sys/net/ipv4/tcp_fastopen_key";
+/// Drops to nobody: root reads and writes anything, permission faults need
+/// an unprivileged user.
+const NOBODY: [&str; 4] = ["--reuid=65534", "--regid=65534", "--clear-groups", "--"];
+
+fn need_root(what: &str) {
+    assert!(is_root(), "{what} needs root: run the suite as root");
+}
+
+/// Without the variables a systemd-started test runner might pass on.
+fn clean(mut cmd: Command) -> Command {
+    for var in ["CREDENTIALS_DIRECTORY", "JOURNAL_STREAM", "NOTIFY_SOCKET"] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// Runs `cmd`, killing it after 10 s: a hang fails the test, not the suite.
+fn bounded(cmd: &mut Command) -> Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let start = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("hung: {cmd:?}");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.wait_with_output().expect("output")
+}
+
+/// Asserts a failed run: exit 1 and exactly one line, starting `want`.
+fn one_line(o: &Output, want: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with(want), "want '{want}…', got: {err}");
+}
+
+fn make_public(path: &Path, mode: u32) {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// A shell holding new namespaces open (`unshare FLAGS`) after a set-up
+/// script ran in them; commands run inside through `nsenter`. They go when
+/// this is dropped, or when the test process dies and the shell's stdin
+/// closes.
+struct Ns {
+    shell: Child,
+    flags: &'static [&'static str],
+}
+
+impl Ns {
+    /// `flags` are those `unshare` and `nsenter` share (`--net`, `--uts`,
+    /// `--mount`; unshare makes a new mount namespace's propagation private).
+    fn new(flags: &'static [&'static str], setup: &str) -> Ns {
+        need_root("making namespaces");
+        let mut shell = Command::new("unshare")
+            .args(flags)
+            .args(["sh", "-c", &format!("{setup} && echo ready && read -r _")])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("unshare (util-linux) is needed");
+        let mut line = String::new();
+        let _ = BufReader::new(shell.stdout.take().unwrap()).read_line(&mut line);
+        if line.trim() != "ready" {
+            let _ = shell.kill();
+            let o = shell.wait_with_output().unwrap();
+            panic!("namespace set-up '{setup}' failed: {}", stderr(&o));
+        }
+        Ns { shell, flags }
+    }
+
+    /// `program` inside the namespaces, in the clean test environment.
+    fn command(&self, program: &str) -> Command {
+        let mut c = Command::new("nsenter");
+        c.arg(format!("--target={}", self.shell.id()))
+            .args(self.flags)
+            .arg("--")
+            .arg(program);
+        clean(c)
+    }
+
+    /// tofurkey inside the namespaces, as root or as nobody.
+    fn tofurkey(&self, as_nobody: bool) -> Command {
+        if as_nobody {
+            let mut c = self.command("setpriv");
+            c.args(NOBODY).arg(BIN);
+            c
+        } else {
+            self.command(BIN)
+        }
+    }
+
+    /// A path as the namespace's mounts show it.
+    fn path(&self, p: &Path) -> PathBuf {
+        PathBuf::from(format!("/proc/{}/root{}", self.shell.id(), p.display()))
+    }
+
+    /// A sysctl as the namespace's kernel shows it.
+    fn read(&self, sysctl: &str) -> String {
+        let o = bounded(self.command("cat").arg(sysctl));
+        assert!(o.status.success(), "cat {sysctl}: {}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    }
+}
+
+impl Drop for Ns {
+    fn drop(&mut self) {
+        drop(self.shell.stdin.take());
+        let _ = self.shell.kill();
+        let _ = self.shell.wait();
+    }
+}
+
+/// Names, sizes and modes in `dir`, sorted.
+fn listing(dir: &Path) -> Vec<(String, u64, u32)> {
+    let mut v: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let m = e.metadata().unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name, m.len(), m.mode() & 0o7777)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Writes to `path` until the filesystem is full.
+fn fill_up(path: &Path) {
+    let mut f = File::create(path).unwrap();
+    let block = [0u8; 4096];
+    loop {
+        if let Err(e) = f.write_all(&block) {
+            assert_eq!(e.kind(), io::ErrorKind::StorageFull, "{e}");
+            return;
+        }
+    }
+}
+
+/// A full filesystem while a new autokey is stored: no room for its bytes
+/// (a 4 KiB tmpfs, already full) or for its inode (a tmpfs of one inode, its
+/// root). One line names the autokey and ENOSPC, the target is untouched,
+/// and the directory holds what it held: no autokey, no temporary file.
+#[test]
+fn full_filesystem_leaves_no_partial_autokey() {
+    for (options, fill, step) in [
+        ("size=4k", true, "write"),
+        ("nr_inodes=1", false, "create temporary file"),
+    ] {
+        let d = Dir::new("enospc");
+        let (target, mnt) = (d.target(), d.path("mnt"));
+        fs::create_dir(&mnt).unwrap();
+        let setup = format!("mount -t tmpfs -o {options} tmpfs {}", mnt.display());
+        let ns = Ns::new(&["--mount"], &setup);
+        if fill {
+            fill_up(&ns.path(&mnt.join("filler")));
+        }
+        let before = listing(&ns.path(&mnt));
+        let auto = mnt.join("auto.key");
+        let o = bounded(ns.tofurkey(false).args([
+            "-a",
+            auto.to_str().unwrap(),
+            "-T",
+            T,
+            "-P",
+            target.to_str().unwrap(),
+        ]));
+        one_line(
+            &o,
+            &format!(
+                "error: cannot create autokey {} ({step}): No space left on device",
+                auto.display()
+            ),
+        );
+        assert_eq!(bytes(&target), OLD_PAIR, "{options}: target changed");
+        assert_eq!(
+            listing(&ns.path(&mnt)),
+            before,
+            "{options}: a failed store must leave no autokey and no temporary file"
+        );
+    }
+}
+
+/// Where a killed autokey-making run stopped, as the disk shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Outcome {
+    /// The run ended before the kill.
+    Finished,
+    /// Killed before any file was made.
+    NoFile,
+    /// Killed with the temporary file made, before the rename.
+    TempOnly,
+    /// Killed after the rename.
+    KeyInPlace,
+}
+
+/// An autokey directory for kill tests, and what each run is given.
+struct KillBench {
+    dir: Dir,
+    auto: PathBuf,
+    tmp: PathBuf,
+}
+
+impl KillBench {
+    fn new(name: &str) -> KillBench {
+        let dir = Dir::new(name);
+        let (auto, tmp) = (dir.path("auto.key"), dir.path(".auto.key.tmp"));
+        KillBench { dir, auto, tmp }
+    }
+
+    /// A run that must make the autokey: none is there.
+    fn command(&self) -> Command {
+        let _ = fs::remove_file(&self.auto);
+        let _ = fs::remove_file(&self.tmp);
+        let mut c = tofurkey();
+        c.args(["-n", "-a", self.auto.to_str().unwrap(), "-T", T])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c
+    }
+
+    /// After a run died at `what`: the autokey is absent or whole (32 bytes,
+    /// 0600), never partial; a leftover temporary file is 0600 and holds at
+    /// most 32 bytes. Then the next run works and uses the key on disk.
+    fn check(&self, killed: bool, what: &str) -> Outcome {
+        let key = fs::read(&self.auto).ok();
+        if let Some(key) = &key {
+            let mode = fs::metadata(&self.auto).unwrap().mode() & 0o777;
+            assert_eq!((key.len(), mode), (32, 0o600), "{what}: partial autokey");
+        }
+        let tmp = fs::metadata(&self.tmp).ok();
+        if let Some(m) = &tmp {
+            assert!(m.len() <= 32 && m.mode() & 0o777 == 0o600, "{what}: {m:?}");
+        }
+        let outcome = match (killed, &key, &tmp) {
+            (false, Some(_), _) => Outcome::Finished,
+            (false, None, _) => panic!("{what}: a finished run left no autokey"),
+            (true, Some(_), _) => Outcome::KeyInPlace,
+            (true, None, Some(_)) => Outcome::TempOnly,
+            (true, None, None) => Outcome::NoFile,
+        };
+
+        let o = run(&["-V", "-n", "-a", self.auto.to_str().unwrap(), "-T", T]);
+        assert!(o.status.success(), "{what}: next run: {}", stderr(&o));
+        let now = fs::read(&self.auto).unwrap();
+        if let Some(key) = key {
+            assert_eq!(now, key, "{what}: a whole autokey was replaced");
+        }
+        assert_eq!(keys_line(&o), pair_for(&now, NOW), "{what}");
+        outcome
+    }
+
+    fn listing(&self) -> Vec<(String, u64, u32)> {
+        listing(&self.dir.0)
+    }
+}
+
+/// The procfs pair a main key gives at time `t` (default interval).
+fn pair_for(key: &[u8], t: u64) -> String {
+    let s = Schedule::at(UnixTime::new(t).unwrap(), Interval::DEFAULT);
+    let pair = pair_text(&MainKey::new(key.try_into().unwrap()), s.primary, s.backup);
+    String::from_utf8(pair.text().to_vec()).unwrap()
+}
+
+/// A small xorshift generator: timing is not reproducible anyway, so any
+/// seed will do.
+fn next_random(state: &mut u64) -> f64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    (*state >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// SIGKILL at random moments of runs that make a new autokey. Delays are
+/// drawn over the length of a run, measured here first, so kills land
+/// before, during and after the key is stored.
+#[test]
+fn sigkill_at_random_moments_never_leaves_a_partial_autokey() {
+    const KILLS: usize = 240;
+    let bench = KillBench::new("kill-random");
+    let mut lengths: Vec<Duration> = (0..15)
+        .map(|_| {
+            let mut child = bench.command().spawn().unwrap();
+            let start = Instant::now();
+            assert!(child.wait().unwrap().success());
+            start.elapsed()
+        })
+        .collect();
+    lengths.sort();
+    let span = lengths[lengths.len() / 2] * 5 / 4;
+
+    let mut seed = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    let mut delays: BTreeMap<Outcome, Vec<u128>> = BTreeMap::new();
+    for i in 0..KILLS {
+        let delay = span.mul_f64(next_random(&mut seed));
+        let mut child = bench.command().spawn().unwrap();
+        let start = Instant::now();
+        // Spin: a sleep this short would overshoot by more than a run.
+        while start.elapsed() < delay {
+            std::hint::spin_loop();
+        }
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        let killed = status.signal() == Some(libc::SIGKILL);
+        assert!(killed || status.success(), "kill {i}: {status}");
+        let what = format!("kill {i} after {} µs", delay.as_micros());
+        let outcome = bench.check(killed, &what);
+        delays.entry(outcome).or_default().push(delay.as_micros());
+    }
+
+    eprintln!(
+        "{KILLS} kills, delays 0..{} µs (a run takes {} µs):",
+        span.as_micros(),
+        lengths[lengths.len() / 2].as_micros()
+    );
+    for (outcome, d) in &delays {
+        let (lo, hi) = (d.iter().min().unwrap(), d.iter().max().unwrap());
+        eprintln!("  {outcome:?}: {} (delays {lo}..{hi} µs)", d.len());
+    }
+    let finished = delays.get(&Outcome::Finished).map_or(0, Vec::len);
+    assert!(
+        (KILLS - finished) * 4 >= KILLS,
+        "only {} of {KILLS} kills hit a live run: {delays:?}",
+        KILLS - finished
+    );
+}
+
+/// Issues a ptrace request that takes no address.
+fn ptrace(request: libc::c_uint, pid: libc::pid_t, data: usize) {
+    // SAFETY: the address argument is unused by these requests; `data` is a
+    // number (options or a signal), not a pointer.
+    let r = unsafe { libc::ptrace(request, pid, std::ptr::null_mut::<libc::c_void>(), data) };
+    assert_ne!(r, -1, "ptrace: {}", io::Error::last_os_error());
+}
+
+fn wait_status(pid: libc::pid_t) -> libc::c_int {
+    let mut status = 0;
+    // SAFETY: waits for our own child into a local.
+    while unsafe { libc::waitpid(pid, &mut status, libc::__WALL) } == -1 {
+        let e = io::Error::last_os_error();
+        assert_eq!(e.kind(), io::ErrorKind::Interrupted, "waitpid: {e}");
+    }
+    status
+}
+
+/// Starts `cmd` traced by this thread, stopped just after exec.
+#[allow(clippy::zombie_processes)] // reaped with waitpid: the tracer must
+fn spawn_traced(cmd: &mut Command) -> libc::pid_t {
+    // SAFETY: PTRACE_TRACEME is one system call, fine between fork and exec.
+    unsafe {
+        cmd.pre_exec(
+            || match libc::ptrace(libc::PTRACE_TRACEME, 0, 0usize, 0usize) {
+                -1 => Err(io::Error::last_os_error()),
+                _ => Ok(()),
+            },
+        );
+    }
+    let pid = cmd.spawn().expect("spawn").id() as libc::pid_t;
+    let status = wait_status(pid);
+    assert!(libc::WIFSTOPPED(status) && libc::WSTOPSIG(status) == libc::SIGTRAP);
+    // Syscall stops marked apart from signals; the tracee dies with us if a
+    // failed assertion ends this thread.
+    let options = libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_EXITKILL;
+    ptrace(libc::PTRACE_SETOPTIONS, pid, options as usize);
+    pid
+}
+
+/// Runs the tracee to its next system call entry or exit. False when it
+/// ended instead (successfully: anything else fails the test).
+fn next_syscall_stop(pid: libc::pid_t) -> bool {
+    let mut signal = 0;
+    loop {
+        ptrace(libc::PTRACE_SYSCALL, pid, signal);
+        let status = wait_status(pid);
+        if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+            assert!(
+                libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+                "traced run failed: status {status:#x}"
+            );
+            return false;
+        }
+        match libc::WSTOPSIG(status) {
+            s if s == libc::SIGTRAP | 0x80 => return true,
+            // A signal on its way to the tracee: deliver it.
+            s => signal = s as usize,
+        }
+    }
+}
+
+/// SIGKILL at each system call of an autokey-making run in turn, at entry
+/// and at exit: every point between two effects on disk, including the few
+/// microseconds random kills rarely hit (after a file is created and before
+/// its bytes are written, where a key written in place would be empty).
+#[test]
+fn sigkill_at_every_syscall_never_leaves_a_partial_autokey() {
+    let bench = KillBench::new("kill-sweep");
+    let mut seen: BTreeMap<Outcome, usize> = BTreeMap::new();
+    let mut stops = 0;
+    loop {
+        let pid = spawn_traced(&mut bench.command());
+        if !(0..=stops).all(|_| next_syscall_stop(pid)) {
+            break; // the run ended before this stop: every stop was covered
+        }
+        stops += 1;
+        // SAFETY: signals our own traced child, which is not reaped yet.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+        wait_status(pid);
+        let outcome = bench.check(true, &format!("kill at syscall stop {stops}"));
+        *seen.entry(outcome).or_default() += 1;
+    }
+    eprintln!("killed at each of {stops} syscall stops: {seen:?}");
+    for phase in [Outcome::NoFile, Outcome::TempOnly, Outcome::KeyInPlace] {
+        assert!(seen.contains_key(&phase), "no kill {phase:?}: {seen:?}");
+    }
+    // The last run finished: the key, no temporary file.
+    assert_eq!(bench.listing().len(), 1, "{:?}", bench.listing());
+}
+
+/// A readable copy of the SPEC key in a directory anyone may enter, so
+/// that a run as nobody gets as far as the target.
+fn public_key(d: &Dir) -> PathBuf {
+    make_public(&d.0, 0o755);
+    let key = d.spec_key();
+    make_public(&key, 0o644);
+    key
+}
+
+/// Targets that refuse the keys, each a real kernel file in namespaces the
+/// test made: a sysctl that takes numbers only (EINVAL), the TFO key file
+/// for an unprivileged user (EACCES), and a sysctl that keeps only its first
+/// 64 characters (reads back different). Each: exit 1, one line naming the
+/// file and the cause, no key material, nothing else changed.
+#[test]
+fn refused_writes_fail_with_one_clear_line() {
+    let ns = Ns::new(&["--net", "--uts"], "true");
+    let d = Dir::new("refused");
+    let key = public_key(&d);
+    let k = key.to_str().unwrap();
+    let attempt = |as_nobody, target: Option<&str>| {
+        let mut c = ns.tofurkey(as_nobody);
+        c.args(["-k", k, "-T", T]);
+        c.args(target.map(|t| ["-P", t]).iter().flatten());
+        let o = bounded(&mut c);
+        assert_no_secrets(&stderr(&o), &[SPEC_MAIN, SPEC_PAIR]);
+        o
+    };
+
+    let forward = "/proc/sys/net/ipv4/ip_forward";
+    let before = ns.read(forward);
+    let o = attempt(false, Some(forward));
+    one_line(
+        &o,
+        &format!("error: cannot write {forward}: Invalid argument"),
+    );
+    assert_eq!(ns.read(forward), before);
+
+    let before = ns.read(PROCFS_KEY);
+    let o = attempt(true, None);
+    one_line(
+        &o,
+        &format!("error: cannot open {PROCFS_KEY}: Permission denied"),
+    );
+    assert_eq!(ns.read(PROCFS_KEY), before);
+
+    let hostname = "/proc/sys/kernel/hostname";
+    let o = attempt(false, Some(hostname));
+    one_line(&o, &format!("error: {hostname} reads back "));
+    assert!(stderr(&o).contains("not a key pair"), "{}", stderr(&o));
+}
+
+/// A failed run leaves the kernel's keys as they were. In a network
+/// namespace keys are set; then each kind of failing run, and the runs that
+/// never write, try with other keys; the kernel still holds the first pair.
+#[test]
+fn failed_runs_never_change_the_kernel_keys() {
+    let d = Dir::new("keep");
+    let full = d.path("full");
+    fs::create_dir(&full).unwrap();
+    let setup = format!("mount -t tmpfs -o nr_inodes=1 tmpfs {}", full.display());
+    let ns = Ns::new(&["--net", "--mount"], &setup);
+    let key = public_key(&d);
+    let other = d.file("other.key", &[0x42; 32]);
+    make_public(&other, 0o644);
+    let short = d.file("short.key", &[0x42; 31]);
+    let creds = d.path("creds");
+    fs::create_dir(&creds).unwrap();
+    fs::write(creds.join("tofurkey.key"), [0x42; 31]).unwrap();
+
+    let o = bounded(
+        ns.tofurkey(false)
+            .args(["-k", key.to_str().unwrap(), "-T", T]),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let held = ns.read(PROCFS_KEY);
+    assert_eq!(held.trim_end(), SPEC_PAIR, "the keys were set");
+
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    let cases: Vec<(&str, Vec<String>, i32)> = vec![
+        ("short key file", vec!["-k".into(), path(&short)], 1),
+        (
+            "missing key file",
+            vec!["-k".into(), path(&d.path("no.key"))],
+            1,
+        ),
+        ("key is a directory", vec!["-k".into(), path(&d.0)], 1),
+        ("short credential", vec![], 1),
+        (
+            "no autokey directory",
+            vec!["-a".into(), path(&d.path("no/a.key"))],
+            1,
+        ),
+        (
+            "autokey filesystem full",
+            vec!["-a".into(), path(&full.join("a.key"))],
+            1,
+        ),
+        ("unwritable target", vec!["-k".into(), path(&other)], 1),
+        (
+            "bad interval",
+            vec!["-k".into(), path(&other), "-i".into(), "11".into()],
+            2,
+        ),
+        ("dry run", vec!["-n".into(), "-k".into(), path(&other)], 0),
+        (
+            "check",
+            vec!["--check".into(), "-k".into(), path(&other)],
+            2,
+        ),
+    ];
+    for (what, args, code) in cases {
+        let mut c = ns.tofurkey(what == "unwritable target");
+        c.args(&args).args(["-T", T]);
+        if what == "short credential" {
+            c.env("CREDENTIALS_DIRECTORY", &creds);
+        }
+        let o = bounded(&mut c);
+        assert_eq!(o.status.code(), Some(code), "{what}: {}", stderr(&o));
+        assert_eq!(ns.read(PROCFS_KEY), held, "{what} changed the kernel keys");
+    }
+}
+
+/// Regular files under `dir` and their bytes.
+fn snapshot(dir: &Path, into: &mut BTreeMap<PathBuf, Vec<u8>>) {
+    for e in fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let t = e.file_type().unwrap();
+        if t.is_dir() {
+            snapshot(&e.path(), into);
+        } else if t.is_file() {
+            into.insert(e.path(), fs::read(e.path()).unwrap());
+        }
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The form in which `secret` shows in `hay`, if it does: any 8 raw bytes
+/// of it; any 4 of its bytes in hex of either case (a procfs group); or all
+/// of it in hex once separators (dashes, commas, spaces) are dropped.
+fn leak(hay: &[u8], secret: &[u8]) -> Option<&'static str> {
+    if secret.windows(8).any(|w| contains(hay, w)) {
+        return Some("raw bytes");
+    }
+    let lower = hay.to_ascii_lowercase();
+    if secret
+        .windows(4)
+        .any(|w| contains(&lower, hex::encode(w).as_bytes()))
+    {
+        return Some("hex");
+    }
+    let digits: Vec<u8> = lower.into_iter().filter(u8::is_ascii_hexdigit).collect();
+    contains(&digits, hex::encode(secret).as_bytes()).then_some("hex with separators")
+}
+
+/// The TFO keys of a procfs pair, in text order and as the kernel's
+/// little-endian words.
+fn tfo_keys(pair: &str) -> Vec<Vec<u8>> {
+    let mut keys = Vec::new();
+    for key in pair.split(',') {
+        let bytes = hex::decode(key.replace('-', "")).unwrap();
+        let swapped = bytes.chunks(4).flat_map(|w| w.iter().rev()).copied();
+        keys.push(swapped.collect());
+        keys.push(bytes);
+    }
+    keys
+}
+
+/// Every mode but -V, in namespaces where each failure is real, scanned
+/// with all it emits (stderr, stdout, STATUS datagrams, files it made or
+/// changed other than the autokey and the target) for the main keys and
+/// the TFO keys a run at that time uses or compares with. Zero hits.
+#[test]
+fn nothing_emitted_holds_key_material() {
+    let d = Dir::new("leaks");
+    let full = d.path("full");
+    fs::create_dir(&full).unwrap();
+    let setup = format!("mount -t tmpfs -o nr_inodes=1 tmpfs {}", full.display());
+    let ns = Ns::new(&["--net", "--uts", "--mount"], &setup);
+    let key = public_key(&d);
+    let main = hex::decode(SPEC_MAIN).unwrap();
+    let short_key = d.file("short.key", &main[..31]);
+    let target = d.target();
+    let auto = d.path("auto.key");
+    let (creds, short_creds) = (d.path("creds"), d.path("short-creds"));
+    for (dir, len) in [(&creds, 32), (&short_creds, 31)] {
+        fs::create_dir(dir).unwrap();
+        fs::write(dir.join("tofurkey.key"), &main[..len]).unwrap();
+    }
+    let socket = d.path("notify.sock");
+    let status = UnixDatagram::bind(&socket).unwrap();
+    status.set_nonblocking(true).unwrap();
+    make_public(&socket, 0o777);
+
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let (k, t, a) = (s(&key), s(&target), s(&auto));
+    let (old, short) = (s(&d.file("old", OLD_PAIR)), s(&short_key));
+    let (no_key, no_target) = (s(&d.path("no.key")), s(&d.path("no-target")));
+    let (no_dir, full_auto) = (s(&d.path("no/a.key")), s(&full.join("a.key")));
+    let (procfs_einval, procfs_truncates) =
+        ("/proc/sys/net/ipv4/ip_forward", "/proc/sys/kernel/hostname");
+    // What each mode is, its exit code (so that each fails where it is meant
+    // to, not earlier), and its arguments besides -T.
+    let modes: Vec<(&str, i32, Vec<&str>)> = vec![
+        ("normal", 0, vec!["-k", &k, "-P", &t]),
+        ("verbose", 0, vec!["-v", "-k", &k, "-P", &t]),
+        ("procfs target", 0, vec!["-v", "-k", &k]),
+        ("dry run", 0, vec!["-n", "-v", "-k", &k]),
+        ("check in sync", 0, vec!["--check", "-k", &k]),
+        (
+            "check out of sync",
+            2,
+            vec!["--check", "-k", &k, "-P", &old],
+        ),
+        ("autokey made", 0, vec!["-v", "-a", &a, "-P", &t]),
+        ("autokey reused", 0, vec!["-v", "-a", &a, "-P", &t]),
+        ("check autokey", 0, vec!["--check", "-a", &a, "-P", &t]),
+        ("credential", 0, vec!["-v", "-P", &t]),
+        ("check credential", 0, vec!["--check", "-P", &t]),
+        ("short key", 1, vec!["-v", "-k", &short]),
+        ("short credential", 1, vec!["-v", "-P", &t]),
+        ("missing key", 1, vec!["-v", "-k", &no_key]),
+        ("missing target", 1, vec!["-v", "-k", &k, "-P", &no_target]),
+        (
+            "check, no target",
+            3,
+            vec!["--check", "-k", &k, "-P", &no_target],
+        ),
+        (
+            "target keeps nothing",
+            1,
+            vec!["-v", "-k", &k, "-P", "/dev/null"],
+        ),
+        (
+            "target truncates",
+            1,
+            vec!["-v", "-k", &k, "-P", procfs_truncates],
+        ),
+        (
+            "target EINVAL",
+            1,
+            vec!["-v", "-k", &k, "-P", procfs_einval],
+        ),
+        ("target EACCES", 1, vec!["-v", "-k", &k]),
+        ("no autokey directory", 1, vec!["-v", "-a", &no_dir]),
+        ("autokey filesystem full", 1, vec!["-v", "-a", &full_auto]),
+        ("usage error", 2, vec!["-v", "-k", &k, "-i", "11"]),
+        ("print timer", 0, vec!["--print-timer"]),
+        ("help", 0, vec!["--help"]),
+        ("version", 0, vec!["--version"]),
+    ];
+
+    let view = ns.path(&d.0);
+    let mut emitted: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut datagrams = 0;
+    for (what, code, args) in &modes {
+        let mut before = BTreeMap::new();
+        snapshot(&view, &mut before);
+        let mut c = ns.tofurkey(*what == "target EACCES");
+        c.args(args).args(["-T", &LATER.to_string()]);
+        c.env("NOTIFY_SOCKET", &socket);
+        match *what {
+            "credential" | "check credential" => c.env("CREDENTIALS_DIRECTORY", &creds),
+            "short credential" => c.env("CREDENTIALS_DIRECTORY", &short_creds),
+            _ => &mut c,
+        };
+        let o = bounded(&mut c);
+        assert_eq!(o.status.code(), Some(*code), "{what}: {}", stderr(&o));
+        emitted.push((format!("{what}: stderr"), o.stderr));
+        emitted.push((format!("{what}: stdout"), o.stdout));
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = status.recv(&mut buf) {
+            emitted.push((format!("{what}: STATUS"), buf[..n].to_vec()));
+            datagrams += 1;
+        }
+        let mut after = BTreeMap::new();
+        snapshot(&view, &mut after);
+        for (path, content) in after {
+            let written_on_purpose = path.ends_with("auto.key") || path.ends_with("target");
+            if !written_on_purpose && before.get(&path) != Some(&content) {
+                emitted.push((format!("{what}: file {}", path.display()), content));
+            }
+        }
+    }
+    assert!(datagrams >= modes.len() / 2, "STATUS was sent: {datagrams}");
+
+    // What to look for: both main keys, and the pairs each gives at T and
+    // half an interval around it (--check computes all three), from -V
+    // runs that are not scanned.
+    let made = fs::read(&auto).unwrap();
+    let mut secrets = vec![main.clone(), made];
+    let mut control = Vec::new();
+    for file in [&key, &auto] {
+        for time in [LATER - HALF, LATER, LATER + HALF] {
+            let o = run(&[
+                "-V",
+                "-n",
+                "-k",
+                file.to_str().unwrap(),
+                "-T",
+                &time.to_string(),
+            ]);
+            secrets.extend(tfo_keys(&keys_line(&o)));
+            control = o.stderr;
+        }
+    }
+    // The scan finds what -V prints, and a raw key in a file.
+    assert!(secrets.iter().any(|s| leak(&control, s) == Some("hex")));
+    assert_eq!(
+        leak(&fs::read(&auto).unwrap(), &secrets[1]),
+        Some("raw bytes")
+    );
+
+    let hits: Vec<String> = emitted
+        .iter()
+        .flat_map(|(source, bytes)| {
+            secrets.iter().enumerate().filter_map(move |(i, s)| {
+                leak(bytes, s).map(|f| format!("{source}: secret {i} as {f}"))
+            })
+        })
+        .collect();
+    assert!(
+        hits.is_empty(),
+        "key material emitted:\n{}",
+        hits.join("\n")
+    );
+}
