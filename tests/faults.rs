@@ -22,11 +22,13 @@ use std::time::{Duration, Instant, SystemTime};
 use tofurkey::keys::{MainKey, pair_text};
 use tofurkey::schedule::{Interval, Schedule, UnixTime};
 
-/// The fake time of the runs (the SPEC's), and one later by half an
-/// interval or more, so that the pairs before it are valid times too.
+/// The SPEC's time, for runs whose keys are compared with its vector.
 const T: &str = "1000000";
 const NOW: u64 = 1_000_000;
+/// A time with valid times half an interval before it: the leak scan looks
+/// for the previous pair too.
 const LATER: u64 = 1_800_000_000;
+/// Half the default interval.
 const HALF: u64 = 43_200;
 const BIN: &str = env!("CARGO_BIN_EXE_tofurkey");
 const PROCFS_KEY: &str = "/proc/sys/net/ipv4/tcp_fastopen_key";
@@ -504,7 +506,9 @@ fn refused_writes_fail_with_one_clear_line() {
     let attempt = |as_nobody, target: Option<&str>| {
         let mut c = ns.tofurkey(as_nobody);
         c.args(["-k", k, "-T", T]);
-        c.args(target.map(|t| ["-P", t]).iter().flatten());
+        if let Some(t) = target {
+            c.args(["-P", t]);
+        }
         let o = bounded(&mut c);
         assert_no_secrets(&stderr(&o), &[SPEC_MAIN, SPEC_PAIR]);
         o
@@ -559,40 +563,23 @@ fn failed_runs_never_change_the_kernel_keys() {
     let held = ns.read(PROCFS_KEY);
     assert_eq!(held.trim_end(), SPEC_PAIR, "the keys were set");
 
-    let path = |p: &Path| p.to_str().unwrap().to_string();
-    let cases: Vec<(&str, Vec<String>, i32)> = vec![
-        ("short key file", vec!["-k".into(), path(&short)], 1),
-        (
-            "missing key file",
-            vec!["-k".into(), path(&d.path("no.key"))],
-            1,
-        ),
-        ("key is a directory", vec!["-k".into(), path(&d.0)], 1),
-        ("short credential", vec![], 1),
-        (
-            "no autokey directory",
-            vec!["-a".into(), path(&d.path("no/a.key"))],
-            1,
-        ),
-        (
-            "autokey filesystem full",
-            vec!["-a".into(), path(&full.join("a.key"))],
-            1,
-        ),
-        ("unwritable target", vec!["-k".into(), path(&other)], 1),
-        (
-            "bad interval",
-            vec!["-k".into(), path(&other), "-i".into(), "11".into()],
-            2,
-        ),
-        ("dry run", vec!["-n".into(), "-k".into(), path(&other)], 0),
-        (
-            "check",
-            vec!["--check".into(), "-k".into(), path(&other)],
-            2,
-        ),
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let (other, short, dir) = (s(&other), s(&short), s(&d.0));
+    let (no_key, no_dir) = (s(&d.path("no.key")), s(&d.path("no/a.key")));
+    let full_auto = s(&full.join("a.key"));
+    let cases: Vec<(&str, i32, Vec<&str>)> = vec![
+        ("short key file", 1, vec!["-k", &short]),
+        ("missing key file", 1, vec!["-k", &no_key]),
+        ("key is a directory", 1, vec!["-k", &dir]),
+        ("short credential", 1, vec![]),
+        ("no autokey directory", 1, vec!["-a", &no_dir]),
+        ("autokey filesystem full", 1, vec!["-a", &full_auto]),
+        ("unwritable target", 1, vec!["-k", &other]),
+        ("bad interval", 2, vec!["-k", &other, "-i", "11"]),
+        ("dry run", 0, vec!["-n", "-k", &other]),
+        ("check", 2, vec!["--check", "-k", &other]),
     ];
-    for (what, args, code) in cases {
+    for (what, code, args) in cases {
         let mut c = ns.tofurkey(what == "unwritable target");
         c.args(&args).args(["-T", T]);
         if what == "short credential" {
