@@ -1,0 +1,404 @@
+#!/usr/bin/env python3
+"""tofurkey.timer, tofurkey.service and the journal catalog under a real systemd.
+
+Boots a Debian container (see container.py), installs tofurkey into it with
+'make install', and checks the keys the units write in the container's own
+network namespace. Needs root and the Debian packages systemd-container and
+debootstrap; run from the repository root:
+
+    sudo python3 tests/systemd/test_units.py
+
+TOFURKEY_BIN, if set, replaces the installed binary (the one under test).
+"""
+
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+from container import Container, SetupError, require_host
+
+UNIT = "tofurkey.service"
+TIMER = "tofurkey.timer"
+TFO_KEY = "/proc/sys/net/ipv4/tcp_fastopen_key"
+AUTOKEY = "/run/tofurkey.autokey"
+CREDSTORE = "/etc/credstore/tofurkey.key"
+CREDSTORE_ENCRYPTED = "/etc/credstore.encrypted/tofurkey.key"
+TIMER_DROPIN = "/etc/systemd/system/tofurkey.timer.d/interval.conf"
+SERVICE_DROPIN_DIR = "/etc/systemd/system/tofurkey.service.d"
+MSG = {  # tofurkey's MESSAGE_IDs
+    "keys_set": "d094ba3ca036456b86840348b07686ff",
+    "autokey_created": "a2fd2c25684942ed9a06fb322252348e",
+    "failure": "42ac2550bae64165a34538ef4617dfe5",
+}
+UNIT_STARTING = "7d4958e842da4a758f6c1cdc7b36dcc5"  # systemd's "Starting UNIT"
+FIELDS = ("TOFURKEY_UNIX_TIME", "TOFURKEY_INTERVAL", "TOFURKEY_CTR_PRIMARY",
+          "TOFURKEY_CTR_BACKUP", "TOFURKEY_NEXT_ROTATION", "TOFURKEY_KEY_SOURCE")
+KEYS_LINE = re.compile(r"^info: Generated ASCII TFO keys for procfs write: \[(\d+)\] (\S+)$", re.M)
+
+box = None          # the container
+stage = None        # DESTDIR of 'make install', seen inside at /run/host-x
+host_key = None     # the host's own key before the test: must not change
+secrets = set()     # every main key and TFO key seen: must not reach the journal
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def read_host_key():
+    with open(TFO_KEY) as f:   # read only: the host's keys are not ours
+        return f.read()
+
+
+def setUpModule():
+    global box, stage, host_key
+    if not os.path.exists("systemd/tofurkey.service"):
+        raise SetupError("run from the repository root")
+    require_host()
+    host_key = read_host_key()
+    try:
+        stage = tempfile.mkdtemp(prefix="tofurkey-stage-")
+        r = subprocess.run(["make", "install", "DESTDIR=" + stage, "prefix=/usr"],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise SetupError("make install failed:\n" + r.stdout + r.stderr)
+        if os.environ.get("TOFURKEY_BIN"):
+            shutil.copy(os.environ["TOFURKEY_BIN"], os.path.join(stage, "usr/sbin/tofurkey"))
+        box = Container(stage, log=log)
+        start = time.monotonic()
+        box.start()
+        log("container up in %.1f s" % (time.monotonic() - start))
+        # Unpack the staged tree over the container's (merged /usr: keep /lib
+        # etc. as the symlinks they are).
+        box.sh("tar -C /run/host-x -c . | tar -C / -x --keep-directory-symlink --no-same-owner")
+        box.run("systemctl", "daemon-reload")
+        box.run("journalctl", "--update-catalog")
+    except BaseException:
+        cleanup()   # unittest skips tearDownModule when setUpModule fails
+        raise
+
+
+def tearDownModule():
+    errors = cleanup()
+    if errors:
+        raise AssertionError("cleanup: " + "; ".join(errors))
+
+
+def cleanup():
+    """Stops the container and removes the stage; safe to call twice.
+    Returns what could not be undone."""
+    global box, stage
+    errors = box.stop() if box else []
+    box = None
+    if stage:
+        shutil.rmtree(stage, ignore_errors=True)
+        stage = None
+    if host_key is not None and read_host_key() != host_key:
+        errors.append("the host's tcp_fastopen_key changed")
+    return errors
+
+
+# -- helpers ---------------------------------------------------------------
+
+def container_key():
+    key = box.read(TFO_KEY).strip()
+    secrets.add(key)
+    return key
+
+
+def expected_keys(key_file, when, interval=86400):
+    """What tofurkey computes at unix time `when` from key_file (inside)."""
+    args = (key_file, int(when), interval, box.read(key_file, binary=True))
+    if args not in _expected:
+        _expected[args] = _compute_keys(*args[:3])
+    return _expected[args]
+
+
+_expected = {}
+
+
+def _compute_keys(key_file, when, interval):
+    r = box.run("tofurkey", "-n", "-V", "-k", key_file, "-i", str(interval), "-T", str(int(when)))
+    m = KEYS_LINE.search(r.stderr)
+    assert m, "no keys line from tofurkey -V:\n" + r.stderr
+    secrets.add(m.group(2))
+    return m.group(2)
+
+
+def assert_keys_from(test, key_file, t0, t1, interval=86400):
+    """The container's key is what key_file gives for some moment in [t0, t1]
+    (both ends are computed: a key change may fall in between)."""
+    key = container_key()
+    want = {expected_keys(key_file, t, interval) for t in (t0, t1)}
+    test.assertIn(key, want, "keys in place do not derive from " + key_file)
+    return key
+
+
+def unit_props(*names, unit=UNIT):
+    out = box.run("systemctl", "show", unit, *("-p" + n for n in names)).stdout
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def last_exit():
+    return int(unit_props("ExecMainExitTimestampMonotonic")["ExecMainExitTimestampMonotonic"])
+
+
+def wait_for_run(since_exit, timeout=20):
+    """Waits for a run of the service that ended after since_exit; its props."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        p = unit_props("ExecMainExitTimestampMonotonic", "ActiveState", "Result", "InvocationID")
+        if int(p["ExecMainExitTimestampMonotonic"]) != since_exit and \
+                p["ActiveState"] in ("inactive", "failed"):
+            return p
+        time.sleep(0.05)
+    raise AssertionError("%s did not run within %d s" % (UNIT, timeout))
+
+
+def start_unit():
+    """Runs the service once; (exit status of systemctl start, props, t0, t1)."""
+    t0 = time.time()
+    r = box.run("systemctl", "start", UNIT, check=False)
+    t1 = time.time()
+    p = unit_props("Result", "InvocationID", "ExecMainStatus")
+    return r.returncode, p, t0, t1
+
+
+def restart_timer():
+    """Restarts the timer and waits for the run it starts (OnActiveSec=),
+    so that it cannot swallow a later 'systemctl start'."""
+    before = last_exit()
+    box.run("systemctl", "restart", TIMER)
+    wait_for_run(before)
+
+
+def journal(*args):
+    """Entries of `journalctl -o json ARGS` as dicts."""
+    out = box.run("journalctl", "-o", "json", "--no-pager", *args).stdout
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def invocation_entries(invocation):
+    return [e for e in journal("_SYSTEMD_INVOCATION_ID=" + invocation)
+            if e.get("SYSLOG_IDENTIFIER") == "tofurkey"]
+
+
+def remember_main_key(path):
+    secrets.add(box.read(path, binary=True)[:32])
+
+
+def reset(remove_autokey=False):
+    """Back to the packaged units: no drop-ins, no credstore, timer stopped
+    (systemd 252 fires OnActiveSec= again at each daemon-reload, and such a
+    run would swallow a test's own 'systemctl start')."""
+    box.run("systemctl", "stop", TIMER)
+    box.sh('rm -rf "$1" /etc/systemd/system/tofurkey.timer.d /etc/credstore /etc/credstore.encrypted',
+           SERVICE_DROPIN_DIR)
+    if remove_autokey:
+        box.run("rm", "-f", AUTOKEY)
+    box.run("systemctl", "daemon-reload")
+    box.run("systemctl", "reset-failed", UNIT, check=False)
+
+
+def next_elapse(half):
+    """The timer's next elapse after now: next multiple of half, + 2 s."""
+    return ((int(time.time()) - 2) // half + 1) * half + 2
+
+
+class Units(unittest.TestCase):
+    # Methods run in name order and share one container.
+
+    def test_a_enable_sets_autokey_keys(self):
+        reset(remove_autokey=True)
+        before = last_exit()
+        t0 = time.time()
+        box.run("systemctl", "enable", "--now", TIMER)
+        p = wait_for_run(before)
+        t1 = time.time()
+        self.assertEqual(p["Result"], "success")
+        remember_main_key(AUTOKEY)
+        autokey = box.read(AUTOKEY, binary=True)
+        first = assert_keys_from(self, AUTOKEY, t0, t1)
+        self.assertNotEqual(first, "00000000-00000000-00000000-00000000")
+        # Later runs in the same boot reuse the autokey: same keys every tick.
+        code, p, t0, t1 = start_unit()
+        self.assertEqual((code, p["Result"]), (0, "success"))
+        self.assertEqual(box.read(AUTOKEY, binary=True), autokey, "autokey changed between runs")
+        assert_keys_from(self, AUTOKEY, t0, t1)
+        self.assertEqual(read_host_key(), host_key, "the host's key changed")
+
+    def test_b_next_elapse_is_next_half_interval_plus_2s(self):
+        restart_timer()
+        want = {next_elapse(43200)}
+        timers = json.loads(box.run("systemctl", "list-timers", "--all", "--output=json").stdout)
+        want.add(next_elapse(43200))  # in case a tick passed while listing
+        (ours,) = [t for t in timers if t["unit"] == TIMER]
+        self.assertIn(ours["next"], {w * 10**6 for w in want})
+        p = unit_props("AccuracyUSec", "Persistent", "OnClockChange", unit=TIMER)
+        self.assertEqual((p["Persistent"], p["OnClockChange"]), ("yes", "yes"))
+        self.assertIn(p["AccuracyUSec"], ("1ms", "10ms", "100ms", "1s"), "never > 1 s late")
+
+    def test_c_interval_10_drop_ins(self):
+        reset()
+        timer_dropin = box.run("tofurkey", "--print-timer", "-i", "10").stdout
+        box.write(TIMER_DROPIN, timer_dropin.encode(), mode="0644")
+        box.write(SERVICE_DROPIN_DIR + "/interval.conf",
+                  b"[Service]\nExecStart=\nExecStart=/usr/sbin/tofurkey -i 10\n", mode="0644")
+        box.run("systemctl", "daemon-reload")
+        since = time.time()
+        restart_timer()
+        samples = []                  # (unix time, keys in place)
+        # 23 s: at least 4 ticks, of which the first may keep the keys that
+        # the restart's own run wrote.
+        while time.time() < since + 23:
+            samples.append((time.time(), container_key()))
+            time.sleep(0.1)
+        starts = sorted(int(e["__REALTIME_TIMESTAMP"]) / 1e6
+                        for e in journal("UNIT=" + UNIT, "MESSAGE_ID=" + UNIT_STARTING,
+                                         "--since=@%d" % int(since)))
+        starts = [s for s in starts if s >= since]
+        ticks = [s for s in starts if (s - 2) % 5 < 1.0]
+        # Every boundary + 2 s of the watched window got a run, at most 1 s late.
+        marks = range(int(since) // 5 * 5 + 7, int(samples[-1][0]) - 1, 5)
+        for mark in marks:
+            self.assertTrue(any(mark <= s < mark + 1 for s in ticks),
+                            "no run at %d; runs at %s" % (mark, starts))
+        # Other than at ticks, only the restart itself started the service.
+        for s in starts:
+            self.assertTrue(s in ticks or s < since + 1, "run at %.3f off the schedule" % s)
+        # Each run wrote the keys for its moment.
+        seen = []
+        for t, key in samples:
+            runs = [s for s in starts if s <= t]
+            if not runs or t - runs[-1] < 0.5:
+                continue          # a run may be under way
+            # The run read the clock just after its start, maybe a second on.
+            want = {expected_keys(AUTOKEY, runs[-1] + d, 10) for d in (0, 1)}
+            self.assertIn(key, want, "at %.3f" % t)
+            if not seen or seen[-1] != key:
+                seen.append(key)
+        self.assertGreaterEqual(len(seen) - 1, 3, "fewer than 3 rotations observed")
+        reset()
+
+    def cluster_key(self, path):
+        """Runs the unit and checks it used the main key whose plaintext is at path."""
+        code, p, t0, t1 = start_unit()
+        self.assertEqual((code, p["Result"]), (0, "success"))
+        sources = {e.get("TOFURKEY_KEY_SOURCE") for e in invocation_entries(p["InvocationID"])
+                   if e.get("MESSAGE_ID") == MSG["keys_set"]}
+        self.assertEqual(sources, {"credential tofurkey.key"})
+        keys = assert_keys_from(self, path, t0, t1)
+        self.assertNotIn(keys, {expected_keys(AUTOKEY, t) for t in (t0, t1)})
+
+    def test_d_credstore_plain_and_encrypted(self):
+        reset()
+        box.write(CREDSTORE, os.urandom(32))
+        remember_main_key(CREDSTORE)
+        self.cluster_key(CREDSTORE)
+
+        reset()
+        box.write("/root/main.key", os.urandom(32))
+        remember_main_key("/root/main.key")
+        box.run("mkdir", "-p", os.path.dirname(CREDSTORE_ENCRYPTED))
+        box.run("systemd-creds", "encrypt", "--name=tofurkey.key", "/root/main.key",
+                CREDSTORE_ENCRYPTED)
+        # systemd 252 loads one source per credential name: the encrypted
+        # store takes this drop-in (see the README).
+        box.write(SERVICE_DROPIN_DIR + "/credstore-encrypted.conf",
+                  b"[Service]\nLoadCredentialEncrypted=tofurkey.key\n", mode="0644")
+        box.run("systemctl", "daemon-reload")
+        self.cluster_key("/root/main.key")
+        reset()
+
+    def test_e_short_credential_fails_and_keeps_keys(self):
+        reset()
+        code, p, _, _ = start_unit()
+        self.assertEqual(code, 0)
+        before = container_key()
+        box.write(CREDSTORE, os.urandom(31))
+        remember_main_key(CREDSTORE)
+        code, p, _, _ = start_unit()
+        self.assertNotEqual(code, 0)
+        self.assertEqual((p["Result"], p["ExecMainStatus"]), ("exit-code", "1"))
+        self.assertEqual(container_key(), before, "a failed run changed the keys")
+        why = [e for e in invocation_entries(p["InvocationID"]) if int(e["PRIORITY"]) <= 3]
+        self.assertTrue(why, "no error in the journal")
+        self.assertEqual(why[0].get("MESSAGE_ID"), MSG["failure"])
+        self.assertRegex(why[0]["MESSAGE"], r"tofurkey\.key.*\b31\b")
+        reset()
+
+    def test_f_journal_fields_catalog_no_secrets(self):
+        code, p, _, _ = start_unit()
+        self.assertEqual(code, 0)
+        entries = [e for e in journal("-u", UNIT) if e.get("SYSLOG_IDENTIFIER") == "tofurkey"]
+        by_id = {}
+        for e in entries:
+            by_id.setdefault(e.get("MESSAGE_ID"), []).append(e)
+            for name, value in e.items():
+                self.assertIsInstance(value, str, "binary journal field %s" % name)
+        for name, msg_id in MSG.items():
+            self.assertIn(msg_id, by_id, "no %s entry" % name)
+        for e in by_id[MSG["keys_set"]]:
+            for f in FIELDS:
+                self.assertIn(f, e)
+            now, interval = int(e["TOFURKEY_UNIX_TIME"]), int(e["TOFURKEY_INTERVAL"])
+            primary = now // interval
+            backup = primary + 1 if now % interval >= interval // 2 else primary - 1
+            self.assertEqual((int(e["TOFURKEY_CTR_PRIMARY"]), int(e["TOFURKEY_CTR_BACKUP"])),
+                             (primary, backup))
+            self.assertEqual(int(e["TOFURKEY_NEXT_ROTATION"]), (now // (interval // 2) + 1) * (interval // 2))
+            self.assertEqual(e["PRIORITY"], "6")
+        self.assertIn("autokey " + AUTOKEY, {e["TOFURKEY_KEY_SOURCE"] for e in by_id[MSG["keys_set"]]})
+
+        # No key material anywhere in the journal, in any spelling.
+        text = box.run("journalctl", "-o", "json", "--no-pager").stdout
+        lower = text.lower()
+        for s in secrets:
+            if isinstance(s, bytes):     # a main key: hex any case, or base64
+                needles = [(s.hex(), lower), (base64.b64encode(s).decode(), text)]
+            else:                        # a key pair: each key, with or without dashes
+                needles = [(form.lower(), lower) for one in s.split(",")
+                           for form in (one, one.replace("-", ""))]
+            for needle, haystack in needles:
+                at = haystack.find(needle)
+                self.assertEqual(at, -1, "key material in the journal: ..." +
+                                 haystack[max(0, at - 300):at + 100])
+
+        # journalctl -x explains each event with the catalog text.
+        explained = box.run("journalctl", "-x", "-u", UNIT, "--no-pager").stdout
+        with open("systemd/tofurkey.catalog") as f:
+            subjects = dict(re.findall(r"^-- ([0-9a-f]{32})\nSubject: (.*)$", f.read(), re.M))
+        for msg_id in MSG.values():
+            self.assertIn("Subject: " + subjects[msg_id], explained)
+
+    def test_g_status_line(self):
+        code, p, _, _ = start_unit()
+        self.assertEqual(code, 0)
+        status = box.run("systemctl", "status", UNIT, check=False).stdout
+        m = re.search(r'^\s*Status: "(.+)"$', status, re.M)
+        self.assertTrue(m, "no Status: line in\n" + status)
+        self.assertIn(str(int(time.time()) // 86400), m.group(1), "no counter in the status")
+
+    def test_h_security_exposure(self):
+        out = box.run("systemd-analyze", "security", "--no-pager", UNIT).stdout
+        m = re.search(r"Overall exposure level for %s: (\d+\.\d+)" % re.escape(UNIT), out)
+        self.assertTrue(m, out)
+        log("exposure %s" % m.group(1))
+        self.assertLessEqual(float(m.group(1)), 2.0, out)
+
+
+if __name__ == "__main__":
+    # A CI timeout's SIGTERM must still shut the container down.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        unittest.main(verbosity=2)
+    finally:
+        cleanup()
