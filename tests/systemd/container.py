@@ -93,8 +93,11 @@ def cgroup_roots():
 
 
 class Container:
-    def __init__(self, host_dir, log=print):
+    count = 0   # containers started by this process, for unique cgroup names
+
+    def __init__(self, host_dir, log=print, nspawn_args=()):
         self.host_dir = host_dir
+        self.nspawn_args = list(nspawn_args)
         self.log = log
         self.nspawn = None
         self.pid1 = None
@@ -108,7 +111,8 @@ class Container:
         tree = ensure_tree(self.log)
         # nspawn with --keep-unit creates payload/ and supervisor/ below its
         # own cgroup: give it a leaf of its own that we can remove afterwards.
-        name = "tofurkey-test.%d" % os.getpid()
+        Container.count += 1
+        name = "tofurkey-test.%d.%d" % (os.getpid(), Container.count)
         for root in cgroup_roots():
             path = os.path.join(root, name)
             os.mkdir(path)
@@ -125,7 +129,8 @@ class Container:
                "--register=no", "--keep-unit",    # no systemd on the host
                "--console=read-only",
                "--volatile=overlay",              # keep the cached tree pristine
-               "--bind-ro=%s:%s" % (self.host_dir, HOST_DIR_INSIDE)]
+               "--bind-ro=%s:%s" % (self.host_dir, HOST_DIR_INSIDE),
+               *self.nspawn_args]
         env = dict(os.environ, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY="1")
         self.nspawn = subprocess.Popen(
             cmd, env=env, stdin=subprocess.DEVNULL, stdout=self.console,

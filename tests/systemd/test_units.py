@@ -139,8 +139,8 @@ def assert_keys_from(test, key_file, t0, t1, interval=86400):
     return key
 
 
-def unit_props(*names, unit=UNIT):
-    out = box.run("systemctl", "show", unit, *("-p" + n for n in names)).stdout
+def unit_props(*names, unit=UNIT, within=None):
+    out = (within or box).run("systemctl", "show", unit, *("-p" + n for n in names)).stdout
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
 
@@ -148,11 +148,12 @@ def last_exit():
     return int(unit_props("ExecMainExitTimestampMonotonic")["ExecMainExitTimestampMonotonic"])
 
 
-def wait_for_run(since_exit, timeout=20):
+def wait_for_run(since_exit, timeout=20, within=None):
     """Waits for a run of the service that ended after since_exit; its props."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        p = unit_props("ExecMainExitTimestampMonotonic", "ActiveState", "Result", "InvocationID")
+        p = unit_props("ExecMainExitTimestampMonotonic", "ActiveState", "Result", "InvocationID",
+                       within=within)
         if int(p["ExecMainExitTimestampMonotonic"]) != since_exit and \
                 p["ActiveState"] in ("inactive", "failed"):
             return p
@@ -396,6 +397,34 @@ class Units(unittest.TestCase):
         log("exposure %s" % m.group(1))
         self.assertLessEqual(float(m.group(1)), 2.0, out)
 
+    def test_i_enabled_timer_sets_keys_at_boot(self):
+        # A second container boots with the units in place and the timer
+        # enabled, as a host does after 'systemctl enable tofurkey.timer'.
+        unitdir = os.path.dirname(box.run("systemctl", "show", "-P", "FragmentPath", TIMER).stdout.strip())
+        wants = tempfile.mkdtemp(prefix="tofurkey-wants-")
+        os.symlink(unitdir + "/" + TIMER, os.path.join(wants, TIMER))
+        binds = ["--bind-ro=%s/usr/sbin/tofurkey:/usr/sbin/tofurkey" % stage,
+                 "--bind-ro=%s:/etc/systemd/system/timers.target.wants" % wants]
+        binds += ["--bind-ro=%s%s/%s:%s/%s" % (stage, unitdir, u, unitdir, u) for u in (UNIT, TIMER)]
+        second = Container(stage, log=log, nspawn_args=binds)
+        try:
+            t0 = time.time()
+            second.start()
+            p = wait_for_run(0, within=second)
+            t1 = time.time()
+            self.assertEqual(p["Result"], "success")
+            key = second.read(TFO_KEY).strip()
+            secrets.add(key)
+            want = set()
+            for t in (t0, t1):
+                r = second.run("tofurkey", "-n", "-V", "-k", AUTOKEY, "-T", str(int(t)))
+                want.update(m.group(2) for m in KEYS_LINE.finditer(r.stderr))
+            secrets.update(want)
+            self.assertIn(key, want, "keys set at boot do not derive from the autokey")
+        finally:
+            errors = second.stop()
+            shutil.rmtree(wants)
+        self.assertEqual(errors, [])
 
 if __name__ == "__main__":
     # A CI timeout's SIGTERM must still shut the container down.
