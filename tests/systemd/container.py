@@ -182,12 +182,14 @@ class Container:
         errors = []
         if self.nspawn is not None and self.nspawn.poll() is None:
             if self.pid1:
-                self.run("systemctl", "poweroff", check=False, timeout=10)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.run("systemctl", "poweroff", check=False, timeout=10)
+            # poweroff, then SIGTERM to nspawn, then SIGKILL to the container's
+            # init (which kills its whole pid namespace).
             for sig, wait in ((None, 30), (signal.SIGTERM, 10), (signal.SIGKILL, 10)):
                 if sig == signal.SIGTERM:
                     self.nspawn.send_signal(sig)
                 elif sig == signal.SIGKILL:
-                    # Killing the container's init kills its whole pid namespace.
                     with contextlib.suppress(ProcessLookupError, TypeError):
                         os.kill(self.pid1, sig)
                     self.nspawn.kill()
@@ -195,7 +197,9 @@ class Container:
                     self.nspawn.wait(timeout=wait)
                     break
                 except subprocess.TimeoutExpired:
-                    errors.append("container still up after %d s" % wait)
+                    self.log("container still up after %d s" % wait)
+            else:
+                errors.append("container did not stop")
         for path in self.cgroups:
             for dirpath, _, _ in sorted(os.walk(path), key=lambda w: -w[0].count("/")):
                 try:
