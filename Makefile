@@ -7,6 +7,7 @@ mandir ?= $(prefix)/share/man
 # Where this host's systemd looks for packaged units; the fallback is the
 # standard location when systemd's pkg-config file is missing.
 unitdir ?= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),/usr/lib/systemd/system)
+generatordir ?= $(or $(shell pkg-config --variable=systemdsystemgeneratordir systemd 2>/dev/null),/usr/lib/systemd/system-generators)
 catalogdir ?= $(prefix)/lib/systemd/catalog
 
 CARGO ?= cargo
@@ -37,12 +38,14 @@ install: all
 	install -D -m 0755 $(BIN) $(DESTDIR)$(sbindir)/tofurkey
 	install -D -m 0644 systemd/tofurkey.service $(DESTDIR)$(unitdir)/tofurkey.service
 	install -D -m 0644 systemd/tofurkey.timer $(DESTDIR)$(unitdir)/tofurkey.timer
+	install -D -m 0755 systemd/tofurkey-generator $(DESTDIR)$(generatordir)/tofurkey-generator
 	install -D -m 0644 systemd/tofurkey.catalog $(DESTDIR)$(catalogdir)/tofurkey.catalog
 	install -D -m 0644 tofurkey.8 $(DESTDIR)$(mandir)/man8/tofurkey.8
 
 uninstall:
 	rm -f $(DESTDIR)$(sbindir)/tofurkey $(DESTDIR)$(unitdir)/tofurkey.service \
 	      $(DESTDIR)$(unitdir)/tofurkey.timer $(DESTDIR)$(catalogdir)/tofurkey.catalog \
+	      $(DESTDIR)$(generatordir)/tofurkey-generator \
 	      $(DESTDIR)$(mandir)/man8/tofurkey.8
 
 # Per-run cost: instructions, peak RSS, size, build time (bench/run says how).
