@@ -64,6 +64,11 @@ impl Log {
         }
     }
 
+    /// True when lines go to the journal as structured entries.
+    pub fn to_journal(&self) -> bool {
+        self.journal
+    }
+
     /// Emits one line (and, on the journal, its fields).
     pub fn emit(&self, level: Level, event: Option<Event>, msg: &str, fields: &Fields) {
         if self.journal && self.send(level, event, msg, fields) {

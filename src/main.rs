@@ -199,6 +199,17 @@ fn check(options: &Options) -> u8 {
         Err(e) => (CHECK_UNKNOWN, format!("UNKNOWN: {e}")),
     };
     println!("{line}");
+    // Under systemd (a monitoring unit), also a structured journal entry.
+    let log = Log::new(false);
+    if log.to_journal() {
+        let level = if code == 0 {
+            Level::Info
+        } else {
+            Level::Warning
+        };
+        let fields = vec![("TOFURKEY_CHECK_EXIT", code.to_string())];
+        log.emit(level, Some(Event::Check), &line, &fields);
+    }
     code
 }
 

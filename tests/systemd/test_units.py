@@ -401,6 +401,20 @@ class Units(unittest.TestCase):
         log("exposure %s" % m.group(1))
         self.assertLessEqual(float(m.group(1)), 2.0, out)
 
+    def test_h2_check_in_a_monitoring_unit(self):
+        # --check as a monitoring unit would run it: one structured entry.
+        reset()
+        code, p, _, _ = start_unit()
+        self.assertEqual((code, p["Result"]), (0, "success"))
+        r = box.run("systemd-run", "--unit=tofurkey-check-test", "--wait", "--quiet",
+                    "/usr/sbin/tofurkey", "--check", check=False)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        entries = [e for e in journal("-u", "tofurkey-check-test")
+                   if e.get("MESSAGE_ID") == "5862ce66ac6f4910a2a14bd22ebdde79"]
+        self.assertEqual(len(entries), 1, entries)
+        self.assertTrue(entries[0]["MESSAGE"].startswith("OK:"), entries[0])
+        self.assertEqual(entries[0]["TOFURKEY_CHECK_EXIT"], "0")
+
     def test_i_enabled_timer_sets_keys_at_boot(self):
         # A second container boots with the units in place and the timer
         # enabled, as a host does after 'systemctl enable tofurkey.timer'.
