@@ -52,7 +52,24 @@ uninstall:
 bench: all
 	bench/run $(BIN)
 
+# Fuzzing, not part of `make check`: each target for FUZZ_SECONDS, one after
+# the other; -timeout turns a stuck input into a failure.  cargo-fuzz passes
+# -Z flags (sanitizer): stable rustc takes them with RUSTC_BOOTSTRAP=1.
+# Needs a C++ compiler (g++) for libFuzzer.  New inputs go to
+# fuzz/target/corpus; the seeds in fuzz/corpus stay as committed.
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS := cli_parse read_key credential_dir
+CARGO_FUZZ_VERSION := 0.13.2
+
+fuzz:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz --version $(CARGO_FUZZ_VERSION)
+	for t in $(FUZZ_TARGETS); do \
+	    mkdir -p fuzz/target/corpus/$$t && \
+	    RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O -a $$t fuzz/target/corpus/$$t fuzz/corpus/$$t -- \
+	        -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 || exit 1; \
+	done
+
 clean:
 	$(CARGO) clean
 
-.PHONY: all check install uninstall bench clean FORCE
+.PHONY: all check install uninstall bench fuzz clean FORCE
