@@ -153,7 +153,11 @@ impl fmt::Display for Error {
                 } else {
                     "check that nothing else writes it and that it keeps what is written"
                 };
-                write!(f, "{} reads back {found} after the write: {fix}", path.display())
+                write!(
+                    f,
+                    "{} reads back {found} after the write: {fix}",
+                    path.display()
+                )
             }
             Error::Unexpressible {
                 interval,

@@ -48,25 +48,6 @@ fn clean(mut cmd: Command) -> Command {
     cmd
 }
 
-/// Runs `cmd`, killing it after 10 s: a hang fails the test, not the suite.
-fn bounded(cmd: &mut Command) -> Output {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let start = Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        if start.elapsed() > Duration::from_secs(10) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("hung: {cmd:?}");
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    child.wait_with_output().expect("output")
-}
-
 /// Asserts a failed run: exit 1 and exactly one line, starting `want`.
 fn one_line(o: &Output, want: &str) {
     let err = stderr(o);

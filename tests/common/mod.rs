@@ -5,8 +5,9 @@
 use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 /// The SPEC's main key.
 pub const SPEC_MAIN: &str = "363ec6a05e76eedeb9eb73bc5c25ca5f13f7c1df70c9af3531db4c83d23a8f6b";
@@ -122,4 +123,23 @@ pub fn assert_no_secrets(text: &str, secrets_hex: &[&str]) {
 /// Reads a file, for "unchanged" comparisons.
 pub fn bytes(p: &Path) -> Vec<u8> {
     fs::read(p).unwrap_or_default()
+}
+
+/// Runs `cmd`, killing it after 10 s: a hang fails the test, not the suite.
+pub fn bounded(cmd: &mut Command) -> Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let start = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("hung: {cmd:?}");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.wait_with_output().expect("output")
 }
