@@ -14,17 +14,7 @@ use std::process::{Command, Output};
 /// so permission cases need an unprivileged user).
 fn attempt(args: &[&str], as_nobody: bool) -> Output {
     let mut cmd = if as_nobody {
-        assert!(
-            is_root(),
-            "permission cases need root to switch to nobody; run as root"
-        );
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
-        c.arg(env!("CARGO_BIN_EXE_tofurkey"));
-        for var in ["CREDENTIALS_DIRECTORY", "JOURNAL_STREAM", "NOTIFY_SOCKET"] {
-            c.env_remove(var);
-        }
-        c
+        tofurkey_as_nobody()
     } else {
         tofurkey()
     };
@@ -153,16 +143,9 @@ fn bad_credentials() {
     )
     .unwrap();
     fs::set_permissions(&target, fs::Permissions::from_mode(0o666)).unwrap();
-    let mut c = Command::new("setpriv");
-    c.args([
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        "--",
-        env!("CARGO_BIN_EXE_tofurkey"),
-    ])
-    .env("CREDENTIALS_DIRECTORY", &creds)
-    .args(["-T", "1000000", "-P", target.to_str().unwrap()]);
+    let mut c = tofurkey_as_nobody();
+    c.env("CREDENTIALS_DIRECTORY", &creds)
+        .args(["-T", "1000000", "-P", target.to_str().unwrap()]);
     assert!(is_root(), "needs root to switch to nobody");
     refused(&bounded(&mut c), 1, "cannot read credential", &target);
 }

@@ -40,14 +40,6 @@ fn need_root(what: &str) {
     assert!(is_root(), "{what} needs root: run the suite as root");
 }
 
-/// Without the variables a systemd-started test runner might pass on.
-fn clean(mut cmd: Command) -> Command {
-    for var in ["CREDENTIALS_DIRECTORY", "JOURNAL_STREAM", "NOTIFY_SOCKET"] {
-        cmd.env_remove(var);
-    }
-    cmd
-}
-
 /// Asserts a failed run: exit 1 and exactly one line, starting `want`.
 fn one_line(o: &Output, want: &str) {
     let err = stderr(o);
@@ -99,7 +91,7 @@ impl Ns {
             .args(self.flags)
             .arg("--")
             .arg(program);
-        clean(c)
+        without_systemd_env(c)
     }
 
     /// tofurkey inside the namespaces, as root or as nobody.

@@ -97,15 +97,8 @@ fn secrets_are_held_by_a_hardened_process() {
 
     // As nobody: not dumpable, so the entries of /proc/PID belong to root.
     let auto = d.path("nobody.key");
-    let mut cmd = Command::new("setpriv");
-    cmd.args([
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        "--",
-        env!("CARGO_BIN_EXE_tofurkey"),
-    ])
-    .args(["-n", "-a", auto.to_str().unwrap(), "-T", "1000000"]);
+    let mut cmd = tofurkey_as_nobody();
+    cmd.args(["-n", "-a", auto.to_str().unwrap(), "-T", "1000000"]);
     let (child, lock) = start_blocked(&d.0, &mut cmd);
     let owner = fs::metadata(format!("/proc/{}/fd", child.id()))
         .unwrap()

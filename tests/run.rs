@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 #[test]
 fn spec_vector_via_key_file() {
@@ -256,11 +256,10 @@ fn default_autokey_without_credential() {
     let creds = d.path("creds");
     fs::create_dir(&creds).unwrap(); // set but without tofurkey.key
     let script = format!(
-        "mount -t tmpfs tmpfs /run && {bin} -v -n -T 1000000 && stat -c '%s %a' /run/tofurkey.autokey",
+        "{bin} -v -n -T 1000000 && stat -c '%s %a' /run/tofurkey.autokey",
         bin = env!("CARGO_BIN_EXE_tofurkey")
     );
-    let o = Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+    let o = with_private_run(&script)
         .env("CREDENTIALS_DIRECTORY", &creds)
         .output()
         .expect("unshare");

@@ -9,7 +9,7 @@ use std::fs::File;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
-use std::process::Command;
+
 use std::time::Duration;
 
 fn status_via(sock: &UnixDatagram, notify_socket: &str) -> String {
@@ -91,13 +91,12 @@ fn journal_failure_falls_back_to_stderr() {
     let err_file = File::create(&err_path).unwrap();
     let meta = err_file.metadata().unwrap();
     let script = format!(
-        "mount -t tmpfs tmpfs /run && exec {} -v -k {} -T 1000000 -P {}",
+        "exec {} -v -k {} -T 1000000 -P {}",
         env!("CARGO_BIN_EXE_tofurkey"),
         key.display(),
         target.display()
     );
-    let status = Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+    let status = with_private_run(&script)
         .env("JOURNAL_STREAM", format!("{}:{}", meta.dev(), meta.ino()))
         .stderr(err_file)
         .status()

@@ -65,10 +65,40 @@ impl Drop for Dir {
 /// A command for the built binary with a clean environment: no credential
 /// dir, no journal, no notify socket inherited from whoever runs the tests.
 pub fn tofurkey() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tofurkey"));
+    without_systemd_env(Command::new(env!("CARGO_BIN_EXE_tofurkey")))
+}
+
+/// Removes the variables a systemd-started test runner might pass on.
+pub fn without_systemd_env(mut cmd: Command) -> Command {
     for var in ["CREDENTIALS_DIRECTORY", "JOURNAL_STREAM", "NOTIFY_SOCKET"] {
-        c.env_remove(var);
+        cmd.env_remove(var);
     }
+    cmd
+}
+
+/// The binary as uid/gid 65534: root reads and writes anything, so the
+/// permission cases need an unprivileged user.
+pub fn tofurkey_as_nobody() -> Command {
+    assert!(
+        is_root(),
+        "switching to nobody needs root: run the suite as root"
+    );
+    let mut c = Command::new("setpriv");
+    c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_tofurkey"));
+    without_systemd_env(c)
+}
+
+/// `sh -c SCRIPT` in a private mount namespace with a fresh tmpfs on /run,
+/// so that what a run does in /run never reaches the host's.
+pub fn with_private_run(script: &str) -> Command {
+    assert!(
+        is_root(),
+        "a private /run needs root: run the suite as root"
+    );
+    let mut c = Command::new("unshare");
+    c.args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(format!("mount -t tmpfs tmpfs /run && {script}"));
     c
 }
 
