@@ -104,13 +104,9 @@ fn run(options: &Options) -> u8 {
 
 /// The job: time, schedule, main key, derive, write. Returns the STATUS line.
 fn set_keys(options: &Options, log: &Log) -> Result<String, Error> {
-    let now = match options.time {
-        Some(t) => t,
-        None => clock()?,
-    };
-    let schedule = Schedule::at(now, options.interval);
-    let source = Source::choose(&options.key, env::var_os("CREDENTIALS_DIRECTORY"));
-    log.verbose(&format!("main key from {}", source.describe()));
+    let (schedule, source) = plan(options)?;
+    let (now, source_name) = (schedule.now, source.describe());
+    log.verbose(&format!("main key from {source_name}"));
 
     // Hold signals from the first byte of key material to the last wipe.
     let signals = SignalGuard::block();
@@ -122,9 +118,9 @@ fn set_keys(options: &Options, log: &Log) -> Result<String, Error> {
             &format!(
                 "created a new random main key as {}: autokey mode gives no cross-host sync; \
                  give every host the same key with -k or the credential tofurkey.key",
-                source.describe()
+                source_name
             ),
-            &vec![("TOFURKEY_KEY_SOURCE", source.describe())],
+            &vec![("TOFURKEY_KEY_SOURCE", source_name.clone())],
         );
     }
     let pair = keys::pair_text(&loaded.key, schedule.primary, schedule.backup);
@@ -145,10 +141,10 @@ fn set_keys(options: &Options, log: &Log) -> Result<String, Error> {
     drop(pair);
     drop(signals);
 
-    let (event, what) = if options.dry_run {
-        (Event::DryRun, "dry run (-n), keys not written")
+    let (event, what, status) = if options.dry_run {
+        (Event::DryRun, "dry run (-n), keys not written", "Dry run")
     } else {
-        (Event::KeysSet, "keys set")
+        (Event::KeysSet, "keys set", "Keys set")
     };
     let next = schedule.next_rotation;
     let msg = format!(
@@ -161,7 +157,7 @@ fn set_keys(options: &Options, log: &Log) -> Result<String, Error> {
         schedule.backup,
         utc_string(next),
         schedule.secs_to_rotation(),
-        source.describe(),
+        source_name,
     );
     let fields: Fields = vec![
         ("TOFURKEY_UNIX_TIME", now.secs().to_string()),
@@ -169,19 +165,14 @@ fn set_keys(options: &Options, log: &Log) -> Result<String, Error> {
         ("TOFURKEY_CTR_PRIMARY", schedule.primary.to_string()),
         ("TOFURKEY_CTR_BACKUP", schedule.backup.to_string()),
         ("TOFURKEY_NEXT_ROTATION", next.to_string()),
-        ("TOFURKEY_KEY_SOURCE", source.describe()),
+        ("TOFURKEY_KEY_SOURCE", source_name),
         ("TOFURKEY_TARGET", options.target.display().to_string()),
         ("TOFURKEY_MAIN_KEY_ID", main_id.clone()),
         ("TOFURKEY_KEYS_ID", keys_id.clone()),
     ];
     log.emit(Level::Info, Some(event), &msg, &fields);
     Ok(format!(
-        "{}: counters {}/{}, next rotation {}, keys id {keys_id}",
-        if options.dry_run {
-            "Dry run"
-        } else {
-            "Keys set"
-        },
+        "{status}: counters {}/{}, next rotation {}, keys id {keys_id}",
         schedule.primary,
         schedule.backup,
         utc_string(next)
@@ -214,12 +205,7 @@ fn check(options: &Options) -> u8 {
 }
 
 fn check_keys(options: &Options) -> Result<(Verdict, String), Error> {
-    let now = match options.time {
-        Some(t) => t,
-        None => clock()?,
-    };
-    let schedule = Schedule::at(now, options.interval);
-    let source = Source::choose(&options.key, env::var_os("CREDENTIALS_DIRECTORY"));
+    let (schedule, source) = plan(options)?;
     let _signals = SignalGuard::block();
     let loaded = keysource::load(&source, false)?;
     let held = procfs::read_current(&options.target)?;
@@ -227,7 +213,7 @@ fn check_keys(options: &Options) -> Result<(Verdict, String), Error> {
     let detail = format!(
         "{}, time {}, interval {}, counters {}/{}, main key id {}, {}",
         options.target.display(),
-        now.secs(),
+        schedule.now.secs(),
         options.interval.secs(),
         schedule.primary,
         schedule.backup,
@@ -235,6 +221,17 @@ fn check_keys(options: &Options) -> Result<(Verdict, String), Error> {
         source.describe()
     );
     Ok((verdict, detail))
+}
+
+/// What both a run and a check start from: the counters for now (or `-T`)
+/// and where the main key comes from.
+fn plan(options: &Options) -> Result<(Schedule, Source), Error> {
+    let now = match options.time {
+        Some(t) => t,
+        None => clock()?,
+    };
+    let source = Source::choose(&options.key, env::var_os("CREDENTIALS_DIRECTORY"));
+    Ok((Schedule::at(now, options.interval), source))
 }
 
 /// The wall clock in whole seconds, range-checked like 1.3.4.
