@@ -2,7 +2,7 @@
 //! Pure: compares bytes read elsewhere with pairs derived here. The verdicts
 //! and exit codes follow the monitoring-plugin convention.
 
-use crate::keys::{MainKey, PAIR_TEXT_LEN, pair_text};
+use crate::keys::{MainKey, PAIR_TEXT_LEN, never_set, pair_text};
 use crate::schedule::{Schedule, UnixTime};
 
 /// What the target holds, compared with what it should.
@@ -76,7 +76,7 @@ pub fn classify(held: &[u8], main: &MainKey, schedule: &Schedule) -> Verdict {
     }
     // The kernel shows zeros until a key is set, and one key when only one
     // was (by an older tool, or by the kernel itself on first use).
-    let zeros = !held.is_empty() && held.iter().all(|&b| matches!(b, b'0' | b'-' | b','));
+    let zeros = never_set(held);
     let single = held.len() == (PAIR_TEXT_LEN - 1) / 2 && !held.contains(&b',');
     if zeros || single {
         Verdict::NeverSet

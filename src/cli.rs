@@ -20,7 +20,8 @@ Usage: tofurkey [-vnoV] [-i SECONDS] [-k PATH | -a PATH] [-P PATH] [-T UNIXTIME]
        tofurkey --check [-i SECONDS] [-k PATH | -a PATH] [-P PATH] [-T UNIXTIME]
        tofurkey --print-timer [-i SECONDS]
 Sets cluster-synchronized TCP Fast Open keys, derived from a main key and the clock.
-  -k, --key PATH       main key file (at least 32 bytes; the first 32 are used)
+  -k, --key PATH       main key file (at least 32 bytes; the first 32 are used);
+                       '-' or /dev/stdin: read it from standard input
   -a, --autokey PATH   local random key, made if missing (default /run/tofurkey.autokey);
                        no sync across hosts. Without -k or -a, the systemd credential
                        'tofurkey.key' is used when present, else the default autokey.
@@ -36,7 +37,7 @@ Sets cluster-synchronized TCP Fast Open keys, derived from a main key and the cl
   -h, --help           this text
       --version        the version
 Exit: 0 ok, 1 failure, 2 usage error; --check: 0 in sync, 1 previous/next pair,
-      2 not in sync, 3 unknown (see tofurkey(8)).";
+      2 not in sync, 3 unknown or usage error (see tofurkey(8)).";
 
 /// Where the main key comes from, as the command line asked.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,6 +46,8 @@ pub enum KeySpec {
     Default,
     /// `-k PATH`.
     File(PathBuf),
+    /// `-k -` or `-k /dev/stdin`: the key is piped in.
+    Stdin,
     /// `-a PATH`: only the autokey, never the credential.
     Autokey(PathBuf),
 }
@@ -141,6 +144,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
                 "-k and -a exclude each other: use -k for a shared key, -a for a local one".into(),
             ));
         }
+        (Some(k), None) if crate::keysource::names_stdin(&k) => KeySpec::Stdin,
         (Some(k), None) => KeySpec::File(k),
         (None, Some(a)) => KeySpec::Autokey(a),
         (None, None) => KeySpec::Default,
@@ -167,6 +171,14 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
     } else {
         Command::Run(options)
     })
+}
+
+/// True when the arguments ask for `--check` (before any `--`), so that
+/// even a usage error is answered the monitoring way (UNKNOWN, exit 3).
+pub fn asks_check(args: &[OsString]) -> bool {
+    args.iter()
+        .take_while(|a| a.as_os_str() != "--")
+        .any(|a| a.as_os_str() == "--check")
 }
 
 fn usage(e: lexopt::Error) -> Error {
@@ -280,6 +292,22 @@ mod tests {
             run(&["--print-timer", "-i", "3600"]).unwrap(),
             Command::PrintTimer(Interval::new(3600).unwrap())
         );
+    }
+
+    #[test]
+    fn stdin_key() {
+        assert_eq!(opts(&["-k", "-"]).key, KeySpec::Stdin);
+        assert_eq!(opts(&["-k/dev/stdin"]).key, KeySpec::Stdin);
+        assert_eq!(opts(&["-k", "./-"]).key, KeySpec::File("./-".into()));
+    }
+
+    #[test]
+    fn check_is_seen_before_parsing() {
+        let args = |a: &[&str]| a.iter().map(OsString::from).collect::<Vec<_>>();
+        assert!(asks_check(&args(&["-i", "11", "--check"])));
+        assert!(asks_check(&args(&["--check", "--bogus"])));
+        assert!(!asks_check(&args(&["-i", "11"])));
+        assert!(!asks_check(&args(&["--", "--check"])));
     }
 
     #[test]

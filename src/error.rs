@@ -5,6 +5,10 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
+use crate::fileio::Kind;
+use crate::keysource::Source;
+use crate::procfs::Kept;
+
 /// Everything that can stop a run.
 #[derive(Debug)]
 pub enum Error {
@@ -18,30 +22,69 @@ pub enum Error {
     Clock,
     /// A main key source could not be opened or read.
     KeyRead {
-        /// "main key file", "credential", "autokey".
-        what: &'static str,
-        /// Which file.
-        path: PathBuf,
+        /// Which source.
+        source: Source,
         /// The OS error.
         why: io::Error,
     },
-    /// A main key source is not a regular file (directory, FIFO, device…).
+    /// A main key source is not a regular file (or, for standard input, a
+    /// pipe): a directory, a FIFO, a device…
     KeyNotFile {
-        /// "main key file", "credential", "autokey".
-        what: &'static str,
-        /// Which file.
-        path: PathBuf,
+        /// Which source.
+        source: Source,
         /// What it is instead.
-        kind: &'static str,
+        kind: Kind,
     },
     /// A main key source holds fewer than 32 bytes.
     KeyShort {
-        /// "main key file", "credential".
-        what: &'static str,
-        /// Which file.
-        path: PathBuf,
+        /// Which source.
+        source: Source,
         /// How many bytes it had.
         len: usize,
+    },
+    /// A main key of 32 zero bytes: a placeholder, not a secret.
+    KeyZero {
+        /// Which source.
+        source: Source,
+    },
+    /// A key file owned by another user, who could have written it.
+    KeyOwner {
+        /// Which source.
+        source: Source,
+        /// Its owner's uid.
+        owner: u32,
+        /// The running user's uid.
+        user: u32,
+    },
+    /// A key file that group or others may write.
+    KeyWritable {
+        /// Which source.
+        source: Source,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// An existing autokey that is not the running user's alone.
+    AutokeyForeign {
+        /// Which file.
+        path: PathBuf,
+        /// Its owner's uid.
+        owner: u32,
+        /// Its permission bits.
+        mode: u32,
+        /// The running user's uid.
+        user: u32,
+    },
+    /// Standard input gave fewer than 32 bytes before the deadline.
+    StdinTimeout {
+        /// How many bytes came.
+        len: usize,
+    },
+    /// `$CREDENTIALS_DIRECTORY` is set but is not a usable directory.
+    CredentialsDir {
+        /// Its value.
+        path: PathBuf,
+        /// Why it cannot be used.
+        why: io::Error,
     },
     /// A new autokey could not be made or stored.
     Autokey {
@@ -56,10 +99,24 @@ pub enum Error {
     Target {
         /// Which file.
         path: PathBuf,
-        /// The step that failed: "open", "write", "read back".
+        /// The step that failed: "open", "read", "write", "read back".
         step: &'static str,
         /// The OS error.
         why: io::Error,
+        /// What the target holds now.
+        kept: Kept,
+    },
+    /// The target is not a regular file (procfs files are).
+    TargetNotFile {
+        /// Which file.
+        path: PathBuf,
+        /// What it is instead.
+        kind: Kind,
+    },
+    /// The target holds more than a key file can: it is not one.
+    TargetTooLarge {
+        /// Which file.
+        path: PathBuf,
     },
     /// The target accepted the write but reads back something else.
     Mismatch {
@@ -67,7 +124,14 @@ pub enum Error {
         path: PathBuf,
         /// A non-secret description of what came back.
         found: String,
+        /// What the target holds now.
+        kept: Kept,
     },
+    /// Signals could not be held while key material is in memory.
+    SignalMask(io::Error),
+    /// Standard output (`--version`, `--help`, `--print-timer`) could not
+    /// be written.
+    Output(io::Error),
     /// `--print-timer` for an interval no handful of calendar lines can express.
     Unexpressible {
         /// The interval asked for.
@@ -89,7 +153,8 @@ impl Error {
     }
 }
 
-fn os(why: &io::Error) -> String {
+/// An OS error's text without std's "(os error N)".
+pub(crate) fn os(why: &io::Error) -> String {
     // io::Error's Display appends "(os error N)"; the name of the errno is
     // what an admin searches for, the number adds nothing.
     let s = why.to_string();
@@ -116,22 +181,88 @@ impl fmt::Display for Error {
                 crate::schedule::MAX_TIME
             ),
             Error::Clock => write!(f, "cannot read the system clock: fix the clock"),
-            Error::KeyRead { what, path, why } => write!(
+            Error::KeyRead { source, why } => write!(
                 f,
-                "cannot read {what} {}: {}: check the path and its permissions",
-                path.display(),
+                "cannot read {}: {}: check the path and its permissions",
+                source.name(),
                 os(why)
             ),
-            Error::KeyNotFile { what, path, kind } => write!(
+            Error::KeyNotFile {
+                source: Source::Stdin,
+                kind,
+            } => write!(
                 f,
-                "{what} {} is a {kind}, not a regular file: point it at a file of 32 bytes",
+                "standard input is a {}, not a regular file or a pipe: pipe the key in \
+                 ('tofurkey -k - < FILE')",
+                kind.name()
+            ),
+            Error::KeyNotFile { source, kind } => write!(
+                f,
+                "{} is a {}, not a regular file: point it at a file of 32 bytes",
+                source.name(),
+                kind.name()
+            ),
+            Error::KeyShort {
+                source: Source::Autokey(path),
+                len,
+            } => write!(
+                f,
+                "autokey {} holds {len} bytes, needs 32: remove it, and the next run makes a \
+                 new one",
                 path.display()
             ),
-            Error::KeyShort { what, path, len } => write!(
+            Error::KeyShort { source, len } => write!(
                 f,
-                "{what} {} holds {len} bytes, needs at least 32: make one with \
-                 'dd if=/dev/random of=FILE bs=32 count=1'",
+                "{} holds {len} bytes, needs at least 32: make a key with \
+                 '(umask 077; head -c 32 /dev/random > FILE)'",
+                source.name()
+            ),
+            Error::KeyZero { source } => write!(
+                f,
+                "{} is 32 zero bytes, a placeholder, not a secret: make a key with \
+                 '(umask 077; head -c 32 /dev/random > FILE)'",
+                source.name()
+            ),
+            Error::KeyOwner {
+                source,
+                owner,
+                user,
+            } => write!(
+                f,
+                "{} is owned by uid {owner}, neither root nor the running user (uid {user}), \
+                 who could have written it: make root its owner ('chown root: FILE')",
+                source.name()
+            ),
+            Error::KeyWritable { source, mode } => write!(
+                f,
+                "{} has mode {mode:04o}: group or others could have written it: \
+                 'chmod go-w FILE', and check its contents",
+                source.name()
+            ),
+            Error::AutokeyForeign {
+                path,
+                owner,
+                mode,
+                user,
+            } => write!(
+                f,
+                "autokey {} has owner uid {owner} and mode {mode:04o}, but must belong to the \
+                 running user (uid {user}) with mode 0600: someone else may know it; remove it \
+                 (the next run makes a new one), or use -a PATH in a directory only you can write",
                 path.display()
+            ),
+            Error::StdinTimeout { len } => write!(
+                f,
+                "standard input gave {len} of 32 bytes in {} s: pipe the whole key in \
+                 ('tofurkey -k - < FILE')",
+                crate::keysource::PIPE_WAIT.as_secs()
+            ),
+            Error::CredentialsDir { path, why } => write!(
+                f,
+                "CREDENTIALS_DIRECTORY '{}' is not a usable directory: {}: fix the unit's \
+                 credentials, or unset the variable for a manual run",
+                path.display(),
+                os(why)
             ),
             Error::Autokey { path, step, why } => write!(
                 f,
@@ -140,13 +271,30 @@ impl fmt::Display for Error {
                 path.display(),
                 os(why)
             ),
-            Error::Target { path, step, why } => write!(
+            Error::Target {
+                path,
+                step,
+                why,
+                kept,
+            } => write!(
                 f,
-                "cannot {step} {}: {}: run as root (or with CAP_NET_ADMIN), or check -P",
+                "cannot {step} {}: {}{kept}: run as root (or with CAP_NET_ADMIN), or check -P",
                 path.display(),
                 os(why)
             ),
-            Error::Mismatch { path, found } => {
+            Error::TargetNotFile { path, kind } => write!(
+                f,
+                "target {} is a {}, not a regular or procfs file: check -P",
+                path.display(),
+                kind.name()
+            ),
+            Error::TargetTooLarge { path } => write!(
+                f,
+                "target {} holds more than {} bytes, so it is no key file: check -P",
+                path.display(),
+                crate::procfs::READ_MAX
+            ),
+            Error::Mismatch { path, found, kept } => {
                 // A single key back is what kernels before 5.3 keep.
                 let fix = if found == "a single key" {
                     "a kernel that keeps both keys (Linux 5.3 or later) is needed"
@@ -155,10 +303,16 @@ impl fmt::Display for Error {
                 };
                 write!(
                     f,
-                    "{} reads back {found} after the write: {fix}",
+                    "{} reads back {found} after the write{kept}: {fix}",
                     path.display()
                 )
             }
+            Error::SignalMask(why) => write!(
+                f,
+                "cannot hold signals while the key is in memory: {}: report this as a bug",
+                os(why)
+            ),
+            Error::Output(why) => write!(f, "cannot write to standard output: {}", os(why)),
             Error::Unexpressible {
                 interval,
                 below,

@@ -1,18 +1,90 @@
-//! File reading shared by the edges that read secrets (key sources, the
-//! procfs target): opens that cannot block, reads into fixed buffers.
+//! File access shared by the edges that read secrets or write keys (key
+//! sources, the procfs target): opens that cannot block or act on a device,
+//! and reads into fixed buffers.
 
-use std::fs::{File, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
-/// Opens `path` for reading without blocking (a FIFO with no writer opens
-/// at once) and without taking it as a controlling terminal.
-pub fn open_read(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
+/// What a path is when it is not a regular file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A directory.
+    Directory,
+    /// A FIFO (named pipe) or a pipe.
+    Fifo,
+    /// A character or block device.
+    Device,
+    /// A socket.
+    Socket,
+    /// A symbolic link (seen only where links are not followed).
+    Symlink,
+}
+
+impl Kind {
+    /// `None` for a regular file, else what it is; `mode` is `st_mode`
+    /// (type and permission bits).
+    pub fn of_mode(mode: u32) -> Option<Kind> {
+        match mode & libc::S_IFMT {
+            libc::S_IFREG => None,
+            libc::S_IFDIR => Some(Kind::Directory),
+            libc::S_IFIFO => Some(Kind::Fifo),
+            libc::S_IFSOCK => Some(Kind::Socket),
+            libc::S_IFLNK => Some(Kind::Symlink),
+            _ => Some(Kind::Device),
+        }
+    }
+
+    /// The name an error message uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Directory => "directory",
+            Kind::Fifo => "FIFO",
+            Kind::Device => "device",
+            Kind::Socket => "socket",
+            Kind::Symlink => "symbolic link",
+        }
+    }
+}
+
+/// Why a path could not be opened as a regular file.
+#[derive(Debug)]
+pub enum OpenError {
+    /// The system call failed.
+    Io(io::Error),
+    /// It is something else.
+    NotRegular(Kind),
+}
+
+impl From<io::Error> for OpenError {
+    fn from(e: io::Error) -> OpenError {
+        OpenError::Io(e)
+    }
+}
+
+/// Opens `path` (following symlinks) if it is a regular file, for reading,
+/// or with `write` for reading and synchronous writing; never creates it.
+///
+/// The type is checked on the path first, so a FIFO or a device is never
+/// opened at all (opening one can block, or act: a tape rewinds). The open
+/// is `O_NONBLOCK` and `O_NOCTTY` all the same, and the type is checked
+/// again on the fd, because the path may have been swapped in between.
+pub fn open_regular(path: &Path, write: bool) -> Result<File, OpenError> {
+    if let Some(kind) = Kind::of_mode(fs::metadata(path)?.mode()) {
+        return Err(OpenError::NotRegular(kind));
+    }
+    // O_SYNC when writing, as 1.3.4: the write returns once it is done.
+    let sync = if write { libc::O_SYNC } else { 0 };
+    let file = OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
+        .write(write)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | sync)
+        .open(path)?;
+    if let Some(kind) = Kind::of_mode(file.metadata()?.mode()) {
+        return Err(OpenError::NotRegular(kind));
+    }
+    Ok(file)
 }
 
 /// Reads until `buf` is full or the file ends; returns the bytes read.
@@ -22,6 +94,21 @@ pub fn read_up_to(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
     let mut len = 0;
     while len < buf.len() {
         match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(len)
+}
+
+/// Like [`read_up_to`], from offset 0 whatever the file position: the target
+/// is read before and after a write through the same fd.
+pub fn read_from_start(file: &File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut len = 0;
+    while len < buf.len() {
+        match file.read_at(&mut buf[len..], len as u64) {
             Ok(0) => break,
             Ok(n) => len += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

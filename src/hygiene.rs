@@ -3,7 +3,8 @@
 //! signals held off while key material exists.
 
 use std::io;
-use std::mem::MaybeUninit;
+
+use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, sigprocmask};
 
 /// Turns off core dumps and dumpability, and locks memory when root.
 /// Returns warnings for what the kernel refused; none of them stops a run,
@@ -41,33 +42,41 @@ pub fn harden() -> Vec<String> {
     warnings
 }
 
+/// Ignores the signals that output errors raise, so that they come back
+/// as errors the code handles instead of killing the run: SIGPIPE (stderr
+/// is a closed pipe) and SIGXFSZ (a write beyond `RLIMIT_FSIZE`). std's
+/// runtime would ignore SIGPIPE, but `main.rs` is `no_main`.
+pub fn ignore_output_signals() {
+    for signal in [Signal::SIGPIPE, Signal::SIGXFSZ] {
+        // SAFETY: SIG_IGN installs no handler, so no code runs in signal
+        // context; both signals are valid and catchable, so it cannot fail.
+        let _ = unsafe { nix::sys::signal::signal(signal, SigHandler::SigIgn) };
+    }
+}
+
 /// Blocks every blockable signal until dropped, so that a Ctrl-C or a
 /// SIGTERM cannot cut a run between reading the key and wiping it (or
-/// between storing a new autokey and setting keys from it).
-pub struct SignalGuard(libc::sigset_t);
+/// between storing a new autokey and setting keys from it). Taken only
+/// once every file is open: the one wait inside is a pipe's, bounded.
+pub struct SignalGuard(SigSet);
 
 impl SignalGuard {
-    /// Blocks all signals; `None` if the kernel refused (then nothing changed).
-    pub fn block() -> Option<SignalGuard> {
-        let mut all = MaybeUninit::<libc::sigset_t>::uninit();
-        let mut old = MaybeUninit::<libc::sigset_t>::uninit();
-        // SAFETY: sigfillset initializes `all`; sigprocmask initializes
-        // `old` when it returns 0, and only then is it read.
-        unsafe {
-            libc::sigfillset(all.as_mut_ptr());
-            if libc::sigprocmask(libc::SIG_SETMASK, all.as_ptr(), old.as_mut_ptr()) != 0 {
-                return None;
-            }
-            Some(SignalGuard(old.assume_init()))
-        }
+    /// Blocks all signals; an error if the kernel refused (then nothing
+    /// changed, and a run must not go on: 1.3.4 aborts here).
+    pub fn block() -> io::Result<SignalGuard> {
+        let mut old = SigSet::empty();
+        sigprocmask(
+            SigmaskHow::SIG_SETMASK,
+            Some(&SigSet::all()),
+            Some(&mut old),
+        )?;
+        Ok(SignalGuard(old))
     }
 }
 
 impl Drop for SignalGuard {
     fn drop(&mut self) {
-        // SAFETY: restores the mask saved by `block`.
-        unsafe {
-            libc::sigprocmask(libc::SIG_SETMASK, &self.0, std::ptr::null_mut());
-        }
+        // Restoring a mask the kernel gave us cannot fail.
+        let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&self.0), None);
     }
 }

@@ -148,6 +148,13 @@ fn write_key(out: &mut [u8], key: &[u8; TFO_KEY_LEN]) {
     }
 }
 
+/// True for what a kernel shows before any key was set: zeros (with the
+/// procfs dashes and comma), not one non-zero digit. Writing that back would
+/// set a real all-zero key, which anyone can compute cookies with.
+pub fn never_set(text: &[u8]) -> bool {
+    !text.is_empty() && text.iter().all(|&b| matches!(b, b'0' | b'-' | b','))
+}
+
 /// Derives and formats the pair for the given counters.
 pub fn pair_text(main: &MainKey, primary: u64, backup: u64) -> PairText {
     PairText::new(&main.derive(primary), &main.derive(backup))
@@ -208,6 +215,17 @@ mod tests {
             pair_text(&spec_key(), 11, 12).fingerprint(),
             "3c6bf71f91f4ae4f"
         );
+    }
+
+    #[test]
+    fn never_set_is_zeros_only() {
+        assert!(never_set(
+            b"00000000-00000000-00000000-00000000,00000000-00000000-00000000-00000000"
+        ));
+        assert!(never_set(b"00000000-00000000-00000000-00000000"));
+        assert!(!never_set(b""));
+        assert!(!never_set(SPEC_PAIR.as_bytes()));
+        assert!(!never_set(b"00000000-00000000-00000000-00000001"));
     }
 
     #[test]

@@ -1,58 +1,99 @@
-//! Where the main key comes from: a key file (`-k`), the systemd credential
-//! `tofurkey.key`, or the local autokey, made on first use.
+//! Where the main key comes from: a key file (`-k`), standard input
+//! (`-k -`), the systemd credential `tofurkey.key`, or the local autokey,
+//! made on first use.
 //!
-//! Opening a key never blocks and never has side effects: the path is checked
-//! to be a regular file before it is opened (a FIFO or a tape device can
-//! block or act on open), opened `O_NONBLOCK`, and checked again on the fd.
+//! Loading is two steps, so that signals are held only while key bytes are
+//! in memory: [`open`] finds, opens and checks the source and reads nothing
+//! (it never blocks, save a bounded wait for a pipe); [`Opened::read`] reads
+//! the bytes, or makes and stores a new autokey.
+//!
+//! What is trusted: a key file or credential owned by root or the running
+//! user and writable by no one else (readable by others: a warning); an
+//! autokey owned by the running user with no group or other permission.
+//! Anything else could have been written, or read, by another local user.
 
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag};
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::sys::stat::Mode;
 use zeroize::Zeroizing;
 
 use crate::cli::{DEFAULT_AUTOKEY, KeySpec};
 use crate::error::Error;
-use crate::fileio;
+use crate::fileio::{self, Kind};
 use crate::keys::{MAIN_KEY_LEN, MainKey};
 
 /// The credential name systemd units pass the main key under.
 pub const CREDENTIAL: &str = "tofurkey.key";
+
+/// How long a key piped in on standard input may take to arrive. A pipe
+/// whose writer is gone ends at once; this bounds a writer that stalls.
+pub const PIPE_WAIT: Duration = Duration::from_secs(5);
+
+/// Permission bits that let group or others write a file.
+const WRITABLE_BY_OTHERS: u32 = 0o022;
+/// Permission bits that let group or others read a file.
+const READABLE_BY_OTHERS: u32 = 0o044;
+/// Any group or other permission: an autokey must have none.
+const ANY_OTHERS: u32 = 0o077;
+const _: () = assert!(WRITABLE_BY_OTHERS | READABLE_BY_OTHERS | ANY_OTHERS == ANY_OTHERS);
 
 /// A resolved main key source.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
     /// A key file given with `-k`.
     File(PathBuf),
+    /// Standard input (`-k -` or `-k /dev/stdin`): a pipe or a file.
+    Stdin,
     /// `$CREDENTIALS_DIRECTORY/tofurkey.key`.
     Credential(PathBuf),
-    /// A local autokey (made if missing or unusable).
+    /// A local autokey (made if missing).
     Autokey(PathBuf),
 }
 
 impl Source {
     /// Picks the source: `-k`; else, unless `-a` was given, the credential
-    /// when `credentials_dir` (the value of `$CREDENTIALS_DIRECTORY`) holds
+    /// when `$CREDENTIALS_DIRECTORY` (its value is `credentials_dir`) holds
     /// one; else the autokey.
-    pub fn choose(spec: &KeySpec, credentials_dir: Option<OsString>) -> Source {
-        match spec {
-            KeySpec::File(p) => Source::File(p.clone()),
-            KeySpec::Autokey(p) => Source::Autokey(p.clone()),
-            KeySpec::Default => {
-                let cred = credentials_dir
-                    .filter(|d| !d.is_empty())
-                    .map(|d| Path::new(&d).join(CREDENTIAL));
-                match cred {
-                    // Present in any form (even broken): use it, and let a
-                    // bad one fail loudly rather than fall back silently to
-                    // a host-local key.
-                    Some(p) if fs::symlink_metadata(&p).is_ok() => Source::Credential(p),
-                    _ => Source::Autokey(PathBuf::from(DEFAULT_AUTOKEY)),
-                }
+    ///
+    /// A credential present in any form (even a broken link) is chosen, so
+    /// that a bad one fails loudly; and a variable that is set but names no
+    /// usable directory is an error. Only a usable directory without
+    /// `tofurkey.key` falls back to the host-local autokey.
+    pub fn choose(spec: &KeySpec, credentials_dir: Option<OsString>) -> Result<Source, Error> {
+        let dir = match (spec, credentials_dir) {
+            (KeySpec::File(p), _) => return Ok(Source::File(p.clone())),
+            (KeySpec::Stdin, _) => return Ok(Source::Stdin),
+            (KeySpec::Autokey(p), _) => return Ok(Source::Autokey(p.clone())),
+            (KeySpec::Default, None) => return Ok(Source::Autokey(DEFAULT_AUTOKEY.into())),
+            (KeySpec::Default, Some(dir)) => PathBuf::from(dir),
+        };
+        let unusable = |why| Error::CredentialsDir {
+            path: dir.clone(),
+            why,
+        };
+        match fs::metadata(&dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(unusable(io::Error::from_raw_os_error(libc::ENOTDIR))),
+            Err(e) => return Err(unusable(e)),
+        }
+        let cred = dir.join(CREDENTIAL);
+        match fs::symlink_metadata(&cred) {
+            Ok(_) => Ok(Source::Credential(cred)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Ok(Source::Autokey(DEFAULT_AUTOKEY.into()))
             }
+            // Unsearchable, say: whether a credential is there is unknown.
+            Err(e) => Err(unusable(e)),
         }
     }
 
@@ -61,7 +102,18 @@ impl Source {
     pub fn describe(&self) -> String {
         match self {
             Source::File(p) => format!("key file {}", p.display()),
+            Source::Stdin => "standard input".into(),
             Source::Credential(_) => format!("credential {CREDENTIAL}"),
+            Source::Autokey(p) => format!("autokey {}", p.display()),
+        }
+    }
+
+    /// What an error calls it: the kind of source and its full path.
+    pub fn name(&self) -> String {
+        match self {
+            Source::File(p) => format!("main key file {}", p.display()),
+            Source::Stdin => "standard input".into(),
+            Source::Credential(p) => format!("credential {}", p.display()),
             Source::Autokey(p) => format!("autokey {}", p.display()),
         }
     }
@@ -75,154 +127,362 @@ pub struct Loaded {
     pub created: bool,
 }
 
-/// Loads the main key from `source`, creating the autokey if `create` allows
-/// it (normal runs) and it is missing or unusable.
-pub fn load(source: &Source, create: bool) -> Result<Loaded, Error> {
-    let existing = |what, path| {
-        read_key(what, path).map(|key| Loaded {
-            key,
+/// A key source opened and checked, not read yet.
+pub struct Opened {
+    source: Source,
+    input: Input,
+}
+
+enum Input {
+    /// A regular file: a key file, a credential, standard input redirected
+    /// from a file, or an existing autokey.
+    File(File),
+    /// Standard input as a pipe, to be read before the deadline.
+    Pipe(File, Instant),
+    /// No autokey yet: a new one goes into this unnamed file (`O_TMPFILE`)
+    /// and is then linked in as `name` in `dir`.
+    NewAutokey { dir: File, name: PathBuf, tmp: File },
+}
+
+/// Opens and checks `source`, reading none of its bytes. With `create`
+/// (normal runs) a missing autokey is prepared for; without (`--check`) it
+/// is an error. Returns the warnings the admin should see (a key file that
+/// others may read).
+pub fn open(source: &Source, create: bool) -> Result<(Opened, Vec<String>), Error> {
+    let mut warnings = Vec::new();
+    let input = match source {
+        Source::File(p) | Source::Credential(p) => {
+            Input::File(open_key_file(source, p, &mut warnings)?)
+        }
+        Source::Stdin => open_stdin(&mut warnings)?,
+        Source::Autokey(p) => open_autokey(source, p, create)?,
+    };
+    let opened = Opened {
+        source: source.clone(),
+        input,
+    };
+    Ok((opened, warnings))
+}
+
+impl Opened {
+    /// Reads the key (at most 32 bytes: the first 32 count), or makes,
+    /// stores and returns a new autokey. A key of 32 zero bytes is refused.
+    pub fn read(self) -> Result<Loaded, Error> {
+        let source = self.source;
+        let read_err = |why| Error::KeyRead {
+            source: source.clone(),
+            why,
+        };
+        let mut buf = Zeroizing::new([0u8; MAIN_KEY_LEN]);
+        let len = match self.input {
+            Input::File(mut file) => {
+                fileio::read_up_to(&mut file, &mut buf[..]).map_err(read_err)?
+            }
+            Input::Pipe(mut file, deadline) => {
+                let (len, late) = read_pipe(&mut file, &mut buf[..], deadline).map_err(read_err)?;
+                if late {
+                    // The writer is still there but sent too little in time.
+                    return Err(Error::StdinTimeout { len });
+                }
+                len
+            }
+            Input::NewAutokey { dir, name, tmp } => {
+                return store_autokey(&source, &dir, &name, tmp);
+            }
+        };
+        if len < MAIN_KEY_LEN {
+            return Err(Error::KeyShort { source, len });
+        }
+        if buf.iter().all(|&b| b == 0) {
+            return Err(Error::KeyZero { source });
+        }
+        Ok(Loaded {
+            key: MainKey::new(*buf),
             created: false,
         })
-    };
-    match source {
-        Source::File(p) => existing("main key file", p),
-        Source::Credential(p) => existing("credential", p),
-        Source::Autokey(p) if !create => existing("autokey", p),
-        Source::Autokey(p) => autokey(p),
     }
 }
 
-/// Reads exactly the first 32 bytes of a regular file.
-pub fn read_key(what: &'static str, path: &Path) -> Result<MainKey, Error> {
-    let not_file = |kind| Error::KeyNotFile {
-        what,
-        path: path.to_path_buf(),
-        kind,
-    };
-    let read_err = |why| Error::KeyRead {
-        what,
-        path: path.to_path_buf(),
+/// A key file or credential: a regular file (links followed) that no other
+/// user could have written.
+fn open_key_file(source: &Source, path: &Path, warnings: &mut Vec<String>) -> Result<File, Error> {
+    let file = fileio::open_regular(path, false).map_err(|e| match e {
+        fileio::OpenError::Io(why) => Error::KeyRead {
+            source: source.clone(),
+            why,
+        },
+        fileio::OpenError::NotRegular(kind) => Error::KeyNotFile {
+            source: source.clone(),
+            kind,
+        },
+    })?;
+    let meta = file.metadata().map_err(|why| Error::KeyRead {
+        source: source.clone(),
         why,
-    };
-    let meta = fs::metadata(path).map_err(read_err)?;
-    if let Some(kind) = not_regular(&meta.file_type()) {
-        return Err(not_file(kind));
-    }
-    let mut file = fileio::open_read(path).map_err(read_err)?;
-    // The path may have been swapped between stat and open: check the fd.
-    let meta = file.metadata().map_err(read_err)?;
-    if let Some(kind) = not_regular(&meta.file_type()) {
-        return Err(not_file(kind));
-    }
-    let mut buf = Zeroizing::new([0u8; MAIN_KEY_LEN]);
-    let len = fileio::read_up_to(&mut file, &mut buf[..]).map_err(read_err)?;
-    if len < MAIN_KEY_LEN {
-        return Err(Error::KeyShort {
-            what,
-            path: path.to_path_buf(),
-            len,
+    })?;
+    trust_key_file(source, &meta, warnings)?;
+    Ok(file)
+}
+
+/// ssh's rule for private keys, applied to the main key: the owner is root
+/// or the running user, and no one else may write it; others reading it is
+/// a warning (they could compute every key), not a refusal.
+fn trust_key_file(
+    source: &Source,
+    meta: &fs::Metadata,
+    warnings: &mut Vec<String>,
+) -> Result<(), Error> {
+    let (owner, mode, user) = (meta.uid(), meta.mode() & 0o7777, euid());
+    if owner != user && owner != 0 {
+        return Err(Error::KeyOwner {
+            source: source.clone(),
+            owner,
+            user,
         });
     }
-    Ok(MainKey::new(*buf))
+    if mode & WRITABLE_BY_OTHERS != 0 {
+        return Err(Error::KeyWritable {
+            source: source.clone(),
+            mode,
+        });
+    }
+    if mode & READABLE_BY_OTHERS != 0 {
+        warnings.push(format!(
+            "{} has mode {mode:04o}: group or others can read the main key and compute every \
+             key; 'chmod go= FILE'",
+            source.name()
+        ));
+    }
+    Ok(())
 }
 
-/// Names what a non-regular file is, for the error message.
-fn not_regular(t: &fs::FileType) -> Option<&'static str> {
-    if t.is_file() {
-        None
-    } else if t.is_dir() {
-        Some("directory")
-    } else if t.is_fifo() {
-        Some("FIFO")
-    } else if t.is_char_device() || t.is_block_device() {
-        Some("device")
-    } else if t.is_socket() {
-        Some("socket")
-    } else {
-        Some("special file")
+/// Standard input: a file redirected in (checked as a key file), or a pipe
+/// (whoever holds its other end is the one who ran the command, so no owner
+/// check). The pipe is waited on here, before any byte is read, for at most
+/// [`PIPE_WAIT`]; a pipe whose writer is gone is ready at once.
+fn open_stdin(warnings: &mut Vec<String>) -> Result<Input, Error> {
+    let read_err = |why| Error::KeyRead {
+        source: Source::Stdin,
+        why,
+    };
+    let file = File::from(io::stdin().as_fd().try_clone_to_owned().map_err(read_err)?);
+    let meta = file.metadata().map_err(read_err)?;
+    match Kind::of_mode(meta.mode()) {
+        None => {
+            trust_key_file(&Source::Stdin, &meta, warnings)?;
+            Ok(Input::File(file))
+        }
+        Some(Kind::Fifo) => {
+            let deadline = Instant::now() + PIPE_WAIT;
+            if !wait_readable(&file, deadline).map_err(read_err)? {
+                return Err(Error::StdinTimeout { len: 0 });
+            }
+            Ok(Input::Pipe(file, deadline))
+        }
+        Some(kind) => Err(Error::KeyNotFile {
+            source: Source::Stdin,
+            kind,
+        }),
     }
 }
 
-/// Reuses a readable 32-byte autokey, or makes one.
+/// Waits until `file` can be read (data, or the writer gone) or `deadline`
+/// passes; true when readable.
+fn wait_readable(file: &File, deadline: Instant) -> io::Result<bool> {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(false);
+        }
+        let timeout = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+        let mut fds = [PollFd::new(file.as_fd(), PollFlags::POLLIN)];
+        match nix::poll::poll(&mut fds, timeout) {
+            Ok(0) => return Ok(false),
+            Ok(_) => return Ok(true),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Reads a pipe into `buf` until it is full, it ends, or `deadline`
+/// passes; returns the length and whether the deadline cut it short.
+fn read_pipe(file: &mut File, buf: &mut [u8], deadline: Instant) -> io::Result<(usize, bool)> {
+    let mut len = 0;
+    while len < buf.len() {
+        if !wait_readable(file, deadline)? {
+            return Ok((len, true));
+        }
+        match io::Read::read(file, &mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((len, false))
+}
+
+/// The autokey: an existing one, checked; or, when missing and `create`,
+/// an unnamed file in its directory, ready to receive a new key.
 ///
-/// Concurrent first runs (the timer and an admin at once) must end with one
-/// key on disk that every run used: the whole read-or-create step holds an
-/// exclusive `flock` on the autokey's directory, so the second run waits and
-/// then reads what the first stored. A new key is written to a temporary
-/// file, synced, and renamed into place, so a crash at any moment leaves no
-/// key or a complete one, never a partial one.
-fn autokey(path: &Path) -> Result<Loaded, Error> {
+/// No lock is taken: concurrent first runs each make a key, and the link
+/// that puts one in place fails for all but the first (`linkat` never
+/// replaces a file), so the others then read the winner's. A crash leaves
+/// nothing behind: the unnamed file vanishes with the process.
+fn open_autokey(source: &Source, path: &Path, create: bool) -> Result<Input, Error> {
     let fail = |step, why| Error::Autokey {
         path: path.to_path_buf(),
         step,
         why,
     };
-    let dir = match path.parent() {
+    let name = match path.file_name() {
+        Some(n) => PathBuf::from(n),
+        None => {
+            return Err(Error::KeyNotFile {
+                source: source.clone(),
+                kind: Kind::Directory,
+            });
+        }
+    };
+    let dir_path = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let dir_fd = OpenOptions::new()
+    let dir = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_DIRECTORY)
-        .open(dir)
+        .open(dir_path)
         .map_err(|e| fail("open directory", e))?;
-    // SAFETY: flock on a valid fd we own; it has no memory effects.
-    if unsafe { libc::flock(dir_fd.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(fail("lock directory", io::Error::last_os_error()));
+    match open_existing_autokey(source, path, &dir, &name) {
+        Err(Error::KeyRead { why, .. }) if create && why.kind() == io::ErrorKind::NotFound => {}
+        other => return other.map(Input::File),
     }
-    // The lock is released when dir_fd is closed, on every return path.
+    let tmp = openat(
+        &dir,
+        Path::new("."),
+        OFlag::O_TMPFILE | OFlag::O_WRONLY,
+        Mode::S_IRUSR | Mode::S_IWUSR,
+    )
+    .map_err(|e| fail("create unnamed file", e))?;
+    // The umask may have taken bits from 0600 (even the owner's read bit,
+    // which would make the key unusable to a non-root owner): set it again.
+    tmp.set_permissions(fs::Permissions::from_mode(0o600))
+        .map_err(|e| fail("set mode 0600", e))?;
+    Ok(Input::NewAutokey { dir, name, tmp })
+}
 
-    match read_key("autokey", path) {
-        Ok(key) => {
+/// Opens the autokey `name` in `dir` if it is a regular file of the running
+/// user's with no group or other permission: never through a link, never a
+/// FIFO or device (checked before the open and again on the fd).
+fn open_existing_autokey(
+    source: &Source,
+    path: &Path,
+    dir: &File,
+    name: &Path,
+) -> Result<File, Error> {
+    let read_err = |why| Error::KeyRead {
+        source: source.clone(),
+        why,
+    };
+    let check = |mode: u32, owner: u32| -> Result<(), Error> {
+        if let Some(kind) = Kind::of_mode(mode) {
+            return Err(Error::KeyNotFile {
+                source: source.clone(),
+                kind,
+            });
+        }
+        let (mode, user) = (mode & 0o7777, euid());
+        if owner != user || mode & ANY_OTHERS != 0 {
+            return Err(Error::AutokeyForeign {
+                path: path.to_path_buf(),
+                owner,
+                mode,
+                user,
+            });
+        }
+        Ok(())
+    };
+    let st = nix::sys::stat::fstatat(Some(dir.as_raw_fd()), name, AtFlags::AT_SYMLINK_NOFOLLOW)
+        .map_err(|e| read_err(e.into()))?;
+    check(st.st_mode, st.st_uid)?;
+    let file = openat(
+        dir,
+        name,
+        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_NOCTTY,
+        Mode::empty(),
+    )
+    .map_err(read_err)?;
+    let meta = file.metadata().map_err(read_err)?;
+    check(meta.mode(), meta.uid())?;
+    Ok(file)
+}
+
+/// Makes a new key, writes and syncs it into the unnamed `tmp`, then links
+/// it in as `name`. If another run linked its key first, that key is used.
+fn store_autokey(source: &Source, dir: &File, name: &Path, mut tmp: File) -> Result<Loaded, Error> {
+    let path = match source {
+        Source::Autokey(p) => p.as_path(),
+        _ => unreachable!("only autokeys are stored"),
+    };
+    let fail = |step, why| Error::Autokey {
+        path: path.to_path_buf(),
+        step,
+        why,
+    };
+    let mut bytes = Zeroizing::new([0u8; MAIN_KEY_LEN]);
+    fill_random(&mut bytes[..]).map_err(|e| fail("get random bytes", e))?;
+    tmp.write_all(&bytes[..]).map_err(|e| fail("write", e))?;
+    tmp.sync_all().map_err(|e| fail("sync", e))?;
+    // An O_TMPFILE file is linked in through its /proc/self/fd entry
+    // (open(2)); linking by fd alone would need CAP_DAC_READ_SEARCH.
+    let proc_fd = PathBuf::from(format!("/proc/self/fd/{}", tmp.as_raw_fd()));
+    match nix::unistd::linkat(
+        None,
+        proc_fd.as_path(),
+        Some(dir.as_raw_fd()),
+        name,
+        AtFlags::AT_SYMLINK_FOLLOW,
+    ) {
+        Ok(()) => {}
+        Err(Errno::EEXIST) => {
+            // Another run stored its key first: use that one, checked.
+            let mut file = open_existing_autokey(source, path, dir, name)?;
+            let len =
+                fileio::read_up_to(&mut file, &mut bytes[..]).map_err(|why| Error::KeyRead {
+                    source: source.clone(),
+                    why,
+                })?;
+            if len < MAIN_KEY_LEN {
+                return Err(Error::KeyShort {
+                    source: source.clone(),
+                    len,
+                });
+            }
             return Ok(Loaded {
-                key,
+                key: MainKey::new(*bytes),
                 created: false,
             });
         }
-        // Missing, or short (e.g. cut off by a crash of 1.3.4, which wrote
-        // it in place): replace it. Anything else (a directory, no
-        // permission) is the admin's to fix, not ours to overwrite.
-        Err(Error::KeyRead { why, .. }) if why.kind() == io::ErrorKind::NotFound => {}
-        Err(Error::KeyShort { .. }) => {}
-        Err(e) => return Err(e),
+        Err(e) => return Err(fail("link into place", e.into())),
     }
-
-    let mut bytes = Zeroizing::new([0u8; MAIN_KEY_LEN]);
-    fill_random(&mut bytes[..]).map_err(|e| fail("get random bytes", e))?;
-
-    let mut tmp_name = OsString::from(".");
-    tmp_name.push(path.file_name().unwrap_or_default());
-    tmp_name.push(".tmp");
-    let tmp = dir.join(tmp_name);
-    let stored = store(&tmp, &bytes[..])
-        .and_then(|()| fs::rename(&tmp, path).map_err(|e| ("rename into place", e)))
-        .and_then(|()| dir_fd.sync_all().map_err(|e| ("sync directory", e)));
-    if let Err((step, why)) = stored {
-        // Best effort: leave no partial secret behind.
-        let _ = fs::remove_file(&tmp);
-        return Err(fail(step, why));
-    }
+    dir.sync_all().map_err(|e| fail("sync directory", e))?;
     Ok(Loaded {
         key: MainKey::new(*bytes),
         created: true,
     })
 }
 
-/// Writes `bytes` to a fresh 0600 file at `tmp` and syncs it.
-fn store(tmp: &Path, bytes: &[u8]) -> Result<(), (&'static str, io::Error)> {
-    let mut file: File = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(tmp)
-        .map_err(|e| ("create temporary file", e))?;
-    // A leftover from a killed run keeps its old mode: set it again.
-    file.set_permissions(fs::Permissions::from_mode(0o600))
-        .map_err(|e| ("set mode 0600", e))?;
-    file.write_all(bytes).map_err(|e| ("write", e))?;
-    file.sync_all().map_err(|e| ("sync", e))
+/// `openat(2)` relative to `dir`, always close-on-exec.
+fn openat(dir: &File, name: &Path, flags: OFlag, mode: Mode) -> io::Result<File> {
+    let fd = nix::fcntl::openat(Some(dir.as_raw_fd()), name, flags | OFlag::O_CLOEXEC, mode)?;
+    // SAFETY: openat just returned this fd, and nothing else owns it.
+    Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
+/// The effective uid: the user files are checked against.
+fn euid() -> u32 {
+    nix::unistd::geteuid().as_raw()
 }
 
 /// Fills `buf` from the kernel's CSPRNG (blocks only until it is seeded, at
@@ -245,6 +505,12 @@ fn fill_random(buf: &mut [u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// True when `path`'s bytes are `-` or `/dev/stdin`: `-k` reads standard
+/// input then.
+pub fn names_stdin(path: &Path) -> bool {
+    matches!(path.as_os_str().as_bytes(), b"-" | b"/dev/stdin")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,27 +524,50 @@ mod tests {
         let with = Some(dir.clone().into_os_string());
         // No credential file yet: autokey.
         assert_eq!(
-            Source::choose(&KeySpec::Default, with.clone()),
+            Source::choose(&KeySpec::Default, with.clone()).unwrap(),
             Source::Autokey(DEFAULT_AUTOKEY.into())
         );
         fs::write(dir.join(CREDENTIAL), [1u8; 32]).unwrap();
-        assert_eq!(Source::choose(&k, with.clone()), Source::File("/k".into()));
         assert_eq!(
-            Source::choose(&a, with.clone()),
+            Source::choose(&k, with.clone()).unwrap(),
+            Source::File("/k".into())
+        );
+        assert_eq!(
+            Source::choose(&a, with.clone()).unwrap(),
             Source::Autokey("/a".into())
         );
         assert_eq!(
-            Source::choose(&KeySpec::Default, with),
+            Source::choose(&KeySpec::Stdin, with.clone()).unwrap(),
+            Source::Stdin
+        );
+        assert_eq!(
+            Source::choose(&KeySpec::Default, with).unwrap(),
             Source::Credential(dir.join(CREDENTIAL))
         );
         assert_eq!(
-            Source::choose(&KeySpec::Default, None),
+            Source::choose(&KeySpec::Default, None).unwrap(),
             Source::Autokey(DEFAULT_AUTOKEY.into())
         );
         assert_eq!(
             Source::describe(&Source::Credential(dir.join(CREDENTIAL))),
             "credential tofurkey.key"
         );
+        // Set, but not a directory: an error, not the autokey.
+        let not_dir = Some(dir.join(CREDENTIAL).into_os_string());
+        assert!(matches!(
+            Source::choose(&KeySpec::Default, not_dir),
+            Err(Error::CredentialsDir { .. })
+        ));
+        assert!(matches!(
+            Source::choose(&KeySpec::Default, Some(OsString::new())),
+            Err(Error::CredentialsDir { .. })
+        ));
         fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn stdin_names() {
+        assert!(names_stdin(Path::new("-")) && names_stdin(Path::new("/dev/stdin")));
+        assert!(!names_stdin(Path::new("./-")) && !names_stdin(Path::new("/dev/stdin2")));
     }
 }

@@ -3,7 +3,13 @@
 //! entries with a MESSAGE_ID per event and the `TOFURKEY_*` fields.
 //!
 //! Callers pass only non-secret text; the one exception is the `-V` keys
-//! line, which the operator asked for.
+//! line, which the operator asked for. Control characters in messages and
+//! fields are escaped here, so that no path or value can add a line.
+//! Nothing here fails a run: a line that cannot be written is lost.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::io::{self, Write};
 
 use libsystemd::logging::{self, Priority};
 
@@ -27,6 +33,8 @@ pub enum Event {
     DryRun,
     /// A new local autokey was made: no cross-host sync.
     AutokeyCreated,
+    /// An existing local autokey was used: no cross-host sync.
+    AutokeyUsed,
     /// The run failed; keys in place are unchanged.
     Failure,
     /// `--check` result.
@@ -40,6 +48,7 @@ impl Event {
             Event::KeysSet => "d094ba3ca036456b86840348b07686ff",
             Event::DryRun => "ba908435ea5a4bbb85aaf2b1ef3123af",
             Event::AutokeyCreated => "a2fd2c25684942ed9a06fb322252348e",
+            Event::AutokeyUsed => "1fb1109bf21f4377bbabcb5a9b665418",
             Event::Failure => "42ac2550bae64165a34538ef4617dfe5",
             Event::Check => "5862ce66ac6f4910a2a14bd22ebdde79",
         }
@@ -80,7 +89,7 @@ impl Log {
             Level::Warning => "warning",
             Level::Error => "error",
         };
-        eprintln!("{prefix}: {msg}");
+        stderr_line(&format!("{prefix}: {}", escape(msg)));
     }
 
     fn send(&self, level: Level, event: Option<Event>, msg: &str, fields: &Fields) -> bool {
@@ -93,8 +102,9 @@ impl Log {
         if let Some(e) = event {
             vars.push(("MESSAGE_ID", e.message_id()));
         }
-        vars.extend(fields.iter().map(|(k, v)| (*k, v.as_str())));
-        logging::journal_send(priority, msg, vars.into_iter()).is_ok()
+        let values: Vec<_> = fields.iter().map(|(k, v)| (*k, escape(v))).collect();
+        vars.extend(values.iter().map(|(k, v)| (*k, v.as_ref())));
+        logging::journal_send(priority, &escape(msg), vars.into_iter()).is_ok()
     }
 
     /// An info line without an event.
@@ -112,5 +122,57 @@ impl Log {
     /// A warning without an event.
     pub fn warn(&self, msg: &str) {
         self.emit(Level::Warning, None, msg, &Fields::new());
+    }
+}
+
+/// Writes one line to stderr in one `write(2)`, so that lines of runs
+/// started together do not interleave. An error (a closed pipe, a full
+/// disk) is ignored: the run's outcome does not depend on its log.
+pub fn stderr_line(line: &str) {
+    let mut text = String::with_capacity(line.len() + 1);
+    text.push_str(line);
+    text.push('\n');
+    let _ = io::stderr().write_all(text.as_bytes());
+}
+
+/// `text` with control characters escaped as systemd escapes them (`\n`,
+/// `\t`, `\x1b`; a backslash as `\\`), so that it stays one line and one
+/// field wherever it goes: stderr, the journal, `STATUS=`, `--check`.
+pub fn escape(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() || c == '\\') {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_keeps_one_line() {
+        assert_eq!(escape("plain /path"), "plain /path");
+        assert!(matches!(escape("plain"), Cow::Borrowed(_)));
+        assert_eq!(
+            escape("/x\ninfo: keys set\rREADY=1"),
+            "/x\\ninfo: keys set\\rREADY=1"
+        );
+        assert_eq!(escape("a\tb\u{1b}[31mc\u{7f}"), "a\\tb\\x1b[31mc\\x7f");
+        assert_eq!(escape("back\\slash"), "back\\\\slash");
+        assert_eq!(escape("\u{85}next line"), "\\x85next line");
+        assert_eq!(escape("ünïcödé"), "ünïcödé");
     }
 }

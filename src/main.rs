@@ -9,9 +9,11 @@
 #![no_main]
 
 use std::env;
-use std::ffi::{c_char, c_int};
-use std::io::Write;
+use std::ffi::{OsString, c_char, c_int};
+use std::io::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use zeroize::Zeroizing;
 
 use tofurkey::calendar;
 use tofurkey::check::{self, Verdict};
@@ -20,9 +22,9 @@ use tofurkey::error::Error;
 use tofurkey::hygiene::{self, SignalGuard};
 use tofurkey::keys;
 use tofurkey::keysource::{self, Source};
-use tofurkey::log::{Event, Fields, Level, Log};
+use tofurkey::log::{self, Event, Fields, Level, Log};
 use tofurkey::notify;
-use tofurkey::procfs;
+use tofurkey::procfs::Target;
 use tofurkey::schedule::{Schedule, UnixTime, utc_string};
 
 /// `--check`'s exit code when the answer is unknown (monitoring convention).
@@ -32,9 +34,11 @@ const CHECK_UNKNOWN: u8 = 3;
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
     ensure_std_fds();
+    hygiene::ignore_output_signals();
     let code = real_main();
-    // std's runtime would flush stdout at exit; without it, we do.
-    let _ = std::io::stdout().flush();
+    // std's runtime would flush stdout at exit; without it, we do. Every
+    // print already flushed and reported its own error.
+    let _ = io::stdout().flush();
     c_int::from(code)
 }
 
@@ -57,30 +61,51 @@ fn ensure_std_fds() {
 
 /// Parses the command line and runs it; returns the exit code.
 fn real_main() -> u8 {
-    let command = match cli::parse(env::args_os().skip(1)) {
+    let args: Vec<OsString> = env::args_os().skip(1).collect();
+    let command = match cli::parse(args.iter().cloned()) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e}\n{USAGE}");
+            log::stderr_line(&format!("error: {}", log::escape(&e.to_string())));
+            log::stderr_line(USAGE);
+            if cli::asks_check(&args) {
+                // Monitoring reads stdout and the exit code.
+                print(&format!("UNKNOWN: {}\n", log::escape(&e.to_string())));
+                return CHECK_UNKNOWN;
+            }
             return e.exit_code();
         }
     };
     match command {
-        Command::Help => println!("{USAGE}"),
-        Command::Version => println!("tofurkey {}", env!("CARGO_PKG_VERSION")),
+        Command::Help => print(&format!("{USAGE}\n")),
+        Command::Version => print(&format!("tofurkey {}\n", env!("CARGO_PKG_VERSION"))),
         Command::PrintTimer(interval) => match calendar::timer_dropin(interval) {
-            Ok(text) => print!("{text}"),
+            Ok(text) => print(&text),
             Err(e) => {
-                eprintln!("error: {e}");
-                return e.exit_code();
+                log::stderr_line(&format!("error: {e}"));
+                e.exit_code()
             }
         },
-        Command::Run(options) => return run(&options),
-        Command::Check(options) => return check(&options),
+        Command::Run(options) => run(&options),
+        Command::Check(options) => check(&options),
     }
-    0
+}
+
+/// Writes `text` to stdout: 0, or 1 and a line on stderr if it cannot be
+/// written (`--version >/dev/full`).
+fn print(text: &str) -> u8 {
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => 0,
+        Err(e) => {
+            let e = Error::Output(e);
+            log::stderr_line(&format!("error: {e}"));
+            e.exit_code()
+        }
+    }
 }
 
 /// A key-setting run: log the outcome, set STATUS, map errors to exit codes.
+/// A run that set the keys exits 0 even if its log could not be written.
 fn run(options: &Options) -> u8 {
     let log = Log::new(options.verbose);
     for warning in hygiene::harden() {
@@ -107,40 +132,55 @@ fn set_keys(options: &Options, log: &Log) -> Result<String, Error> {
     let (schedule, source) = plan(options)?;
     let (now, source_name) = (schedule.now, source.describe());
     log.verbose(&format!("main key from {source_name}"));
+    // Every file is opened and checked before a byte of key is read.
+    let target = match options.dry_run {
+        true => None,
+        false => Some(Target::open(&options.target)?),
+    };
+    let (opened, warnings) = keysource::open(&source, true)?;
+    for warning in &warnings {
+        log.warn(warning);
+    }
 
-    // Hold signals from the first byte of key material to the last wipe.
-    let signals = SignalGuard::block();
-    let loaded = keysource::load(&source, true)?;
-    if loaded.created {
+    // Signals are held from the first byte of key material to the last
+    // wipe, and nothing in between logs or waits (but for a piped key).
+    let signals = SignalGuard::block().map_err(Error::SignalMask)?;
+    let loaded = opened.read()?;
+    let pair = keys::pair_text(&loaded.key, schedule.primary, schedule.backup);
+    let (main_id, created) = (loaded.key.fingerprint(), loaded.created);
+    drop(loaded);
+    // The exact line 1.3.4 prints with -V; scripts grep for it.
+    let shown = options.show_keys.then(|| {
+        Zeroizing::new(format!(
+            "Generated ASCII TFO keys for procfs write: [{}] {}",
+            now.secs(),
+            String::from_utf8_lossy(pair.text())
+        ))
+    });
+    let written = target.as_ref().map_or(Ok(()), |t| t.write(&pair));
+    let keys_id = pair.fingerprint();
+    drop(pair);
+    drop(signals);
+    if let Some(line) = shown {
+        log.info(&line);
+    }
+    written?;
+
+    if let Source::Autokey(_) = source {
+        let (event, what) = match created {
+            true => (Event::AutokeyCreated, "created a new random main key as"),
+            false => (Event::AutokeyUsed, "using the main key in"),
+        };
         log.emit(
             Level::Warning,
-            Some(Event::AutokeyCreated),
+            Some(event),
             &format!(
-                "created a new random main key as {}: autokey mode gives no cross-host sync; \
-                 give every host the same key with -k or the credential tofurkey.key",
-                source_name
+                "{what} {source_name}: autokey mode gives no cross-host sync; \
+                 give every host the same key with -k or the credential tofurkey.key"
             ),
             &vec![("TOFURKEY_KEY_SOURCE", source_name.clone())],
         );
     }
-    let pair = keys::pair_text(&loaded.key, schedule.primary, schedule.backup);
-    let main_id = loaded.key.fingerprint();
-    drop(loaded);
-    if options.show_keys {
-        // The exact line 1.3.4 prints with -V; scripts grep for it.
-        log.info(&format!(
-            "Generated ASCII TFO keys for procfs write: [{}] {}",
-            now.secs(),
-            String::from_utf8_lossy(pair.text())
-        ));
-    }
-    if !options.dry_run {
-        procfs::write_keys(&options.target, &pair)?;
-    }
-    let keys_id = pair.fingerprint();
-    drop(pair);
-    drop(signals);
-
     let (event, what, status) = if options.dry_run {
         (Event::DryRun, "dry run (-n), keys not written", "Dry run")
     } else {
@@ -189,7 +229,9 @@ fn check(options: &Options) -> u8 {
         ),
         Err(e) => (CHECK_UNKNOWN, format!("UNKNOWN: {e}")),
     };
-    println!("{line}");
+    // The verdict is the exit code; a line that cannot be printed is
+    // reported on stderr and changes nothing.
+    let _ = print(&format!("{}\n", log::escape(&line)));
     // Under systemd (a monitoring unit), also a structured journal entry.
     let log = Log::new(false);
     if log.to_journal() {
@@ -206,9 +248,13 @@ fn check(options: &Options) -> u8 {
 
 fn check_keys(options: &Options) -> Result<(Verdict, String), Error> {
     let (schedule, source) = plan(options)?;
-    let _signals = SignalGuard::block();
-    let loaded = keysource::load(&source, false)?;
-    let held = procfs::read_current(&options.target)?;
+    let target = Target::open_read(&options.target)?;
+    // Warnings (a key others can read) would be a second line: monitoring
+    // reads one. The key-setting runs report them.
+    let (opened, _warnings) = keysource::open(&source, false)?;
+    let _signals = SignalGuard::block().map_err(Error::SignalMask)?;
+    let loaded = opened.read()?;
+    let held = target.read()?;
     let verdict = check::classify(&held, &loaded.key, &schedule);
     let detail = format!(
         "{}, time {}, interval {}, counters {}/{}, main key id {}, {}",
@@ -230,7 +276,7 @@ fn plan(options: &Options) -> Result<(Schedule, Source), Error> {
         Some(t) => t,
         None => clock()?,
     };
-    let source = Source::choose(&options.key, env::var_os("CREDENTIALS_DIRECTORY"));
+    let source = Source::choose(&options.key, env::var_os("CREDENTIALS_DIRECTORY"))?;
     Ok((Schedule::at(now, options.interval), source))
 }
 

@@ -11,7 +11,9 @@ pub fn status(line: &str) -> Result<(), String> {
     if std::env::var_os("NOTIFY_SOCKET").is_none() {
         return Ok(());
     }
-    daemon::notify(false, &[NotifyState::Status(line.to_string())])
+    // Escaped: a newline would start another field (`READY=1`, say).
+    let line = crate::log::escape(line).into_owned();
+    daemon::notify(false, &[NotifyState::Status(line)])
         .map(|_| ())
         .map_err(|e| e.to_string())
 }

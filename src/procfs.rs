@@ -1,76 +1,198 @@
-//! The target: `/proc/sys/net/ipv4/tcp_fastopen_key` (or `-P`). One write,
-//! then a read back, because the kernel can accept a write and keep less
-//! than was written (before Linux 5.3 it silently drops the backup key).
+//! The target: `/proc/sys/net/ipv4/tcp_fastopen_key` (or `-P`). Opened
+//! before any key is read; then the pair in place is read, the new pair
+//! written in one `write(2)` and read back, because the kernel can accept a
+//! write and keep less than was written (before Linux 5.3 it silently drops
+//! the backup key). When the write fails after changing anything, or reads
+//! back wrong, the old pair is written back: a failed run leaves the keys
+//! in place as they were, or says that it could not.
 
-use std::fs::OpenOptions;
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::fmt;
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
 use crate::error::Error;
-use crate::fileio;
-use crate::keys::{PAIR_TEXT_LEN, PairText};
+use crate::fileio::{self, OpenError};
+use crate::keys::{self, PAIR_TEXT_LEN, PairText};
 
-/// Room for what the kernel prints back (71 characters and a newline), with
-/// space to notice anything longer.
-const READ_MAX: usize = 128;
+/// The most a target may hold: what the kernel prints back (71 characters
+/// and a newline) with room to notice anything longer. A `-P` file holding
+/// more is no key file, and could not be put back exactly.
+pub const READ_MAX: usize = 128;
 const _: () = assert!(READ_MAX > PAIR_TEXT_LEN + 1);
 
-/// Writes the pair in one `write(2)` and checks that the target holds it.
-pub fn write_keys(path: &Path, pair: &PairText) -> Result<(), Error> {
-    let fail = |step, why| Error::Target {
-        path: path.to_path_buf(),
-        step,
-        why,
-    };
-    // No O_CREAT: a missing target is an error, never a new file. No
-    // O_TRUNC: procfs does not take it. O_NONBLOCK: a FIFO without a
-    // reader fails (ENXIO) instead of hanging. O_SYNC as 1.3.4.
-    let mut file = OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_SYNC | libc::O_NOCTTY | libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| fail("open", e))?;
-    let data = pair.for_write();
-    // One write(2): the kernel parses the value per write call, so the
-    // pair must arrive whole.
-    match file.write(data) {
-        Ok(n) if n == data.len() => {}
-        Ok(n) => {
-            let why = io::Error::other(format!("short write, {n} of {} bytes", data.len()));
-            return Err(fail("write", why));
-        }
-        Err(e) => return Err(fail("write", e)),
-    }
-    drop(file);
-    let held = read_current(path)?;
-    if held.as_slice() != pair.text() {
-        return Err(Error::Mismatch {
-            path: path.to_path_buf(),
-            found: describe(&held),
-        });
-    }
-    Ok(())
+/// What a failed write left in the target.
+#[derive(Debug)]
+pub enum Kept {
+    /// The failure came before any write: nothing to say.
+    NotWritten,
+    /// Nothing was changed: the target holds what it held before.
+    Unchanged,
+    /// It was changed, and the old content was written back.
+    Restored,
+    /// It was changed, and writing the old content back failed.
+    NotRestored(String),
+    /// It was changed, and it held never-set keys (zeros) before: writing
+    /// zeros would set a real all-zero key, which anyone could use.
+    NeverSet,
 }
 
-/// Reads the pair the target holds now: the text up to the first newline
-/// or NUL. Wiped on drop.
-pub fn read_current(path: &Path) -> Result<Zeroizing<Vec<u8>>, Error> {
-    let fail = |why| Error::Target {
-        path: path.to_path_buf(),
-        step: "read",
-        why,
-    };
-    let mut file = fileio::open_read(path).map_err(fail)?;
-    let mut buf = Zeroizing::new([0u8; READ_MAX]);
-    let len = fileio::read_up_to(&mut file, &mut buf[..]).map_err(fail)?;
-    let end = buf[..len]
+impl fmt::Display for Kept {
+    /// The clause an error message appends after its cause.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Kept::NotWritten => Ok(()),
+            Kept::Unchanged => f.write_str("; the keys in place are unchanged"),
+            Kept::Restored => f.write_str("; the old keys were put back"),
+            Kept::NotRestored(why) => write!(f, "; putting the old keys back failed ({why})"),
+            Kept::NeverSet => f.write_str("; it held no keys before, so none were put back"),
+        }
+    }
+}
+
+/// An open target, checked to be a regular file (procfs files are).
+pub struct Target {
+    path: PathBuf,
+    file: File,
+}
+
+impl Target {
+    /// Opens `path` for reading and writing. It is never created, and a
+    /// FIFO, device or directory is refused before it is opened.
+    pub fn open(path: &Path) -> Result<Target, Error> {
+        let file = fileio::open_regular(path, true).map_err(|e| open_error(path, "open", e))?;
+        Ok(Target {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    /// Opens `path` for reading only (`--check`), with the same checks.
+    pub fn open_read(path: &Path) -> Result<Target, Error> {
+        let file = fileio::open_regular(path, false).map_err(|e| open_error(path, "read", e))?;
+        Ok(Target {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    /// The pair text the target holds now: up to the first newline or NUL.
+    /// Wiped on drop.
+    pub fn read(&self) -> Result<Zeroizing<Vec<u8>>, Error> {
+        self.held().map_err(|e| self.fail("read", e))
+    }
+
+    /// Writes the pair in one `write(2)` and checks that the target holds
+    /// it; on any failure that changed the target, puts the old pair back.
+    pub fn write(&self, pair: &PairText) -> Result<(), Error> {
+        let mut old = Zeroizing::new([0u8; READ_MAX + 1]);
+        let old_len =
+            fileio::read_from_start(&self.file, &mut old[..]).map_err(|e| self.fail("read", e))?;
+        if old_len > READ_MAX {
+            return Err(Error::TargetTooLarge {
+                path: self.path.clone(),
+            });
+        }
+        let old = &old[..old_len];
+        // One write(2): the kernel parses the value per write call, so the
+        // pair must arrive whole.
+        let data = pair.for_write();
+        let (step, why) = match self.file.write_at(data, 0) {
+            Ok(n) if n == data.len() => match self.held() {
+                Ok(held) if held.as_slice() == pair.text() => return Ok(()),
+                Ok(held) => {
+                    return Err(Error::Mismatch {
+                        path: self.path.clone(),
+                        found: describe(&held),
+                        kept: self.put_back(old),
+                    });
+                }
+                Err(e) => ("read back", e),
+            },
+            Ok(n) => (
+                "write",
+                io::Error::other(format!("short write, {n} of {} bytes", data.len())),
+            ),
+            Err(e) => ("write", e),
+        };
+        Err(Error::Target {
+            path: self.path.clone(),
+            step,
+            why,
+            kept: self.put_back(old),
+        })
+    }
+
+    /// The pair text the target holds now.
+    fn held(&self) -> io::Result<Zeroizing<Vec<u8>>> {
+        let mut buf = Zeroizing::new([0u8; READ_MAX]);
+        let len = fileio::read_from_start(&self.file, &mut buf[..])?;
+        Ok(Zeroizing::new(text(&buf[..len]).to_vec()))
+    }
+
+    /// Writes `old` back if the target no longer holds it, and says how
+    /// that went, checked by reading it again.
+    fn put_back(&self, old: &[u8]) -> Kept {
+        let mut now = Zeroizing::new([0u8; READ_MAX + 1]);
+        let same =
+            |now: &mut [u8]| fileio::read_from_start(&self.file, now).map(|n| &now[..n] == old);
+        if let Ok(true) = same(&mut now[..]) {
+            return Kept::Unchanged;
+        }
+        if keys::never_set(text(old)) {
+            return Kept::NeverSet;
+        }
+        let wrote = self.file.write_at(old, 0);
+        // A regular file may have grown; procfs files have no length.
+        let trimmed = match self.file.metadata() {
+            Ok(m) if m.len() > old.len() as u64 => self.file.set_len(old.len() as u64),
+            _ => Ok(()),
+        };
+        match same(&mut now[..]) {
+            Ok(true) => Kept::Restored,
+            Ok(false) => Kept::NotRestored(match (wrote, trimmed) {
+                (Err(e), _) | (_, Err(e)) => crate::error::os(&e),
+                _ => "it reads back something else".into(),
+            }),
+            Err(e) => Kept::NotRestored(crate::error::os(&e)),
+        }
+    }
+
+    fn fail(&self, step: &'static str, why: io::Error) -> Error {
+        Error::Target {
+            path: self.path.clone(),
+            step,
+            why,
+            kept: Kept::NotWritten,
+        }
+    }
+}
+
+fn open_error(path: &Path, step: &'static str, e: OpenError) -> Error {
+    match e {
+        OpenError::Io(why) => Error::Target {
+            path: path.to_path_buf(),
+            step,
+            why,
+            kept: Kept::NotWritten,
+        },
+        OpenError::NotRegular(kind) => Error::TargetNotFile {
+            path: path.to_path_buf(),
+            kind,
+        },
+    }
+}
+
+/// The text of what a target holds: up to the first newline or NUL.
+fn text(held: &[u8]) -> &[u8] {
+    let end = held
         .iter()
         .position(|&b| b == b'\n' || b == 0)
-        .unwrap_or(len);
-    Ok(Zeroizing::new(buf[..end].to_vec()))
+        .unwrap_or(held.len());
+    &held[..end]
 }
 
 /// A description of procfs content that reveals no key bytes.
@@ -102,5 +224,12 @@ mod tests {
         let pair = b"c998252e-8f89667d-31961e08-3897526b,1c9ca1a5-9d295055-f8e3d4df-7107b577";
         assert_eq!(describe(pair), "a different key pair");
         assert_eq!(describe(b"a,b,c"), "5 bytes in 3 fields, not a key pair");
+    }
+
+    #[test]
+    fn text_ends_at_newline_or_nul() {
+        assert_eq!(text(b"ab\ncd"), b"ab");
+        assert_eq!(text(b"ab\0cd"), b"ab");
+        assert_eq!(text(b"abcd"), b"abcd");
     }
 }

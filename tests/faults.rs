@@ -12,7 +12,7 @@ use common::*;
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Write};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixDatagram;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
@@ -46,10 +46,6 @@ fn one_line(o: &Output, want: &str) {
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert_eq!(err.lines().count(), 1, "one line: {err}");
     assert!(err.starts_with(want), "want '{want}…', got: {err}");
-}
-
-fn make_public(path: &Path, mode: u32) {
-    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
 }
 
 /// A shell holding new namespaces open (`unshare FLAGS`) after a set-up
@@ -161,7 +157,7 @@ fn fill_up(path: &Path) {
 fn full_filesystem_leaves_no_partial_autokey() {
     for (options, fill, step) in [
         ("size=4k", true, "write"),
-        ("nr_inodes=1", false, "create temporary file"),
+        ("nr_inodes=1", false, "create unnamed file"),
     ] {
         let d = Dir::new("enospc");
         let (target, mnt) = (d.target(), d.path("mnt"));
@@ -202,41 +198,32 @@ fn full_filesystem_leaves_no_partial_autokey() {
 enum Outcome {
     /// The run ended before the kill.
     Finished,
-    /// Killed before any file was made.
+    /// Killed before the key was linked in (the unnamed file, if any, went
+    /// with the process).
     NoFile,
-    /// Killed with the temporary file made, before the rename.
-    TempOnly,
-    /// Killed after the rename.
+    /// Killed after the link.
     KeyInPlace,
 }
 
 /// An autokey directory for kill tests, and what each run is given.
 struct KillBench {
-    /// Holds the files; removed on drop.
-    _dir: Dir,
+    dir: Dir,
     auto: PathBuf,
-    tmp: PathBuf,
     target: PathBuf,
 }
 
 impl KillBench {
     fn new(name: &str) -> KillBench {
         let dir = Dir::new(name);
-        let (auto, tmp) = (dir.path("auto.key"), dir.path(".auto.key.tmp"));
+        let auto = dir.path("auto.key");
         let target = dir.target();
-        KillBench {
-            _dir: dir,
-            auto,
-            tmp,
-            target,
-        }
+        KillBench { dir, auto, target }
     }
 
     /// A run that must make the autokey: none is there. A dry run, and
     /// aimed at a file of ours should -n ever fail to hold.
     fn command(&self) -> Command {
         let _ = fs::remove_file(&self.auto);
-        let _ = fs::remove_file(&self.tmp);
         let mut c = tofurkey();
         c.args(["-n", "-a", self.auto.to_str().unwrap(), "-T", T])
             .args(["-P", self.target.to_str().unwrap()])
@@ -246,24 +233,25 @@ impl KillBench {
     }
 
     /// After a run died at `what`: the autokey is absent or whole (32 bytes,
-    /// 0600), never partial; a leftover temporary file is 0600 and holds at
-    /// most 32 bytes. Then the next run works and uses the key on disk.
+    /// 0600), never partial, and nothing else was left in the directory.
+    /// Then the next run works and uses the key on disk.
     fn check(&self, killed: bool, what: &str) -> Outcome {
         let key = fs::read(&self.auto).ok();
         if let Some(key) = &key {
             let mode = fs::metadata(&self.auto).unwrap().mode() & 0o777;
             assert_eq!((key.len(), mode), (32, 0o600), "{what}: partial autokey");
         }
-        let tmp = fs::metadata(&self.tmp).ok();
-        if let Some(m) = &tmp {
-            assert!(m.len() <= 32 && m.mode() & 0o777 == 0o600, "{what}: {m:?}");
-        }
-        let outcome = match (killed, &key, &tmp) {
-            (false, Some(_), _) => Outcome::Finished,
-            (false, None, _) => panic!("{what}: a finished run left no autokey"),
-            (true, Some(_), _) => Outcome::KeyInPlace,
-            (true, None, Some(_)) => Outcome::TempOnly,
-            (true, None, None) => Outcome::NoFile,
+        let names: Vec<_> = listing(&self.dir.0).into_iter().map(|e| e.0).collect();
+        let want: &[&str] = match key {
+            Some(_) => &["auto.key", "target"],
+            None => &["target"],
+        };
+        assert_eq!(names, want, "{what}: left behind");
+        let outcome = match (killed, &key) {
+            (false, Some(_)) => Outcome::Finished,
+            (false, None) => panic!("{what}: a finished run left no autokey"),
+            (true, Some(_)) => Outcome::KeyInPlace,
+            (true, None) => Outcome::NoFile,
         };
 
         let auto = self.auto.to_str().unwrap();
@@ -448,21 +436,22 @@ fn sigkill_at_every_syscall_never_leaves_a_partial_autokey() {
         *seen.entry(outcome).or_default() += 1;
     }
     eprintln!("killed at each of {stops} syscall stops: {seen:?}");
-    for phase in [Outcome::NoFile, Outcome::TempOnly, Outcome::KeyInPlace] {
+    for phase in [Outcome::NoFile, Outcome::KeyInPlace] {
         assert!(seen.contains_key(&phase), "no kill {phase:?}: {seen:?}");
     }
     // The last run finished: the key in place, no temporary file.
-    assert!(bench.auto.exists() && !bench.tmp.exists());
+    assert!(bench.auto.exists());
     assert_eq!(bytes(&bench.target), OLD_PAIR, "a dry run wrote");
 }
 
-/// A readable copy of the SPEC key in a directory anyone may enter, so
-/// that a run as nobody gets as far as the target.
-fn public_key(d: &Dir) -> PathBuf {
-    make_public(&d.0, 0o755);
-    let key = d.spec_key();
-    make_public(&key, 0o644);
-    key
+/// The SPEC key as root's (mode 0600), and a copy of nobody's own, in a
+/// directory anyone may enter: each user trusts and reads its own, and a
+/// run gets as far as the target.
+fn public_key(d: &Dir) -> (PathBuf, PathBuf) {
+    set_mode(&d.0, 0o755);
+    let nobodys = d.file("nobody.key", &hex::decode(SPEC_MAIN).unwrap());
+    give_to_nobody(&nobodys);
+    (d.spec_key(), nobodys)
 }
 
 /// Targets that refuse the keys, each a real kernel file in namespaces the
@@ -474,11 +463,11 @@ fn public_key(d: &Dir) -> PathBuf {
 fn refused_writes_fail_with_one_clear_line() {
     let ns = Ns::new(&["--net", "--uts"], "true");
     let d = Dir::new("refused");
-    let key = public_key(&d);
-    let k = key.to_str().unwrap();
+    let (key, nobodys) = public_key(&d);
     let attempt = |as_nobody, target: Option<&str>| {
         let mut c = ns.tofurkey(as_nobody);
-        c.args(["-k", k, "-T", T]);
+        let k = if as_nobody { &nobodys } else { &key };
+        c.arg("-k").arg(k).args(["-T", T]);
         if let Some(t) = target {
             c.args(["-P", t]);
         }
@@ -520,13 +509,15 @@ fn failed_runs_never_change_the_kernel_keys() {
     fs::create_dir(&full).unwrap();
     let setup = format!("mount -t tmpfs -o nr_inodes=1 tmpfs {}", full.display());
     let ns = Ns::new(&["--net", "--mount"], &setup);
-    let key = public_key(&d);
+    let (key, _) = public_key(&d);
     let other = d.file("other.key", &[0x42; 32]);
-    make_public(&other, 0o644);
+    let nobodys = d.file("nobodys.key", &[0x42; 32]);
+    give_to_nobody(&nobodys);
     let short = d.file("short.key", &[0x42; 31]);
+    let zeros = d.file("zero.key", &[0; 32]);
     let creds = d.path("creds");
     fs::create_dir(&creds).unwrap();
-    fs::write(creds.join("tofurkey.key"), [0x42; 31]).unwrap();
+    d.file("creds/tofurkey.key", &[0x42; 31]);
 
     let o = bounded(
         ns.tofurkey(false)
@@ -537,7 +528,8 @@ fn failed_runs_never_change_the_kernel_keys() {
     assert_eq!(held.trim_end(), SPEC_PAIR, "the keys were set");
 
     let s = |p: &Path| p.to_str().unwrap().to_string();
-    let (other, short, dir) = (s(&other), s(&short), s(&d.0));
+    let (other, nobodys, short, dir) = (s(&other), s(&nobodys), s(&short), s(&d.0));
+    let zeros = s(&zeros);
     let (no_key, no_dir) = (s(&d.path("no.key")), s(&d.path("no/a.key")));
     let full_auto = s(&full.join("a.key"));
     let cases: Vec<(&str, i32, Vec<&str>)> = vec![
@@ -547,7 +539,9 @@ fn failed_runs_never_change_the_kernel_keys() {
         ("short credential", 1, vec![]),
         ("no autokey directory", 1, vec!["-a", &no_dir]),
         ("autokey filesystem full", 1, vec!["-a", &full_auto]),
-        ("unwritable target", 1, vec!["-k", &other]),
+        ("zero key", 1, vec!["-k", &zeros]),
+        ("another user's key file", 1, vec!["-k", &nobodys]),
+        ("unwritable target", 1, vec!["-k", &nobodys]),
         ("bad interval", 2, vec!["-k", &other, "-i", "11"]),
         ("dry run", 0, vec!["-n", "-k", &other]),
         ("check", 2, vec!["--check", "-k", &other]),
@@ -623,7 +617,7 @@ fn nothing_emitted_holds_key_material() {
     fs::create_dir(&full).unwrap();
     let setup = format!("mount -t tmpfs -o nr_inodes=1 tmpfs {}", full.display());
     let ns = Ns::new(&["--net", "--uts", "--mount"], &setup);
-    let key = public_key(&d);
+    let (key, nobodys) = public_key(&d);
     let main = hex::decode(SPEC_MAIN).unwrap();
     let short_key = d.file("short.key", &main[..31]);
     let target = d.target();
@@ -632,14 +626,15 @@ fn nothing_emitted_holds_key_material() {
     for (dir, len) in [(&creds, 32), (&short_creds, 31)] {
         fs::create_dir(dir).unwrap();
         fs::write(dir.join("tofurkey.key"), &main[..len]).unwrap();
+        set_mode(&dir.join("tofurkey.key"), 0o600);
     }
     let socket = d.path("notify.sock");
     let status = UnixDatagram::bind(&socket).unwrap();
     status.set_nonblocking(true).unwrap();
-    make_public(&socket, 0o777);
+    set_mode(&socket, 0o777);
 
     let s = |p: &Path| p.to_str().unwrap().to_string();
-    let (k, t, a) = (s(&key), s(&target), s(&auto));
+    let (k, nk, t, a) = (s(&key), s(&nobodys), s(&target), s(&auto));
     let (old, short) = (s(&d.file("old", OLD_PAIR)), s(&short_key));
     let (no_key, no_target) = (s(&d.path("no.key")), s(&d.path("no-target")));
     let (no_dir, full_auto) = (s(&d.path("no/a.key")), s(&full.join("a.key")));
@@ -687,7 +682,7 @@ fn nothing_emitted_holds_key_material() {
             1,
             vec!["-v", "-k", &k, "-P", procfs_einval],
         ),
-        ("target EACCES", 1, vec!["-v", "-k", &k]),
+        ("target EACCES", 1, vec!["-v", "-k", &nk]),
         ("no autokey directory", 1, vec!["-v", "-a", &no_dir]),
         ("autokey filesystem full", 1, vec!["-v", "-a", &full_auto]),
         ("usage error", 2, vec!["-v", "-k", &k, "-i", "11"]),

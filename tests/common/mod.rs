@@ -4,6 +4,7 @@
 
 use std::ffi::OsStr;
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -38,10 +39,12 @@ impl Dir {
         self.0.join(name)
     }
 
-    /// Writes `bytes` to `name` and returns the path.
+    /// Writes `bytes` to `name`, mode 0600 as a key file should be, and
+    /// returns the path.
     pub fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
         let p = self.path(name);
         fs::write(&p, bytes).expect("write fixture");
+        set_mode(&p, 0o600);
         p
     }
 
@@ -148,6 +151,16 @@ pub fn assert_no_secrets(text: &str, secrets_hex: &[&str]) {
         }
         assert!(!squeezed.contains(&plain), "secret found in output");
     }
+}
+
+/// Sets a file's permission bits.
+pub fn set_mode(path: &Path, mode: u32) {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod fixture");
+}
+
+/// Gives a file to uid/gid 65534, for runs as nobody.
+pub fn give_to_nobody(path: &Path) {
+    std::os::unix::fs::chown(path, Some(65534), Some(65534)).expect("chown fixture");
 }
 
 /// Reads a file, for "unchanged" comparisons.
