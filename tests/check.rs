@@ -195,7 +195,7 @@ fn real_kernel_namespace() {
          {bin} --check -k {k} -T {T}; echo \"exit $?\"",
         k = key.display()
     );
-    let o = Command::new("unshare")
+    let o = without_systemd_env(Command::new("unshare"))
         .args(["--net", "sh", "-c", &script])
         .output()
         .expect("unshare");

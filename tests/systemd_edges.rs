@@ -59,12 +59,13 @@ fn status_on_an_abstract_socket() {
 #[test]
 fn failure_status_names_the_cause() {
     let d = Dir::new("notify-fail");
-    let path = d.path("notify.sock");
+    let (path, target) = (d.path("notify.sock"), d.target());
     let sock = UnixDatagram::bind(&path).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let o = tofurkey()
         .env("NOTIFY_SOCKET", &path)
         .args(["-k", d.path("missing").to_str().unwrap(), "-T", "1000000"])
+        .args(["-P", target.to_str().unwrap()])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1));

@@ -1,8 +1,9 @@
-//! `Source::choose` and `keysource::load(.., false)` over a credentials
-//! directory built from the input: `$CREDENTIALS_DIRECTORY` unset, empty,
-//! the directory, with a trailing slash, or missing; `tofurkey.key` absent,
-//! a file of arbitrary bytes, a directory, a FIFO, or a symlink to any of
-//! those, dangling or looping. The key may also be named with `-k` or `-a`.
+//! `Source::choose`, then `keysource::open(.., false)` and `read`, over a
+//! credentials directory built from the input: `$CREDENTIALS_DIRECTORY`
+//! unset, empty, the directory, with a trailing slash, or missing;
+//! `tofurkey.key` absent, a file (mode 0600) of arbitrary bytes, a
+//! directory, a FIFO, or a symlink to any of those, dangling or looping.
+//! The key may also be named with `-k` or `-a`.
 //!
 //! Expected answers come from how the input built the directory, not from
 //! asking the file system again. Loading never creates anything (`false`)
@@ -14,12 +15,13 @@ use std::ffi::OsString;
 use std::fs;
 use std::io::ErrorKind;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::symlink;
+use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
 use tofurkey::cli::{DEFAULT_AUTOKEY, KeySpec};
 use tofurkey::error::Error;
+use tofurkey::fileio::Kind;
 use tofurkey::keys::{MAIN_KEY_LEN, MainKey};
 use tofurkey::keysource::{self, CREDENTIAL, Source};
 
@@ -49,12 +51,13 @@ const ENTRIES: [Entry; 9] = [
     Entry::Loop,
 ];
 
-/// What load should answer for an entry holding `bytes`.
+/// What loading should answer for an entry holding `bytes`.
 #[derive(Debug, PartialEq)]
 enum Want {
     Key,
+    Zero,
     Short(usize),
-    NotFile(&'static str),
+    NotFile(Kind),
     Read(Option<ErrorKind>),
 }
 
@@ -74,47 +77,49 @@ fuzz_target!(|data: &[u8]| {
         3 => Some(format!("{}/", dir.display()).into()),
         _ => Some(dir.join("missing").into()),
     };
-    let points_at_dir = matches!(env_form % 5, 2 | 3);
     let spec = match spec % 3 {
         0 => KeySpec::Default,
         1 => KeySpec::File(cred.clone()),
         _ => KeySpec::Autokey(cred.clone()),
     };
-    let source = Source::choose(&spec, env);
-    let what = match (&spec, &source) {
-        (KeySpec::File(_), Source::File(p)) if *p == cred => "main key file",
-        (KeySpec::Autokey(_), Source::Autokey(p)) if *p == cred => "autokey",
+    let source = match (&spec, Source::choose(&spec, env), env_form % 5) {
+        (KeySpec::File(_), Ok(s @ Source::File(_)), _) => s,
+        (KeySpec::Autokey(_), Ok(s @ Source::Autokey(_)), _) => s,
+        // Set but not a usable directory: an error, never the autokey.
+        (KeySpec::Default, Err(Error::CredentialsDir { .. }), 1 | 4) => return,
         // Present in any form, even broken: the credential, never a silent
         // fall back to a host-local key.
-        (KeySpec::Default, Source::Credential(p))
-            if points_at_dir && entry != Entry::Absent && p.starts_with(&dir) =>
-        {
-            "credential"
-        }
-        (KeySpec::Default, Source::Autokey(p))
-            if !(points_at_dir && entry != Entry::Absent) && p == Path::new(DEFAULT_AUTOKEY) =>
+        (KeySpec::Default, Ok(s @ Source::Credential(_)), 2 | 3) if entry != Entry::Absent => s,
+        // Unset, or a usable directory without the credential: the autokey.
+        (KeySpec::Default, Ok(Source::Autokey(p)), form)
+            if (form == 0 || entry == Entry::Absent) && p == Path::new(DEFAULT_AUTOKEY) =>
         {
             return;
         }
-        _ => panic!("{spec:?} with {entry:?} chose {source:?}"),
+        (_, got, form) => panic!("{spec:?} with {entry:?}, env form {form}: chose {got:?}"),
     };
+    let autokey = matches!(source, Source::Autokey(_));
+    if let Source::File(p) | Source::Credential(p) | Source::Autokey(p) = &source {
+        assert!(p.starts_with(&dir), "{source:?}");
+    }
 
-    let got = keysource::load(&source, false);
-    let want = expect(entry, bytes.len());
+    let got = keysource::open(&source, false).and_then(|(opened, _)| opened.read());
+    let want = expect(entry, bytes, autokey);
     match (&got, &want) {
         (Ok(loaded), Want::Key) => {
-            assert!(!loaded.created, "load(.., false) made a key");
+            assert!(!loaded.created, "open(.., false) made a key");
             let first = MainKey::new(bytes[..MAIN_KEY_LEN].try_into().unwrap());
             assert_eq!(loaded.key.fingerprint(), first.fingerprint());
         }
-        (Err(Error::KeyShort { len, what: w, .. }), Want::Short(n)) => {
-            assert_eq!((len, *w), (n, what));
+        (Err(Error::KeyZero { source: s }), Want::Zero) => assert_eq!(*s, source),
+        (Err(Error::KeyShort { len, source: s }), Want::Short(n)) => {
+            assert_eq!((len, s), (n, &source));
         }
-        (Err(Error::KeyNotFile { kind, what: w, .. }), Want::NotFile(k)) => {
-            assert_eq!((kind, *w), (k, what));
+        (Err(Error::KeyNotFile { kind, source: s }), Want::NotFile(k)) => {
+            assert_eq!((kind, s), (k, &source));
         }
-        (Err(Error::KeyRead { why, what: w, .. }), Want::Read(kind)) => {
-            assert_eq!(*w, what);
+        (Err(Error::KeyRead { why, source: s }), Want::Read(kind)) => {
+            assert_eq!(*s, source);
             if let Some(kind) = kind {
                 assert_eq!(why.kind(), *kind, "{why}");
             }
@@ -140,10 +145,10 @@ fn build(dir: &Path, cred: &Path, entry: Entry, bytes: &[u8]) {
     let fifo = dir.join("real.fifo");
     let result = match entry {
         Entry::Absent => Ok(()),
-        Entry::File => fs::write(cred, bytes),
+        Entry::File => write_key(cred, bytes),
         Entry::Dir => fs::create_dir(cred),
         Entry::Fifo => mkfifo(cred),
-        Entry::LinkToFile => fs::write(&file, bytes).and_then(|()| symlink(&file, cred)),
+        Entry::LinkToFile => write_key(&file, bytes).and_then(|()| symlink(&file, cred)),
         Entry::LinkToDir => fs::create_dir(&sub).and_then(|()| symlink(&sub, cred)),
         Entry::LinkToFifo => mkfifo(&fifo).and_then(|()| symlink(&fifo, cred)),
         Entry::Dangling => symlink(dir.join("nothing"), cred),
@@ -152,12 +157,28 @@ fn build(dir: &Path, cred: &Path, entry: Entry, bytes: &[u8]) {
     result.expect("build the credentials directory");
 }
 
-fn expect(entry: Entry, len: usize) -> Want {
+/// A key file as an admin makes one: mode 0600.
+fn write_key(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    fs::write(path, bytes)?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+}
+
+/// A key file or credential follows links; an autokey never does.
+fn expect(entry: Entry, bytes: &[u8], autokey: bool) -> Want {
+    let len = bytes.len();
     match entry {
-        Entry::File | Entry::LinkToFile if len >= MAIN_KEY_LEN => Want::Key,
-        Entry::File | Entry::LinkToFile => Want::Short(len),
-        Entry::Dir | Entry::LinkToDir => Want::NotFile("directory"),
-        Entry::Fifo | Entry::LinkToFifo => Want::NotFile("FIFO"),
+        Entry::LinkToFile | Entry::LinkToDir | Entry::LinkToFifo | Entry::Dangling | Entry::Loop
+            if autokey =>
+        {
+            Want::NotFile(Kind::Symlink)
+        }
+        Entry::File | Entry::LinkToFile if len < MAIN_KEY_LEN => Want::Short(len),
+        Entry::File | Entry::LinkToFile if bytes[..MAIN_KEY_LEN].iter().all(|&b| b == 0) => {
+            Want::Zero
+        }
+        Entry::File | Entry::LinkToFile => Want::Key,
+        Entry::Dir | Entry::LinkToDir => Want::NotFile(Kind::Directory),
+        Entry::Fifo | Entry::LinkToFifo => Want::NotFile(Kind::Fifo),
         Entry::Absent | Entry::Dangling => Want::Read(Some(ErrorKind::NotFound)),
         Entry::Loop => Want::Read(None),
     }

@@ -1,24 +1,34 @@
-//! `keysource::read_key` on a regular file holding arbitrary bytes of any
-//! length: at least 32 bytes give exactly the first 32, fewer a "short"
-//! error with the right count.
+//! A key file (`-k`) holding arbitrary bytes of any length, opened and read
+//! as a run does: at least 32 bytes give exactly the first 32, fewer a
+//! "short" error with the right count, 32 leading zero bytes a refusal.
 #![no_main]
+
+use std::os::unix::fs::PermissionsExt;
 
 use libfuzzer_sys::fuzz_target;
 use tofurkey::error::Error;
 use tofurkey::keys::{MAIN_KEY_LEN, MainKey};
-use tofurkey::keysource::read_key;
+use tofurkey::keysource::{self, Source};
 
 fuzz_target!(|data: &[u8]| {
     let path = tofurkey_fuzz::scratch("read_key").join("main.key");
     std::fs::write(&path, data).expect("write the key file");
-    match (read_key("main key file", &path), data.len()) {
-        (Ok(key), n) if n >= MAIN_KEY_LEN => {
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let got = keysource::open(&Source::File(path), false).and_then(|(opened, warnings)| {
+        assert!(warnings.is_empty(), "{warnings:?}");
+        opened.read()
+    });
+    let zeros = data.len() >= MAIN_KEY_LEN && data[..MAIN_KEY_LEN].iter().all(|&b| b == 0);
+    match (got, data.len()) {
+        (Err(Error::KeyZero { .. }), _) => assert!(zeros, "refused as zeros"),
+        (Ok(loaded), n) if n >= MAIN_KEY_LEN && !zeros => {
             let want = MainKey::new(data[..MAIN_KEY_LEN].try_into().unwrap());
             assert_eq!(
-                key.fingerprint(),
+                loaded.key.fingerprint(),
                 want.fingerprint(),
                 "not the first 32 bytes"
             );
+            assert!(!loaded.created);
         }
         (Err(Error::KeyShort { len, .. }), n) if n < MAIN_KEY_LEN => assert_eq!(len, n),
         (Ok(_), n) => panic!("accepted a key of {n} bytes"),

@@ -102,7 +102,7 @@ pub fn with_private_run(script: &str) -> Command {
     let mut c = Command::new("unshare");
     c.args(["--mount", "--propagation", "private", "sh", "-c"])
         .arg(format!("mount -t tmpfs tmpfs /run && {script}"));
-    c
+    without_systemd_env(c)
 }
 
 /// Runs the binary with `args`.

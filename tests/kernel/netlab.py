@@ -158,7 +158,12 @@ def remove_namespace(name):
 
 
 def remove_namespaces(prefix):
-    """Deletes every namespace whose name starts with `prefix`."""
+    """Deletes every namespace a Lab named after `prefix` made: `prefix-ROLE`.
+
+    The dash matters: a bare prefix match would take pid 123's namespaces
+    for pid 12's.
+    """
     for line in run("ip", "netns", "list").splitlines():
-        if line.startswith(prefix):
-            remove_namespace(line.split()[0])
+        name = line.split()[0]
+        if name.startswith(f"{prefix}-"):
+            remove_namespace(name)

@@ -1,0 +1,562 @@
+//! Trust: what another local user, or a hostile environment, could do to a
+//! run, and what the run does about it. Autokeys in a directory anyone may
+//! write, key files anyone could have written, credentials that are not
+//! there, piped keys, output that cannot be written, and arguments that try
+//! to add log lines. Each refusal: one line, its exit code, the target as
+//! it was.
+
+mod common;
+
+use common::*;
+use std::fs::{self, File};
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, symlink};
+use std::os::unix::net::UnixDatagram;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A run of `cmd`, bounded, with the SPEC time and `target`, which holds
+/// [`OLD_PAIR`] when it starts.
+fn attempt(mut cmd: Command, target: &Path, args: &[&str]) -> Output {
+    fs::write(target, OLD_PAIR).unwrap();
+    cmd.args(args)
+        .args(["-T", "1000000", "-P", target.to_str().unwrap()]);
+    bounded(&mut cmd)
+}
+
+/// Exit 1, exactly `want` as the one line, the target unchanged.
+fn refused(o: &Output, want: &str, target: &Path) {
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(o));
+    assert_eq!(stderr(o), format!("{want}\n"));
+    assert_eq!(bytes(target), OLD_PAIR, "target changed");
+}
+
+/// A directory anyone may write, as /tmp is (sticky: only owners remove).
+fn public_dir(name: &str) -> Dir {
+    let d = Dir::new(name);
+    set_mode(&d.0, 0o1777);
+    d
+}
+
+/// An autokey someone else put where ours would be is never used (nor
+/// replaced): not another user's, not root's with group/other bits, not a
+/// link to a good key, not a FIFO (no hang), not 32 zero bytes.
+#[test]
+fn autokeys_planted_in_a_public_directory_are_refused() {
+    let d = public_dir("planted");
+    let target = d.target();
+    let auto = d.path("auto.key");
+    let a = auto.to_str().unwrap();
+    let plant = |make: &dyn Fn()| {
+        let _ = fs::remove_file(&auto);
+        make();
+        let before = fs::symlink_metadata(&auto).unwrap();
+        let o = attempt(tofurkey(), &target, &["-a", a]);
+        let after = fs::symlink_metadata(&auto).unwrap();
+        assert_eq!((before.ino(), before.len()), (after.ino(), after.len()));
+        o
+    };
+
+    let o = plant(&|| {
+        d.file("auto.key", &[0x11; 32]);
+        give_to_nobody(&auto);
+    });
+    refused(
+        &o,
+        &format!(
+            "error: autokey {a} has owner uid 65534 and mode 0600, but must belong to the \
+             running user (uid 0) with mode 0600: someone else may know it; remove it (the next \
+             run makes a new one), or use -a PATH in a directory only you can write"
+        ),
+        &target,
+    );
+    let o = plant(&|| {
+        d.file("auto.key", &[0x11; 32]);
+        set_mode(&auto, 0o644);
+    });
+    assert!(
+        stderr(&o).contains("has owner uid 0 and mode 0644"),
+        "{o:?}"
+    );
+    refused(&o, stderr(&o).trim_end(), &target);
+
+    let good = d.file("good.key", &[0x11; 32]);
+    let o = plant(&|| symlink(&good, &auto).unwrap());
+    refused(
+        &o,
+        &format!(
+            "error: autokey {a} is a symbolic link, not a regular file: point it at a file of 32 bytes"
+        ),
+        &target,
+    );
+    let o = plant(&|| mkfifo(&auto));
+    refused(
+        &o,
+        &format!(
+            "error: autokey {a} is a FIFO, not a regular file: point it at a file of 32 bytes"
+        ),
+        &target,
+    );
+    let o = plant(&|| {
+        d.file("auto.key", &[0; 32]);
+    });
+    refused(
+        &o,
+        &format!(
+            "error: autokey {a} is 32 zero bytes, a placeholder, not a secret: make a key with \
+             '(umask 077; head -c 32 /dev/random > FILE)'"
+        ),
+        &target,
+    );
+}
+
+/// The old temporary name, pre-created by another user and kept open (or a
+/// FIFO there): the new key never goes through a name, so neither receives
+/// it or hangs the run; the autokey is ours, 0600.
+#[test]
+fn a_precreated_temporary_file_receives_nothing() {
+    let d = public_dir("pretmp");
+    let target = d.target();
+    let auto = d.path("auto.key");
+    let tmp = d.file(".auto.key.tmp", b"");
+    give_to_nobody(&tmp);
+    set_mode(&tmp, 0o666);
+    let watcher = File::open(&tmp).unwrap();
+    let fifo = d.path(".auto.key.fifo");
+    mkfifo(&fifo);
+    let o = attempt(tofurkey(), &target, &["-V", "-a", auto.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        watcher.metadata().unwrap().len(),
+        0,
+        "the key went through the name"
+    );
+    let m = fs::metadata(&auto).unwrap();
+    assert_eq!((m.uid(), m.mode() & 0o7777, m.len()), (0, 0o600, 32));
+    let key = fs::read(&auto).unwrap();
+    let via_k = run(&["-V", "-n", "-k", auto.to_str().unwrap(), "-T", "1000000"]);
+    assert_eq!(keys_line(&o), keys_line(&via_k));
+    assert_no_secrets(
+        &String::from_utf8_lossy(&fs::read(&tmp).unwrap()),
+        &[&hex::encode(key)],
+    );
+}
+
+/// Whatever the umask, a new autokey is 0600, so that its owner (not only
+/// root, who reads anything) can use it on the next run.
+#[test]
+fn a_new_autokey_is_0600_under_any_umask() {
+    let d = public_dir("umask");
+    let auto = d.path("auto.key");
+    let script = format!(
+        "umask 777; exec {} -n -a {} -T 1000000",
+        env!("CARGO_BIN_EXE_tofurkey"),
+        auto.display()
+    );
+    let as_nobody = |script: &str| {
+        let mut c = without_systemd_env(Command::new("setpriv"));
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "sh",
+            "-c",
+            script,
+        ]);
+        bounded(&mut c)
+    };
+    let o = as_nobody(&script);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m = fs::metadata(&auto).unwrap();
+    assert_eq!((m.uid(), m.mode() & 0o7777), (65534, 0o600));
+    let o = as_nobody(&script);
+    assert!(
+        o.status.success(),
+        "the owner reads its own key: {}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("using the main key in autokey"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// A key file (or credential) that another user could have written is
+/// refused: owned by neither root nor the running user, or writable by
+/// group or others. Readable by others works, with a warning. A link to a
+/// good key is fine: the file it names is checked.
+#[test]
+fn key_files_others_could_have_written_are_refused() {
+    let d = Dir::new("untrusted");
+    let target = d.target();
+    let key = d.spec_key();
+    let k = key.to_str().unwrap();
+
+    give_to_nobody(&key);
+    let o = attempt(tofurkey(), &target, &["-k", k]);
+    refused(
+        &o,
+        &format!(
+            "error: main key file {k} is owned by uid 65534, neither root nor the running user \
+             (uid 0), who could have written it: make root its owner ('chown root: FILE')"
+        ),
+        &target,
+    );
+    // The running user's own key is trusted (here: nobody's).
+    set_mode(&d.0, 0o755);
+    let nobody_target = d.file("nobody-target", OLD_PAIR);
+    give_to_nobody(&nobody_target);
+    let o = attempt(tofurkey_as_nobody(), &nobody_target, &["-k", k]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    std::os::unix::fs::chown(&key, Some(0), Some(0)).unwrap();
+    for mode in [0o666, 0o620, 0o602] {
+        set_mode(&key, mode);
+        let o = attempt(tofurkey(), &target, &["-k", k]);
+        refused(
+            &o,
+            &format!(
+                "error: main key file {k} has mode {mode:04o}: group or others could have \
+                 written it: 'chmod go-w FILE', and check its contents"
+            ),
+            &target,
+        );
+    }
+    set_mode(&key, 0o644);
+    let o = attempt(tofurkey(), &target, &["-k", k]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o).lines().next().unwrap(),
+        format!(
+            "warning: main key file {k} has mode 0644: group or others can read the main key \
+             and compute every key; 'chmod go= FILE'"
+        )
+    );
+    set_mode(&key, 0o600);
+    let link = d.path("link.key");
+    symlink(&key, &link).unwrap();
+    let o = attempt(tofurkey(), &target, &["-V", "-k", link.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(keys_line(&o), SPEC_PAIR);
+
+    // The same rules for the credential.
+    let creds = d.path("creds");
+    fs::create_dir(&creds).unwrap();
+    let cred = d.file("creds/tofurkey.key", &hex::decode(SPEC_MAIN).unwrap());
+    give_to_nobody(&cred);
+    let mut c = tofurkey();
+    c.env("CREDENTIALS_DIRECTORY", &creds);
+    let o = attempt(c, &target, &[]);
+    assert!(
+        stderr(&o).starts_with(&format!(
+            "error: credential {} is owned by uid 65534",
+            cred.display()
+        )),
+        "{}",
+        stderr(&o)
+    );
+    refused(&o, stderr(&o).trim_end(), &target);
+}
+
+/// `$CREDENTIALS_DIRECTORY` set but not a usable directory (a file, missing,
+/// unsearchable) is an error, never a silent fall-back to a host-local
+/// autokey; so is a credential that is there in a broken form (a directory,
+/// a dangling link). Run with a private /run, so a fall-back, were there
+/// one, would make its autokey there and not on the host.
+#[test]
+fn unusable_credentials_never_fall_back_to_the_autokey() {
+    let d = Dir::new("creds-unusable");
+    set_mode(&d.0, 0o755);
+    let target = d.target();
+    set_mode(&target, 0o666);
+    let file = d.file("not-a-dir", b"");
+    let locked = d.path("locked");
+    fs::create_dir(&locked).unwrap();
+    d.file("locked/tofurkey.key", &[0x11; 32]);
+    set_mode(&locked, 0o700);
+    let (as_dir, dangling) = (d.path("as-dir"), d.path("dangling"));
+    fs::create_dir_all(as_dir.join("tofurkey.key")).unwrap();
+    fs::create_dir(&dangling).unwrap();
+    symlink(d.path("nothing"), dangling.join("tofurkey.key")).unwrap();
+
+    let bin = env!("CARGO_BIN_EXE_tofurkey");
+    let t = target.display();
+    let cases: [(&Path, bool, String); 5] = [
+        (
+            &file,
+            false,
+            format!(
+                "error: CREDENTIALS_DIRECTORY '{}' is not a usable directory: Not a directory",
+                file.display()
+            ),
+        ),
+        (
+            &d.path("missing"),
+            false,
+            format!(
+                "error: CREDENTIALS_DIRECTORY '{}' is not a usable directory: No such file or directory",
+                d.path("missing").display()
+            ),
+        ),
+        (
+            &locked,
+            true,
+            format!(
+                "error: CREDENTIALS_DIRECTORY '{}' is not a usable directory: Permission denied",
+                locked.display()
+            ),
+        ),
+        (
+            &as_dir,
+            false,
+            format!(
+                "error: credential {}/tofurkey.key is a directory",
+                as_dir.display()
+            ),
+        ),
+        (
+            &dangling,
+            false,
+            format!(
+                "error: cannot read credential {}/tofurkey.key: No such file or directory",
+                dangling.display()
+            ),
+        ),
+    ];
+    for (dir, as_nobody, want) in cases {
+        let run = format!("{bin} -T 1000000 -P {t}; echo \"exit $?\"; ls -A /run");
+        let script = match as_nobody {
+            true => format!("setpriv --reuid=65534 --regid=65534 --clear-groups {run}"),
+            false => run,
+        };
+        let o = with_private_run(&script)
+            .env("CREDENTIALS_DIRECTORY", dir)
+            .output()
+            .unwrap();
+        let err = stderr(&o);
+        assert!(
+            err.starts_with(&want) && err.lines().count() == 1,
+            "want {want}: {err}"
+        );
+        // Exit 1, and no autokey made in the (private) /run.
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "exit 1\n", "{want}");
+        assert_eq!(bytes(&target), OLD_PAIR);
+    }
+}
+
+/// A key piped in works (`-k -`, `-k /dev/stdin`), as does standard input
+/// redirected from a file; a pipe that ends early, a device, or a writer
+/// that stalls are refused, the last within its bounded wait.
+#[test]
+fn a_key_piped_in() {
+    let d = Dir::new("stdin");
+    let key = d.spec_key();
+    let target = d.target();
+    let main = hex::decode(SPEC_MAIN).unwrap();
+    let piped = |name: &str, input: &[u8]| {
+        let mut child = tofurkey()
+            .args(["-V", "-n", "-k", name, "-T", "1000000"])
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    for name in ["-", "/dev/stdin"] {
+        let o = piped(name, &main);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        assert_eq!(keys_line(&o), SPEC_PAIR, "{name}");
+    }
+    let o = piped("-", &main[..20]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("\nerror: standard input holds 20 bytes, needs at least 32"),
+        "{}",
+        stderr(&o)
+    );
+    let o = attempt(
+        {
+            let mut c = tofurkey();
+            c.stdin(File::open(&key).unwrap());
+            c
+        },
+        &target,
+        &["-V", "-k", "-"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(keys_line(&o), SPEC_PAIR);
+    let o = attempt(
+        {
+            let mut c = tofurkey();
+            c.stdin(Stdio::null());
+            c
+        },
+        &d.target(),
+        &["-k", "-"],
+    );
+    refused(
+        &o,
+        "error: standard input is a device, not a regular file or a pipe: pipe the key in \
+         ('tofurkey -k - < FILE')",
+        &target,
+    );
+    // A writer that sends half a key and then stalls.
+    let mut child = tofurkey()
+        .args(["-k", "-", "-T", "1000000", "-P", target.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&main[..16]).unwrap();
+    let start = Instant::now();
+    let o = child.wait_with_output().unwrap();
+    let waited = start.elapsed();
+    drop(stdin);
+    refused(
+        &o,
+        "error: standard input gave 16 of 32 bytes in 5 s: pipe the whole key in \
+         ('tofurkey -k - < FILE')",
+        &target,
+    );
+    assert!(waited < Duration::from_secs(8), "{waited:?}");
+}
+
+/// Output that cannot be written never crashes a run: stdout on a full
+/// device fails `--version` and `--print-timer` with exit 1 and a line; a
+/// run whose stderr is full, or a closed pipe, still sets the keys, exit 0.
+#[test]
+fn output_that_cannot_be_written() {
+    let d = Dir::new("output");
+    for args in [&["--version"][..], &["--print-timer"], &["--help"]] {
+        let o = tofurkey()
+            .args(args)
+            .stdout(File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {o:?}");
+        assert_eq!(
+            stderr(&o),
+            "error: cannot write to standard output: No space left on device\n"
+        );
+    }
+    let (key, target) = (d.spec_key(), d.target());
+    let run_with_stderr = |stderr: Stdio| {
+        let mut c = tofurkey();
+        c.args(["-v", "-k", key.to_str().unwrap(), "-T", "1000000"])
+            .args(["-P", target.to_str().unwrap()])
+            .stderr(stderr);
+        fs::write(&target, OLD_PAIR).unwrap();
+        let status = c.status().unwrap();
+        assert_eq!(bytes(&target), format!("{SPEC_PAIR}\0").as_bytes());
+        status
+    };
+    let status = run_with_stderr(File::create("/dev/full").unwrap().into());
+    assert_eq!(status.code(), Some(0), "{status}");
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let status = run_with_stderr(writer.into());
+    assert_eq!(
+        (status.code(), status.signal()),
+        (Some(0), None),
+        "{status}"
+    );
+}
+
+/// A run started with stderr closed: without the guard at start, the first
+/// file opened (the target) would become fd 2 and receive the log lines.
+#[test]
+fn closed_standard_fds_never_receive_log_lines() {
+    let d = Dir::new("closed-fds");
+    let (key, target) = (d.spec_key(), d.target());
+    let mut c = tofurkey();
+    c.args(["-v", "-k", key.to_str().unwrap(), "-T", "1000000"])
+        .args(["-P", target.to_str().unwrap()]);
+    // SAFETY: close(2) is async-signal-safe, fine between fork and exec.
+    unsafe {
+        c.pre_exec(|| {
+            libc::close(2);
+            Ok(())
+        });
+    }
+    let status = c.status().unwrap();
+    assert!(status.success(), "{status}");
+    assert_eq!(bytes(&target), format!("{SPEC_PAIR}\0").as_bytes());
+}
+
+/// No argument can add a log line or a notify field: control characters
+/// in paths are escaped in stderr, `STATUS=` and the `--check` line.
+#[test]
+fn control_characters_are_escaped() {
+    let d = Dir::new("escape");
+    let forged = d.path("x\ninfo: keys set\nREADY=1");
+    let socket = d.path("notify.sock");
+    let sock = UnixDatagram::bind(&socket).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let target = d.target();
+    let mut c = tofurkey();
+    c.env("NOTIFY_SOCKET", &socket);
+    let o = attempt(c, &target, &["-k", forged.to_str().unwrap()]);
+    let escaped = d.path("x\\ninfo: keys set\\nREADY=1");
+    refused(
+        &o,
+        &format!(
+            "error: cannot read main key file {}: No such file or directory: check the path and \
+             its permissions",
+            escaped.display()
+        ),
+        &target,
+    );
+    let mut buf = [0u8; 4096];
+    let n = sock.recv(&mut buf).unwrap();
+    let msg = String::from_utf8_lossy(&buf[..n]);
+    assert_eq!(msg.lines().count(), 1, "{msg}");
+    assert!(msg.contains(&escaped.display().to_string()), "{msg}");
+
+    let o = run(&[
+        "--check",
+        "-k",
+        forged.to_str().unwrap(),
+        "-T",
+        "1000000",
+        "-P",
+        target.to_str().unwrap(),
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(3));
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.contains(&escaped.display().to_string()), "{out}");
+}
+
+/// `--check` answers a usage error the monitoring way: `UNKNOWN:` on
+/// stdout and exit 3, wherever `--check` stands.
+#[test]
+fn check_usage_errors_are_unknown() {
+    for args in [
+        &["--check", "-i", "11"][..],
+        &["-i", "11", "--check"],
+        &["--check", "--bogus"],
+    ] {
+        let o = run(args);
+        assert_eq!(o.status.code(), Some(3), "{args:?}");
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            out.starts_with("UNKNOWN: ") && out.lines().count() == 1,
+            "{out}"
+        );
+    }
+    let o = run(&["--check", "-i", "11"]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "UNKNOWN: interval 11 is invalid: use an even number of seconds from 10 to 604800\n"
+    );
+}
+
+fn mkfifo(path: &Path) {
+    let ok = Command::new("mkfifo").arg(path).status().unwrap().success();
+    assert!(ok, "mkfifo {}", path.display());
+}
