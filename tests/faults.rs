@@ -444,6 +444,190 @@ fn sigkill_at_every_syscall_never_leaves_a_partial_autokey() {
     assert_eq!(bytes(&bench.target), OLD_PAIR, "a dry run wrote");
 }
 
+/// The path the tracee passes to `openat(2)` if it is stopped at the entry
+/// of one, read from its memory.
+#[cfg(target_arch = "x86_64")]
+fn openat_path(pid: libc::pid_t) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStringExt;
+    use std::os::unix::fs::FileExt;
+    let mut regs = std::mem::MaybeUninit::<libc::user_regs_struct>::uninit();
+    // SAFETY: PTRACE_GETREGS fills the struct `data` points to.
+    let r = unsafe { libc::ptrace(libc::PTRACE_GETREGS, pid, 0usize, regs.as_mut_ptr()) };
+    assert_ne!(r, -1, "PTRACE_GETREGS: {}", io::Error::last_os_error());
+    // SAFETY: initialized by the successful call above.
+    let regs = unsafe { regs.assume_init() };
+    // At a syscall entry stop the kernel has put -ENOSYS in rax.
+    let entry = regs.rax == (-libc::ENOSYS) as u64;
+    if !entry || regs.orig_rax != libc::SYS_openat as u64 {
+        return None;
+    }
+    let mem = File::open(format!("/proc/{pid}/mem")).unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = mem.read_at(&mut buf, regs.rsi).unwrap_or(0);
+    let end = buf[..n].iter().position(|&b| b == 0)?;
+    buf.truncate(end);
+    Some(PathBuf::from(std::ffi::OsString::from_vec(buf)))
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn openat_path(_: libc::pid_t) -> Option<PathBuf> {
+    panic!("reading a tracee's system call arguments is written for x86_64 only");
+}
+
+/// Runs `cmd` traced and calls `swap` at the entry of its first `openat(2)`
+/// of `name`: after the path was checked, before it is opened, the one
+/// moment a swapped file could slip through. A run still going after 10 s
+/// hung, and is killed. Returns its exit code, stdout and stderr.
+fn swapped_at_open(cmd: &mut Command, name: &Path, swap: impl FnOnce()) -> (Option<i32>, String) {
+    let d = Dir::new("swap-output");
+    let out = d.path("out");
+    let file = File::create(&out).unwrap();
+    cmd.stdout(file.try_clone().unwrap()).stderr(file);
+    let pid = spawn_traced(cmd);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watchdog = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                if start.elapsed() > Duration::from_secs(10) {
+                    // SAFETY: signals our own traced child, not yet reaped.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                    return true;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            false
+        })
+    };
+    let mut swap = Some(swap);
+    let mut signal = 0;
+    let status = loop {
+        ptrace(libc::PTRACE_SYSCALL, pid, signal);
+        let status = wait_status(pid);
+        if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+            break status;
+        }
+        signal = match libc::WSTOPSIG(status) {
+            s if s == libc::SIGTRAP | 0x80 => {
+                if swap.is_some() && openat_path(pid).as_deref() == Some(name) {
+                    swap.take().unwrap()();
+                }
+                0
+            }
+            s => s as usize,
+        };
+    };
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        !watchdog.join().unwrap(),
+        "the run hung on the swapped file"
+    );
+    assert!(swap.is_none(), "the run never opened {}", name.display());
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    (code, fs::read_to_string(&out).unwrap())
+}
+
+/// Replaces `path` with a FIFO (or, with `link`, a symlink to `link`) in
+/// one rename.
+fn replace_with(path: &Path, link: Option<&Path>) {
+    let tmp = path.with_extension("swap");
+    match link {
+        Some(to) => std::os::unix::fs::symlink(to, &tmp).unwrap(),
+        None => assert!(Command::new("mkfifo").arg(&tmp).status().unwrap().success()),
+    }
+    fs::rename(&tmp, path).unwrap();
+}
+
+/// A file swapped between its check and its open: for a FIFO, the open
+/// must not block (`O_NONBLOCK`) and the fd must be checked again (the
+/// type on the fd, not the path); for a symlink in the autokey's place,
+/// the open must not follow it (`O_NOFOLLOW`), even to a good key.
+#[test]
+fn files_swapped_between_check_and_open_are_refused() {
+    need_root("tracing a run");
+    let d = Dir::new("swap");
+    let key = d.spec_key();
+    let (k, target) = (key.to_str().unwrap(), d.target());
+    let t = target.to_str().unwrap();
+    let to_fifo = |p: &Path| {
+        let p = p.to_path_buf();
+        move || replace_with(&p, None)
+    };
+
+    let (code, out) = swapped_at_open(
+        tofurkey().args(["--check", "-k", k, "-T", T, "-P", t]),
+        &target,
+        to_fifo(&target),
+    );
+    assert_eq!(
+        (code, out.as_str()),
+        (
+            Some(3),
+            format!("UNKNOWN: target {t} is a FIFO, not a regular or procfs file: check -P\n")
+                .as_str()
+        )
+    );
+
+    // (The FIFO goes first: writing to one would wait for a reader.)
+    fs::remove_file(&target).unwrap();
+    let target = d.target();
+    let (code, out) = swapped_at_open(
+        tofurkey().args(["-k", k, "-T", T, "-P", t]),
+        &target,
+        to_fifo(&target),
+    );
+    assert_eq!(
+        (code, out.as_str()),
+        (
+            Some(1),
+            format!("error: target {t} is a FIFO, not a regular or procfs file: check -P\n")
+                .as_str()
+        )
+    );
+
+    fs::remove_file(&target).unwrap();
+    let target = d.target();
+    let (code, out) = swapped_at_open(
+        tofurkey().args(["-k", k, "-T", T, "-P", t]),
+        &key,
+        to_fifo(&key),
+    );
+    assert_eq!(
+        (code, out.as_str()),
+        (
+            Some(1),
+            format!(
+                "error: main key file {k} is a FIFO, not a regular file: point it at a file of \
+                 32 bytes\n"
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(bytes(&target), OLD_PAIR);
+
+    let auto = d.file("auto.key", &[0x11; 32]);
+    let good = d.file("good.key", &[0x22; 32]);
+    let (code, out) = swapped_at_open(
+        tofurkey().args(["-a", auto.to_str().unwrap(), "-T", T, "-P", t]),
+        Path::new("auto.key"),
+        || replace_with(&auto, Some(&good)),
+    );
+    assert_eq!(
+        (code, out.as_str()),
+        (
+            Some(1),
+            format!(
+                "error: cannot read autokey {}: Too many levels of symbolic links: check the \
+                 path and its permissions\n",
+                auto.display()
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(bytes(&target), OLD_PAIR);
+}
+
 /// The SPEC key as root's (mode 0600), and a copy of nobody's own, in a
 /// directory anyone may enter: each user trusts and reads its own, and a
 /// run gets as far as the target.
