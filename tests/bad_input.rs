@@ -195,6 +195,37 @@ fn bad_targets() {
     }
 }
 
+/// A `-P` file holding more than a key file can (here /etc/passwd's
+/// size) is no target: refused before anything is written, since its
+/// content could not be put back exactly after a failed write.
+#[test]
+fn oversized_target() {
+    let d = Dir::new("big-target");
+    let key = d.spec_key();
+    let big = vec![b'x'; 200];
+    let target = d.file("target", &big);
+    let o = attempt(
+        &[
+            "-k",
+            key.to_str().unwrap(),
+            "-T",
+            "1000000",
+            "-P",
+            target.to_str().unwrap(),
+        ],
+        false,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "error: target {} holds more than 128 bytes, so it is no key file: check -P\n",
+            target.display()
+        )
+    );
+    assert_eq!(bytes(&target), big);
+}
+
 #[test]
 fn unwritable_target() {
     let d = Dir::new("ro-target");

@@ -607,6 +607,25 @@ fn files_swapped_between_check_and_open_are_refused() {
     assert_eq!(bytes(&target), OLD_PAIR);
 
     let auto = d.file("auto.key", &[0x11; 32]);
+    let a = auto.to_str().unwrap();
+    let (code, out) = swapped_at_open(
+        tofurkey().args(["-a", a, "-T", T, "-P", t]),
+        Path::new("auto.key"),
+        to_fifo(&auto),
+    );
+    assert_eq!(
+        (code, out.as_str()),
+        (
+            Some(1),
+            format!(
+                "error: autokey {a} is a FIFO, not a regular file: point it at a file of 32 \
+                 bytes\n"
+            )
+            .as_str()
+        )
+    );
+    fs::remove_file(&auto).unwrap();
+    let auto = d.file("auto.key", &[0x11; 32]);
     let good = d.file("good.key", &[0x22; 32]);
     let (code, out) = swapped_at_open(
         tofurkey().args(["-a", auto.to_str().unwrap(), "-T", T, "-P", t]),
