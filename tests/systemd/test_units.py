@@ -36,6 +36,7 @@ SERVICE_DROPIN_DIR = "/etc/systemd/system/tofurkey.service.d"
 MSG = {  # tofurkey's MESSAGE_IDs
     "keys_set": "d094ba3ca036456b86840348b07686ff",
     "autokey_created": "a2fd2c25684942ed9a06fb322252348e",
+    "autokey_used": "1fb1109bf21f4377bbabcb5a9b665418",
     "failure": "42ac2550bae64165a34538ef4617dfe5",
 }
 UNIT_STARTING = "7d4958e842da4a758f6c1cdc7b36dcc5"  # systemd's "Starting UNIT"
@@ -364,6 +365,9 @@ class Units(unittest.TestCase):
             self.assertEqual(int(e["TOFURKEY_NEXT_ROTATION"]), (now // (interval // 2) + 1) * (interval // 2))
             self.assertEqual(e["PRIORITY"], "6")
         self.assertIn("autokey " + AUTOKEY, {e["TOFURKEY_KEY_SOURCE"] for e in by_id[MSG["keys_set"]]})
+        # Every autokey run warns, at warning priority, made or reused.
+        for name in ("autokey_created", "autokey_used"):
+            self.assertEqual({e["PRIORITY"] for e in by_id[MSG[name]]}, {"4"}, name)
 
         # No key material anywhere in the journal, in any spelling.
         text = box.run("journalctl", "-o", "json", "--no-pager").stdout
