@@ -107,3 +107,65 @@ fn journal_failure_falls_back_to_stderr() {
     assert!(err.contains("info: main key from key file"), "{err}");
     assert!(err.contains("info: keys set: time 1000000"), "{err}");
 }
+
+/// Native journal entries keep a path with control characters on one line:
+/// a datagram socket of the test's, bound over /run/systemd/journal/socket
+/// in a private /run, receives the entries; every field is `NAME=value` on
+/// a line of its own, with the newline escaped.
+#[test]
+fn journal_entries_escape_control_characters() {
+    assert!(
+        is_root(),
+        "this test needs root (a private /run); run the suite as root"
+    );
+    let d = Dir::new("journal-escape");
+    let journal = d.path("journal.sock");
+    let sock = UnixDatagram::bind(&journal).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let err_path = d.path("stderr");
+    let err_file = File::create(&err_path).unwrap();
+    let meta = err_file.metadata().unwrap();
+    let forged = d.path("x\ninfo: keys set");
+    let script = format!(
+        "mkdir -p /run/systemd/journal && touch /run/systemd/journal/socket && \
+         mount --bind {} /run/systemd/journal/socket && exec {} -T 1000000 -k '{}'",
+        journal.display(),
+        env!("CARGO_BIN_EXE_tofurkey"),
+        forged.display()
+    );
+    let status = with_private_run(&script)
+        .env("JOURNAL_STREAM", format!("{}:{}", meta.dev(), meta.ino()))
+        .stderr(err_file)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(1));
+    assert_eq!(
+        std::fs::read_to_string(&err_path).unwrap(),
+        "",
+        "all went to the journal"
+    );
+    let mut buf = [0u8; 65536];
+    let n = sock.recv(&mut buf).expect("a journal entry");
+    let entry = String::from_utf8_lossy(&buf[..n]);
+    let escaped = d.path("x\\ninfo: keys set");
+    for line in entry.lines() {
+        assert!(
+            line.split_once('=').is_some_and(|(k, _)| !k.is_empty()
+                && k.bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')),
+            "not a NAME=value field: {line:?} in {entry:?}"
+        );
+    }
+    let message = entry
+        .lines()
+        .find_map(|l| l.strip_prefix("MESSAGE="))
+        .unwrap();
+    assert_eq!(
+        message,
+        format!(
+            "cannot read main key file {}: No such file or directory: check the path and its \
+             permissions",
+            escaped.display()
+        )
+    );
+}
