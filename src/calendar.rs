@@ -21,9 +21,9 @@
 //! interval on purpose. Those are refused, naming the nearest that work.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
-use crate::error::Error;
-use crate::schedule::{DEFAULT_INTERVAL, Interval, MAX_INTERVAL, MIN_INTERVAL};
+use crate::counters::{DEFAULT_INTERVAL, Interval, MAX_INTERVAL, MIN_INTERVAL};
 
 /// Seconds after each boundary at which the timer fires: late enough that a
 /// host whose clock lags by a little already computes the new pair.
@@ -44,17 +44,44 @@ const _: () = assert!(DAY % (DEFAULT_INTERVAL / 2) == 0);
 // half; and `boundary + DELAY` of the week's last boundary stays in the week.
 const _: () = assert!(DELAY < MIN_INTERVAL / 2);
 
+/// An interval whose boundaries no handful of calendar lines can hit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unexpressible {
+    /// The interval asked for.
+    pub interval: u64,
+    /// The nearest working interval below, if any.
+    pub below: Option<u64>,
+    /// The nearest working interval above, if any.
+    pub above: Option<u64>,
+}
+
+impl fmt::Display for Unexpressible {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "interval {}: no list of at most {MAX_EVENTS} OnCalendar= lines hits its \
+             half-interval boundaries (they must repeat daily or weekly in a short pattern)",
+            self.interval
+        )?;
+        match (self.below, self.above) {
+            (Some(b), Some(a)) => write!(f, "; nearest intervals that work: {b} and {a}"),
+            (Some(x), None) | (None, Some(x)) => write!(f, "; nearest interval that works: {x}"),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
 /// The OnCalendar= expressions (each ending in " UTC") that elapse exactly at every
 /// half-interval boundary + 2 s (unix time multiple of interval/2, plus 2 seconds), and nowhere else.
 ///
-/// Fails with [`Error::Unexpressible`] (naming the nearest intervals that
+/// Fails with [`Unexpressible`] (naming the nearest intervals that
 /// work) when the boundaries do not repeat weekly or need more than
 /// [`MAX_EVENTS`] lines.
-pub fn calendar_events(interval: Interval) -> Result<Vec<String>, Error> {
+pub fn calendar_events(interval: Interval) -> Result<Vec<String>, Unexpressible> {
     events(interval.half()).ok_or_else(|| {
         // Search by half-interval, so every candidate is even.
         let (half, works) = (interval.half(), |h: &u64| events(*h).is_some());
-        Error::Unexpressible {
+        Unexpressible {
             interval: interval.secs(),
             below: (MIN_INTERVAL / 2..half).rev().find(works).map(|h| h * 2),
             above: (half + 1..=MAX_INTERVAL / 2).find(works).map(|h| h * 2),
@@ -65,7 +92,7 @@ pub fn calendar_events(interval: Interval) -> Result<Vec<String>, Error> {
 /// The whole drop-in text for tofurkey.timer: a comment saying where to put it
 /// (/etc/systemd/system/tofurkey.timer.d/interval.conf) and how it was made, then
 /// "[Timer]", "OnCalendar=" (reset), then one "OnCalendar=..." line per event.
-pub fn timer_dropin(interval: Interval) -> Result<String, Error> {
+pub fn timer_dropin(interval: Interval) -> Result<String, Unexpressible> {
     let (i, h) = (interval.secs(), interval.half());
     let mut text = format!(
         "# /etc/systemd/system/tofurkey.timer.d/interval.conf\n\
@@ -177,19 +204,8 @@ fn field(mask: u64, max: u64) -> String {
 mod tests {
     use super::*;
 
-    fn events_of(i: u64) -> Result<Vec<String>, Error> {
+    fn events_of(i: u64) -> Result<Vec<String>, Unexpressible> {
         calendar_events(Interval::new(i).unwrap())
-    }
-
-    fn refusal(i: u64) -> (Option<u64>, Option<u64>) {
-        match events_of(i) {
-            Err(Error::Unexpressible {
-                interval,
-                below,
-                above,
-            }) if interval == i => (below, above),
-            other => panic!("{i}: expected a refusal, got {other:?}"),
-        }
     }
 
     #[test]
@@ -225,11 +241,16 @@ mod tests {
         assert_eq!(events_of(201_600).unwrap().len(), 6);
     }
 
+    /// Which intervals are refused, and the nearest ones named, is tested
+    /// in tests/calendar.rs against systemd; here, the message.
     #[test]
-    fn refusals_name_the_nearest_working_intervals() {
-        assert_eq!(refusal(14), (Some(12), Some(16))); // h = 7 divides a week, but 7 days x many lines
-        assert_eq!(refusal(22), (Some(20), Some(24))); // h = 11 divides neither
-        assert_eq!(refusal(345_600), (Some(302_400), Some(403_200))); // 4 days
+    fn refusal_message() {
+        assert_eq!(
+            events_of(22).unwrap_err().to_string(),
+            "interval 22: no list of at most 8 OnCalendar= lines hits its half-interval \
+             boundaries (they must repeat daily or weekly in a short pattern); nearest \
+             intervals that work: 20 and 24"
+        );
     }
 
     #[test]

@@ -2,8 +2,12 @@
 //! Pure: compares bytes read elsewhere with pairs derived here. The verdicts
 //! and exit codes follow the monitoring-plugin convention.
 
-use crate::keys::{MainKey, PAIR_TEXT_LEN, never_set, pair_text};
-use crate::schedule::{Schedule, UnixTime};
+use crate::counters::{Counters, UnixTime};
+use crate::keys::{Form, MainKey, pair_text};
+
+/// `--check`'s exit code when there is no verdict: the target or the key
+/// could not be read, or the command line was wrong (monitoring convention).
+pub const UNKNOWN_EXIT: u8 = 3;
 
 /// What the target holds, compared with what it should.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,7 +29,7 @@ pub enum Verdict {
 
 impl Verdict {
     /// The exit code: 0 OK, 1 WARNING (one half-step off), 2 CRITICAL.
-    /// (3, UNKNOWN, is for a target or key that cannot be read.)
+    /// ([`UNKNOWN_EXIT`] is for no verdict.)
     pub const fn exit_code(self) -> u8 {
         match self {
             Verdict::InSync => 0,
@@ -34,8 +38,9 @@ impl Verdict {
         }
     }
 
-    /// One line for an admin or a monitoring system; no key material.
-    pub fn describe(self) -> &'static str {
+    /// The verdict's line for an admin or a monitoring system, with its
+    /// monitoring prefix (`OK:`, …); no key material.
+    pub fn summary(self) -> &'static str {
         match self {
             Verdict::InSync => "OK: the target holds the expected key pair",
             Verdict::Previous => {
@@ -55,19 +60,19 @@ impl Verdict {
     }
 }
 
-/// Classifies `held` (procfs text, up to the newline) for `schedule`.
-pub fn classify(held: &[u8], main: &MainKey, schedule: &Schedule) -> Verdict {
-    let expected = pair_text(main, schedule.primary, schedule.backup);
+/// Classifies `held` (procfs text, up to the newline) for `counters`.
+pub fn classify(held: &[u8], main: &MainKey, counters: &Counters) -> Verdict {
+    let expected = pair_text(main, counters.primary, counters.backup);
     if held == expected.text() {
         return Verdict::InSync;
     }
-    let half = schedule.interval.half();
+    let half = counters.interval.half();
     let neighbour = |t: Option<u64>| {
         t.and_then(|t| UnixTime::new(t).ok())
-            .map(|t| Schedule::at(t, schedule.interval))
-            .is_some_and(|s| held == pair_text(main, s.primary, s.backup).text())
+            .map(|t| Counters::at(t, counters.interval))
+            .is_some_and(|c| held == pair_text(main, c.primary, c.backup).text())
     };
-    let now = schedule.now.secs();
+    let now = counters.now.secs();
     if neighbour(now.checked_sub(half)) {
         return Verdict::Previous;
     }
@@ -75,40 +80,26 @@ pub fn classify(held: &[u8], main: &MainKey, schedule: &Schedule) -> Verdict {
         return Verdict::Next;
     }
     // The kernel shows zeros until a key is set, and one key when only one
-    // was (by an older tool, or by the kernel itself on first use).
-    let zeros = never_set(held);
-    let single = held.len() == (PAIR_TEXT_LEN - 1) / 2 && !held.contains(&b',');
-    if zeros || single {
-        Verdict::NeverSet
-    } else if well_formed(held) {
-        Verdict::Foreign
-    } else {
-        Verdict::Garbage
+    // was (by an older tool, or by a kernel before 5.3).
+    match Form::of(held) {
+        Form::NeverSet | Form::Key => Verdict::NeverSet,
+        Form::Pair => Verdict::Foreign,
+        Form::Empty | Form::Other { .. } => Verdict::Garbage,
     }
-}
-
-/// `xxxxxxxx-xxxxxxxx-xxxxxxxx-xxxxxxxx,` twice over, lowercase hex.
-fn well_formed(held: &[u8]) -> bool {
-    held.len() == PAIR_TEXT_LEN
-        && held.iter().enumerate().all(|(i, &b)| match i {
-            35 => b == b',',
-            _ if i % 36 % 9 == 8 => b == b'-',
-            _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
-        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schedule::Interval;
+    use crate::counters::Interval;
 
-    fn setup(t: u64) -> (MainKey, Schedule) {
-        let s = Schedule::at(UnixTime::new(t).unwrap(), Interval::new(3600).unwrap());
+    fn setup(t: u64) -> (MainKey, Counters) {
+        let s = Counters::at(UnixTime::new(t).unwrap(), Interval::new(3600).unwrap());
         (MainKey::new([9; 32]), s)
     }
 
     fn text_at(main: &MainKey, t: u64) -> Vec<u8> {
-        let s = Schedule::at(UnixTime::new(t).unwrap(), Interval::new(3600).unwrap());
+        let s = Counters::at(UnixTime::new(t).unwrap(), Interval::new(3600).unwrap());
         pair_text(main, s.primary, s.backup).text().to_vec()
     }
 
@@ -143,23 +134,7 @@ mod tests {
         );
         assert_eq!(classify(b"", &main, &s), Verdict::Garbage);
         assert_eq!(classify(b"hello", &main, &s), Verdict::Garbage);
-        let exit: Vec<u8> = [Verdict::InSync, Verdict::Previous, Verdict::Foreign]
-            .iter()
-            .map(|v| v.exit_code())
-            .collect();
-        assert_eq!(exit, [0, 1, 2]);
-    }
-
-    #[test]
-    fn well_formed_pairs() {
-        assert!(well_formed(
-            b"c998252e-8f89667d-31961e08-3897526b,1c9ca1a5-9d295055-f8e3d4df-7107b577"
-        ));
-        assert!(!well_formed(
-            b"C998252E-8f89667d-31961e08-3897526b,1c9ca1a5-9d295055-f8e3d4df-7107b577"
-        ));
-        assert!(!well_formed(
-            b"c998252e-8f89667d-31961e08-3897526b;1c9ca1a5-9d295055-f8e3d4df-7107b577"
-        ));
+        let upper = text_at(&main, t).to_ascii_uppercase();
+        assert_eq!(classify(&upper, &main, &s), Verdict::Garbage);
     }
 }

@@ -3,16 +3,23 @@
 //! forms. Parsing only: nothing here touches a file or the clock.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::fmt;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
-use crate::error::Error;
-use crate::schedule::{Interval, UnixTime};
+use crate::counters::{Interval, UnixTime};
+use crate::procfs::DEFAULT_TARGET;
 
-/// The procfs file the kernel reads the server keys from.
-pub const DEFAULT_TARGET: &str = "/proc/sys/net/ipv4/tcp_fastopen_key";
-/// Where the autokey lives unless `-a` says otherwise: tmpfs, so a reboot
-/// forgets it, as 1.3.4 (built with rundir=/run).
-pub const DEFAULT_AUTOKEY: &str = "/run/tofurkey.autokey";
+/// A command line that cannot be run: what is wrong and how to fix it.
+/// Printed before the usage text; exit 2.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// The usage text, printed by `--help` and after every usage error.
 pub const USAGE: &str = "\
@@ -87,7 +94,7 @@ pub enum Command {
 }
 
 /// Parses the arguments (without the program name).
-pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error> {
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageError> {
     use lexopt::prelude::*;
 
     let mut parser = lexopt::Parser::from_args(args);
@@ -104,7 +111,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
             Short('a') | Long("autokey") => autokey = Some(key_path("-a", parser.value())?),
             Short('i') | Long("interval") => {
                 let secs = number("-i", parser.value())?;
-                interval = Interval::new(secs)?;
+                interval = Interval::new(secs).map_err(|e| UsageError(e.to_string()))?;
             }
             Short('v') | Long("verbose") => verbose = true,
             Short('V') => (verbose, show_keys) = (true, true),
@@ -114,22 +121,20 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
             Short('P') | Long("procfs") => {
                 let path = PathBuf::from(parser.value().map_err(usage)?);
                 if path.as_os_str().is_empty() {
-                    return Err(Error::Usage(
-                        "-P: empty path: give the file to write".into(),
-                    ));
+                    return Err(UsageError("-P: empty path: give the file to write".into()));
                 }
                 target = path;
             }
             Short('T') | Long("time") => {
                 let secs = number("-T", parser.value())?;
-                time = Some(UnixTime::new(secs).map_err(|e| Error::Usage(format!("-T: {e}")))?);
+                time = Some(UnixTime::new(secs).map_err(|e| UsageError(format!("-T: {e}")))?);
             }
             Long("check") => check = true,
             Long("print-timer") => print_timer = true,
             Short('h') | Long("help") => return Ok(Command::Help),
             Long("version") => return Ok(Command::Version),
             Value(v) => {
-                return Err(Error::Usage(format!(
+                return Err(UsageError(format!(
                     "unexpected argument '{}': tofurkey takes options only",
                     v.to_string_lossy()
                 )));
@@ -140,17 +145,17 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
 
     let key = match (key_file, autokey) {
         (Some(_), Some(_)) => {
-            return Err(Error::Usage(
+            return Err(UsageError(
                 "-k and -a exclude each other: use -k for a shared key, -a for a local one".into(),
             ));
         }
-        (Some(k), None) if crate::keysource::names_stdin(&k) => KeySpec::Stdin,
+        (Some(k), None) if names_stdin(&k) => KeySpec::Stdin,
         (Some(k), None) => KeySpec::File(k),
         (None, Some(a)) => KeySpec::Autokey(a),
         (None, None) => KeySpec::Default,
     };
     if check && print_timer {
-        return Err(Error::Usage(
+        return Err(UsageError(
             "--check and --print-timer exclude each other".into(),
         ));
     }
@@ -181,18 +186,23 @@ pub fn asks_check(args: &[OsString]) -> bool {
         .any(|a| a.as_os_str() == "--check")
 }
 
-fn usage(e: lexopt::Error) -> Error {
-    Error::Usage(e.to_string())
+/// True when a `-k` path is `-` or `/dev/stdin`: the key is piped in.
+fn names_stdin(path: &Path) -> bool {
+    matches!(path.as_os_str().as_bytes(), b"-" | b"/dev/stdin")
+}
+
+fn usage(e: lexopt::Error) -> UsageError {
+    UsageError(e.to_string())
 }
 
 /// A key path: not empty, not a directory name (1.3.4 refuses both).
-fn key_path(opt: &str, value: Result<OsString, lexopt::Error>) -> Result<PathBuf, Error> {
+fn key_path(opt: &str, value: Result<OsString, lexopt::Error>) -> Result<PathBuf, UsageError> {
     let value = value.map_err(usage)?;
     if value.is_empty() {
-        return Err(Error::Usage(format!("{opt}: empty path: give a key file")));
+        return Err(UsageError(format!("{opt}: empty path: give a key file")));
     }
     if value.as_encoded_bytes().ends_with(b"/") {
-        return Err(Error::Usage(format!(
+        return Err(UsageError(format!(
             "{opt}: '{}' ends in '/': give a file, not a directory",
             value.to_string_lossy()
         )));
@@ -201,23 +211,23 @@ fn key_path(opt: &str, value: Result<OsString, lexopt::Error>) -> Result<PathBuf
 }
 
 /// A decimal number of seconds: digits only (no sign, no spaces), fits u64.
-fn number(opt: &str, value: Result<OsString, lexopt::Error>) -> Result<u64, Error> {
+fn number(opt: &str, value: Result<OsString, lexopt::Error>) -> Result<u64, UsageError> {
     let value = value.map_err(usage)?;
     let text = value.to_string_lossy();
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Error::Usage(format!(
+        return Err(UsageError(format!(
             "{opt}: '{text}' is not a whole number of seconds"
         )));
     }
     text.parse()
-        .map_err(|_| Error::Usage(format!("{opt}: '{text}' is too large")))
+        .map_err(|_| UsageError(format!("{opt}: '{text}' is too large")))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn run(args: &[&str]) -> Result<Command, Error> {
+    fn run(args: &[&str]) -> Result<Command, UsageError> {
         parse(args.iter().map(OsString::from))
     }
 
@@ -230,10 +240,7 @@ mod tests {
 
     fn usage_error(args: &[&str]) -> String {
         match run(args) {
-            Err(e) => {
-                assert_eq!(e.exit_code(), 2, "{args:?}: {e}");
-                e.to_string()
-            }
+            Err(e) => e.to_string(),
             Ok(c) => panic!("{args:?} accepted as {c:?}"),
         }
     }
@@ -299,6 +306,16 @@ mod tests {
         assert_eq!(opts(&["-k", "-"]).key, KeySpec::Stdin);
         assert_eq!(opts(&["-k/dev/stdin"]).key, KeySpec::Stdin);
         assert_eq!(opts(&["-k", "./-"]).key, KeySpec::File("./-".into()));
+        assert_eq!(
+            opts(&["-k", "/dev/stdin2"]).key,
+            KeySpec::File("/dev/stdin2".into())
+        );
+    }
+
+    #[test]
+    fn usage_names_the_defaults() {
+        assert!(USAGE.contains(DEFAULT_TARGET));
+        assert!(USAGE.contains(crate::keysource::DEFAULT_AUTOKEY));
     }
 
     #[test]

@@ -87,6 +87,16 @@ pub fn open_regular(path: &Path, write: bool) -> Result<File, OpenError> {
     Ok(file)
 }
 
+/// An OS error's text without std's "(os error N)": the errno's name is
+/// what an admin searches for, the number adds nothing.
+pub fn os_error(why: &io::Error) -> String {
+    let s = why.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
 /// Reads until `buf` is full or the file ends; returns the bytes read.
 /// Reading into the caller's (wiped) buffer keeps secrets out of any
 /// growing allocation.

@@ -2,9 +2,40 @@
 //! dumps, not ptrace-attachable by other users, memory locked when root, and
 //! signals held off while key material exists.
 
+use std::fs::OpenOptions;
 use std::io;
+use std::os::fd::{AsRawFd, IntoRawFd};
 
+use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, fcntl};
+use nix::sys::mman::{MlockAllFlags, mlockall};
+use nix::sys::prctl::set_dumpable;
+use nix::sys::resource::{Resource, setrlimit};
 use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, sigprocmask};
+use nix::unistd::geteuid;
+
+/// If fd 0, 1 or 2 is closed, opens /dev/null on it, so that a key file or
+/// the target can never be opened as "stderr" and receive log lines. Run
+/// first thing. `None` when /dev/null cannot fill the gap (then stop).
+pub fn reopen_closed_std_fds() -> Option<()> {
+    for fd in 0..3 {
+        if fcntl(fd, FcntlArg::F_GETFD) == Err(Errno::EBADF) {
+            // open(2) returns the lowest free fd: `fd` itself, since it is
+            // the lowest closed one (those below were just filled).
+            let null = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/null")
+                .ok()?;
+            if null.as_raw_fd() != fd {
+                return None;
+            }
+            // Kept open for the life of the process, as fds 0-2 are.
+            let _ = null.into_raw_fd();
+        }
+    }
+    Some(())
+}
 
 /// Turns off core dumps and dumpability, and locks memory when root.
 /// Returns warnings for what the kernel refused; none of them stops a run,
@@ -12,32 +43,22 @@ use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, sigprocmask};
 /// is refused, as inside containers and hardened units without CAP_IPC_LOCK).
 pub fn harden() -> Vec<String> {
     let mut warnings = Vec::new();
-    let no_core = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain syscalls with valid arguments; no memory is shared.
-    unsafe {
-        if libc::setrlimit(libc::RLIMIT_CORE, &no_core) != 0 {
-            warnings.push(format!(
-                "cannot disable core dumps: {}",
-                io::Error::last_os_error()
-            ));
-        }
-        if libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 {
-            warnings.push(format!(
-                "cannot clear dumpable: {}",
-                io::Error::last_os_error()
-            ));
-        }
-        if libc::geteuid() == 0
-            && libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE | libc::MCL_ONFAULT) != 0
-        {
-            warnings.push(format!(
-                "mlockall refused ({}): key material could reach swap; grant CAP_IPC_LOCK to lock it",
-                io::Error::last_os_error()
-            ));
-        }
+    if let Err(e) = setrlimit(Resource::RLIMIT_CORE, 0, 0) {
+        warnings.push(format!("cannot disable core dumps: {e}"));
+    }
+    if let Err(e) = set_dumpable(false) {
+        warnings.push(format!("cannot clear dumpable: {e}"));
+    }
+    // As 1.3.4: current and future pages, locked as they are touched.
+    let lock = MlockAllFlags::MCL_CURRENT
+        | MlockAllFlags::MCL_FUTURE
+        | MlockAllFlags::from_bits_retain(libc::MCL_ONFAULT);
+    if geteuid().is_root()
+        && let Err(e) = mlockall(lock)
+    {
+        warnings.push(format!(
+            "mlockall refused ({e}): key material could reach swap; grant CAP_IPC_LOCK to lock it"
+        ));
     }
     warnings
 }

@@ -15,8 +15,12 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 pub const MAIN_KEY_LEN: usize = 32;
 /// Length of one TFO key in bytes (the kernel's `TCP_FASTOPEN_KEY_LENGTH`).
 pub const TFO_KEY_LEN: usize = 16;
+/// Hex digits of one 32-bit group of a key in procfs text.
+const GROUP_HEX_LEN: usize = 8;
+/// A group and the dash after it.
+const GROUP_TEXT_LEN: usize = GROUP_HEX_LEN + 1;
 /// Length of one key in procfs text: 32 hex digits in 4 groups of 8, 3 dashes.
-const KEY_TEXT_LEN: usize = TFO_KEY_LEN * 2 + 3;
+const KEY_TEXT_LEN: usize = TFO_KEY_LEN / 4 * GROUP_TEXT_LEN - 1;
 /// Length of the procfs text for a pair, `PRIMARY,BACKUP`, without the NUL.
 pub const PAIR_TEXT_LEN: usize = KEY_TEXT_LEN * 2 + 1;
 /// The KDF's personalization: 1.3.4's libsodium context "tofurkey", zero-padded.
@@ -34,6 +38,7 @@ const _: () = assert!(
 // BLAKE2b limits: key <= 64, salt and personalization exactly 16 here.
 const _: () = assert!(MAIN_KEY_LEN <= 64 && TFO_KEY_LEN <= 64);
 const _: () = assert!(TFO_KEY_LEN % 4 == 0, "procfs groups keys in 32-bit words");
+const _: () = assert!(KEY_TEXT_LEN == 35 && GROUP_HEX_LEN == 4 * 2);
 
 /// The long-term 32-byte main key. Wiped on drop; never printed.
 #[derive(Zeroize, ZeroizeOnDrop)]
@@ -135,15 +140,54 @@ impl PairText {
     }
 }
 
-/// Writes 16 bytes as `xxxxxxxx-xxxxxxxx-xxxxxxxx-xxxxxxxx` into `out` (35 bytes).
+/// Writes 16 bytes as `xxxxxxxx-xxxxxxxx-xxxxxxxx-xxxxxxxx` into `out`
+/// ([`KEY_TEXT_LEN`] bytes).
 fn write_key(out: &mut [u8], key: &[u8; TFO_KEY_LEN]) {
     for (i, word) in key.chunks_exact(4).enumerate() {
-        let at = i * 9;
-        if hex::encode_to_slice(word, &mut out[at..at + 8]).is_err() {
+        let at = i * GROUP_TEXT_LEN;
+        if hex::encode_to_slice(word, &mut out[at..at + GROUP_HEX_LEN]).is_err() {
             unreachable!("4 bytes always encode to 8 hex digits");
         }
-        if at + 8 < out.len() {
-            out[at + 8] = b'-';
+        if at + GROUP_HEX_LEN < out.len() {
+            out[at + GROUP_HEX_LEN] = b'-';
+        }
+    }
+}
+
+/// What a procfs text is by its form alone: how a target's content is
+/// told apart without naming a byte of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Form {
+    /// No text at all.
+    Empty,
+    /// Zeros in the key format: what a kernel shows before any key was set.
+    NeverSet,
+    /// One well-formed key: what a kernel before 5.3 keeps of a pair.
+    Key,
+    /// A well-formed pair.
+    Pair,
+    /// Anything else: its length and comma-separated field count.
+    Other {
+        /// Bytes.
+        len: usize,
+        /// Comma-separated fields.
+        fields: usize,
+    },
+}
+
+impl Form {
+    /// Classifies a procfs text (up to its newline).
+    pub fn of(text: &[u8]) -> Form {
+        let keys_well_formed = text.split(|&b| b == b',').all(key_well_formed);
+        match text.len() {
+            0 => Form::Empty,
+            _ if never_set(text) => Form::NeverSet,
+            KEY_TEXT_LEN if keys_well_formed => Form::Key,
+            PAIR_TEXT_LEN if keys_well_formed => Form::Pair,
+            len => Form::Other {
+                len,
+                fields: text.split(|&b| b == b',').count(),
+            },
         }
     }
 }
@@ -153,6 +197,19 @@ fn write_key(out: &mut [u8], key: &[u8; TFO_KEY_LEN]) {
 /// set a real all-zero key, which anyone can compute cookies with.
 pub fn never_set(text: &[u8]) -> bool {
     !text.is_empty() && text.iter().all(|&b| matches!(b, b'0' | b'-' | b','))
+}
+
+/// `xxxxxxxx-xxxxxxxx-xxxxxxxx-xxxxxxxx` in lowercase hex, as [`write_key`]
+/// writes it.
+fn key_well_formed(key: &[u8]) -> bool {
+    key.len() == KEY_TEXT_LEN
+        && key
+            .iter()
+            .enumerate()
+            .all(|(i, &b)| match i % GROUP_TEXT_LEN {
+                GROUP_HEX_LEN => b == b'-',
+                _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
+            })
 }
 
 /// Derives and formats the pair for the given counters.
@@ -215,6 +272,33 @@ mod tests {
             pair_text(&spec_key(), 11, 12).fingerprint(),
             "3c6bf71f91f4ae4f"
         );
+    }
+
+    #[test]
+    fn forms() {
+        let pair = pair_text(&spec_key(), 11, 12);
+        assert_eq!(Form::of(pair.text()), Form::Pair);
+        assert_eq!(Form::of(&pair.text()[..KEY_TEXT_LEN]), Form::Key);
+        assert_eq!(Form::of(b""), Form::Empty);
+        assert_eq!(
+            Form::of(b"00000000-00000000-00000000-00000000,00000000-00000000-00000000-00000000"),
+            Form::NeverSet
+        );
+        let upper = SPEC_PAIR.to_uppercase();
+        assert_eq!(
+            Form::of(upper.as_bytes()),
+            Form::Other { len: 71, fields: 2 }
+        );
+        let semicolon = SPEC_PAIR.replace(',', ";");
+        assert_eq!(
+            Form::of(semicolon.as_bytes()),
+            Form::Other { len: 71, fields: 1 }
+        );
+        assert_eq!(
+            Form::of(&pair.text()[..64]),
+            Form::Other { len: 64, fields: 2 }
+        );
+        assert_eq!(Form::of(b"a,b,c"), Form::Other { len: 5, fields: 3 });
     }
 
     #[test]

@@ -16,7 +16,6 @@ use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -27,13 +26,15 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::Mode;
 use zeroize::Zeroizing;
 
-use crate::cli::{DEFAULT_AUTOKEY, KeySpec};
-use crate::error::Error;
-use crate::fileio::{self, Kind};
+use crate::cli::KeySpec;
+use crate::fileio::{self, Kind, os_error};
 use crate::keys::{MAIN_KEY_LEN, MainKey};
 
 /// The credential name systemd units pass the main key under.
 pub const CREDENTIAL: &str = "tofurkey.key";
+/// Where the autokey lives unless `-a` says otherwise: tmpfs, so a reboot
+/// forgets it, as 1.3.4 (built with rundir=/run).
+pub const DEFAULT_AUTOKEY: &str = "/run/tofurkey.autokey";
 
 /// How long a key piped in on standard input may take to arrive. A pipe
 /// whose writer is gone ends at once; this bounds a writer that stalls.
@@ -69,7 +70,7 @@ impl Source {
     /// that a bad one fails loudly; and a variable that is set but names no
     /// usable directory is an error. Only a usable directory without
     /// `tofurkey.key` falls back to the host-local autokey.
-    pub fn choose(spec: &KeySpec, credentials_dir: Option<OsString>) -> Result<Source, Error> {
+    pub fn choose(spec: &KeySpec, credentials_dir: Option<OsString>) -> Result<Source, KeyError> {
         let dir = match (spec, credentials_dir) {
             (KeySpec::File(p), _) => return Ok(Source::File(p.clone())),
             (KeySpec::Stdin, _) => return Ok(Source::Stdin),
@@ -77,7 +78,7 @@ impl Source {
             (KeySpec::Default, None) => return Ok(Source::Autokey(DEFAULT_AUTOKEY.into())),
             (KeySpec::Default, Some(dir)) => PathBuf::from(dir),
         };
-        let unusable = |why| Error::CredentialsDir {
+        let unusable = |why| KeyError::CredentialsDir {
             path: dir.clone(),
             why,
         };
@@ -99,7 +100,7 @@ impl Source {
 
     /// What the log calls it: a path, or the credential's name. Never a byte
     /// of the key.
-    pub fn describe(&self) -> String {
+    pub fn label(&self) -> String {
         match self {
             Source::File(p) => format!("key file {}", p.display()),
             Source::Stdin => "standard input".into(),
@@ -115,6 +116,170 @@ impl Source {
             Source::Stdin => "standard input".into(),
             Source::Credential(p) => format!("credential {}", p.display()),
             Source::Autokey(p) => format!("autokey {}", p.display()),
+        }
+    }
+}
+
+/// Why no main key could be had. Each names the source, never its bytes.
+#[derive(Debug)]
+pub enum KeyError {
+    /// It could not be opened or read.
+    Read {
+        /// Which source.
+        source: Source,
+        /// The OS error.
+        why: io::Error,
+    },
+    /// Not a regular file (or, for standard input, a pipe).
+    NotFile {
+        /// Which source.
+        source: Source,
+        /// What it is instead.
+        kind: Kind,
+    },
+    /// Fewer than 32 bytes.
+    Short {
+        /// Which source.
+        source: Source,
+        /// How many bytes it had.
+        len: usize,
+    },
+    /// 32 zero bytes: a placeholder, not a secret.
+    Zero {
+        /// Which source.
+        source: Source,
+    },
+    /// A key file owned by another user, who could have written it.
+    Owner {
+        /// Which source.
+        source: Source,
+        /// Its owner's uid.
+        owner: u32,
+        /// The running user's uid.
+        user: u32,
+    },
+    /// A key file that group or others may write.
+    Writable {
+        /// Which source.
+        source: Source,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// An existing autokey that is not the running user's alone.
+    AutokeyForeign {
+        /// Which file.
+        path: PathBuf,
+        /// Its owner's uid.
+        owner: u32,
+        /// Its permission bits.
+        mode: u32,
+        /// The running user's uid.
+        user: u32,
+    },
+    /// Standard input gave fewer than 32 bytes within [`PIPE_WAIT`].
+    StdinTimeout {
+        /// How many bytes came.
+        len: usize,
+    },
+    /// `$CREDENTIALS_DIRECTORY` is set but is not a usable directory.
+    CredentialsDir {
+        /// Its value.
+        path: PathBuf,
+        /// Why it cannot be used.
+        why: io::Error,
+    },
+    /// A new autokey could not be made or stored.
+    Autokey {
+        /// Which file.
+        path: PathBuf,
+        /// The step that failed.
+        step: &'static str,
+        /// The OS error.
+        why: io::Error,
+    },
+}
+
+impl std::fmt::Display for KeyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeyError::Read { source, why } => {
+                write!(f, "cannot read {}: {}", source.name(), os_error(why))
+            }
+            KeyError::NotFile {
+                source: Source::Stdin,
+                kind,
+            } => write!(
+                f,
+                "standard input is a {}, not a regular file or a pipe",
+                kind.name()
+            ),
+            KeyError::NotFile { source, kind } => write!(
+                f,
+                "{} is a {}, not a regular file",
+                source.name(),
+                kind.name()
+            ),
+            KeyError::Short {
+                source: Source::Autokey(path),
+                len,
+            } => write!(
+                f,
+                "autokey {} holds {len} bytes, needs {MAIN_KEY_LEN}",
+                path.display()
+            ),
+            KeyError::Short { source, len } => write!(
+                f,
+                "{} holds {len} bytes, needs at least {MAIN_KEY_LEN}",
+                source.name()
+            ),
+            KeyError::Zero { source } => write!(
+                f,
+                "{} is {MAIN_KEY_LEN} zero bytes, a placeholder, not a secret",
+                source.name()
+            ),
+            KeyError::Owner {
+                source,
+                owner,
+                user,
+            } => write!(
+                f,
+                "{} is owned by uid {owner}, neither root nor the running user (uid {user}), \
+                 who could have written it",
+                source.name()
+            ),
+            KeyError::Writable { source, mode } => write!(
+                f,
+                "{} has mode {mode:04o}: group or others could have written it",
+                source.name()
+            ),
+            KeyError::AutokeyForeign {
+                path,
+                owner,
+                mode,
+                user,
+            } => write!(
+                f,
+                "autokey {} has owner uid {owner} and mode {mode:04o}, but must belong to the \
+                 running user (uid {user}) with mode 0600: someone else may know it",
+                path.display()
+            ),
+            KeyError::StdinTimeout { len } => write!(
+                f,
+                "standard input gave {len} of {MAIN_KEY_LEN} bytes in {} s",
+                PIPE_WAIT.as_secs()
+            ),
+            KeyError::CredentialsDir { path, why } => write!(
+                f,
+                "CREDENTIALS_DIRECTORY '{}' is not a usable directory: {}",
+                path.display(),
+                os_error(why)
+            ),
+            KeyError::Autokey { path, step, why } => write!(
+                f,
+                "cannot create autokey {} ({step}): {}",
+                path.display(),
+                os_error(why)
+            ),
         }
     }
 }
@@ -148,7 +313,7 @@ enum Input {
 /// (normal runs) a missing autokey is prepared for; without (`--check`) it
 /// is an error. Returns the warnings the admin should see (a key file that
 /// others may read).
-pub fn open(source: &Source, create: bool) -> Result<(Opened, Vec<String>), Error> {
+pub fn open(source: &Source, create: bool) -> Result<(Opened, Vec<String>), KeyError> {
     let mut warnings = Vec::new();
     let input = match source {
         Source::File(p) | Source::Credential(p) => {
@@ -167,9 +332,9 @@ pub fn open(source: &Source, create: bool) -> Result<(Opened, Vec<String>), Erro
 impl Opened {
     /// Reads the key (at most 32 bytes: the first 32 count), or makes,
     /// stores and returns a new autokey. A key of 32 zero bytes is refused.
-    pub fn read(self) -> Result<Loaded, Error> {
+    pub fn read(self) -> Result<Loaded, KeyError> {
         let source = self.source;
-        let read_err = |why| Error::KeyRead {
+        let read_err = |why| KeyError::Read {
             source: source.clone(),
             why,
         };
@@ -182,7 +347,7 @@ impl Opened {
                 let (len, late) = read_pipe(&mut file, &mut buf[..], deadline).map_err(read_err)?;
                 if late {
                     // The writer is still there but sent too little in time.
-                    return Err(Error::StdinTimeout { len });
+                    return Err(KeyError::StdinTimeout { len });
                 }
                 len
             }
@@ -191,10 +356,10 @@ impl Opened {
             }
         };
         if len < MAIN_KEY_LEN {
-            return Err(Error::KeyShort { source, len });
+            return Err(KeyError::Short { source, len });
         }
         if buf.iter().all(|&b| b == 0) {
-            return Err(Error::KeyZero { source });
+            return Err(KeyError::Zero { source });
         }
         Ok(Loaded {
             key: MainKey::new(*buf),
@@ -205,18 +370,22 @@ impl Opened {
 
 /// A key file or credential: a regular file (links followed) that no other
 /// user could have written.
-fn open_key_file(source: &Source, path: &Path, warnings: &mut Vec<String>) -> Result<File, Error> {
+fn open_key_file(
+    source: &Source,
+    path: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<File, KeyError> {
     let file = fileio::open_regular(path, false).map_err(|e| match e {
-        fileio::OpenError::Io(why) => Error::KeyRead {
+        fileio::OpenError::Io(why) => KeyError::Read {
             source: source.clone(),
             why,
         },
-        fileio::OpenError::NotRegular(kind) => Error::KeyNotFile {
+        fileio::OpenError::NotRegular(kind) => KeyError::NotFile {
             source: source.clone(),
             kind,
         },
     })?;
-    let meta = file.metadata().map_err(|why| Error::KeyRead {
+    let meta = file.metadata().map_err(|why| KeyError::Read {
         source: source.clone(),
         why,
     })?;
@@ -231,17 +400,17 @@ fn trust_key_file(
     source: &Source,
     meta: &fs::Metadata,
     warnings: &mut Vec<String>,
-) -> Result<(), Error> {
+) -> Result<(), KeyError> {
     let (owner, mode, user) = (meta.uid(), meta.mode() & 0o7777, euid());
     if owner != user && owner != 0 {
-        return Err(Error::KeyOwner {
+        return Err(KeyError::Owner {
             source: source.clone(),
             owner,
             user,
         });
     }
     if mode & WRITABLE_BY_OTHERS != 0 {
-        return Err(Error::KeyWritable {
+        return Err(KeyError::Writable {
             source: source.clone(),
             mode,
         });
@@ -260,8 +429,8 @@ fn trust_key_file(
 /// (whoever holds its other end is the one who ran the command, so no owner
 /// check). The pipe is waited on here, before any byte is read, for at most
 /// [`PIPE_WAIT`]; a pipe whose writer is gone is ready at once.
-fn open_stdin(warnings: &mut Vec<String>) -> Result<Input, Error> {
-    let read_err = |why| Error::KeyRead {
+fn open_stdin(warnings: &mut Vec<String>) -> Result<Input, KeyError> {
+    let read_err = |why| KeyError::Read {
         source: Source::Stdin,
         why,
     };
@@ -275,11 +444,11 @@ fn open_stdin(warnings: &mut Vec<String>) -> Result<Input, Error> {
         Some(Kind::Fifo) => {
             let deadline = Instant::now() + PIPE_WAIT;
             if !wait_readable(&file, deadline).map_err(read_err)? {
-                return Err(Error::StdinTimeout { len: 0 });
+                return Err(KeyError::StdinTimeout { len: 0 });
             }
             Ok(Input::Pipe(file, deadline))
         }
-        Some(kind) => Err(Error::KeyNotFile {
+        Some(kind) => Err(KeyError::NotFile {
             source: Source::Stdin,
             kind,
         }),
@@ -330,8 +499,8 @@ fn read_pipe(file: &mut File, buf: &mut [u8], deadline: Instant) -> io::Result<(
 /// that puts one in place fails for all but the first (`linkat` never
 /// replaces a file), so the others then read the winner's. A crash leaves
 /// nothing behind: the unnamed file vanishes with the process.
-fn open_autokey(source: &Source, path: &Path, create: bool) -> Result<Input, Error> {
-    let fail = |step, why| Error::Autokey {
+fn open_autokey(source: &Source, path: &Path, create: bool) -> Result<Input, KeyError> {
+    let fail = |step, why| KeyError::Autokey {
         path: path.to_path_buf(),
         step,
         why,
@@ -339,7 +508,7 @@ fn open_autokey(source: &Source, path: &Path, create: bool) -> Result<Input, Err
     let name = match path.file_name() {
         Some(n) => PathBuf::from(n),
         None => {
-            return Err(Error::KeyNotFile {
+            return Err(KeyError::NotFile {
                 source: source.clone(),
                 kind: Kind::Directory,
             });
@@ -355,7 +524,7 @@ fn open_autokey(source: &Source, path: &Path, create: bool) -> Result<Input, Err
         .open(dir_path)
         .map_err(|e| fail("open directory", e))?;
     match open_existing_autokey(source, path, &dir, &name) {
-        Err(Error::KeyRead { why, .. }) if create && why.kind() == io::ErrorKind::NotFound => {}
+        Err(KeyError::Read { why, .. }) if create && why.kind() == io::ErrorKind::NotFound => {}
         other => return other.map(Input::File),
     }
     let tmp = openat(
@@ -380,21 +549,21 @@ fn open_existing_autokey(
     path: &Path,
     dir: &File,
     name: &Path,
-) -> Result<File, Error> {
-    let read_err = |why| Error::KeyRead {
+) -> Result<File, KeyError> {
+    let read_err = |why| KeyError::Read {
         source: source.clone(),
         why,
     };
-    let check = |mode: u32, owner: u32| -> Result<(), Error> {
+    let check = |mode: u32, owner: u32| -> Result<(), KeyError> {
         if let Some(kind) = Kind::of_mode(mode) {
-            return Err(Error::KeyNotFile {
+            return Err(KeyError::NotFile {
                 source: source.clone(),
                 kind,
             });
         }
         let (mode, user) = (mode & 0o7777, euid());
         if owner != user || mode & ANY_OTHERS != 0 {
-            return Err(Error::AutokeyForeign {
+            return Err(KeyError::AutokeyForeign {
                 path: path.to_path_buf(),
                 owner,
                 mode,
@@ -420,18 +589,25 @@ fn open_existing_autokey(
 
 /// Makes a new key, writes and syncs it into the unnamed `tmp`, then links
 /// it in as `name`. If another run linked its key first, that key is used.
-fn store_autokey(source: &Source, dir: &File, name: &Path, mut tmp: File) -> Result<Loaded, Error> {
+fn store_autokey(
+    source: &Source,
+    dir: &File,
+    name: &Path,
+    mut tmp: File,
+) -> Result<Loaded, KeyError> {
     let path = match source {
         Source::Autokey(p) => p.as_path(),
         _ => unreachable!("only autokeys are stored"),
     };
-    let fail = |step, why| Error::Autokey {
+    let fail = |step, why| KeyError::Autokey {
         path: path.to_path_buf(),
         step,
         why,
     };
     let mut bytes = Zeroizing::new([0u8; MAIN_KEY_LEN]);
-    fill_random(&mut bytes[..]).map_err(|e| fail("get random bytes", e))?;
+    // The kernel's CSPRNG (getrandom(2)); it blocks only until it is seeded,
+    // at early boot.
+    getrandom::fill(&mut bytes[..]).map_err(|e| fail("get random bytes", e.into()))?;
     tmp.write_all(&bytes[..]).map_err(|e| fail("write", e))?;
     tmp.sync_all().map_err(|e| fail("sync", e))?;
     // An O_TMPFILE file is linked in through its /proc/self/fd entry
@@ -449,12 +625,12 @@ fn store_autokey(source: &Source, dir: &File, name: &Path, mut tmp: File) -> Res
             // Another run stored its key first: use that one, checked.
             let mut file = open_existing_autokey(source, path, dir, name)?;
             let len =
-                fileio::read_up_to(&mut file, &mut bytes[..]).map_err(|why| Error::KeyRead {
+                fileio::read_up_to(&mut file, &mut bytes[..]).map_err(|why| KeyError::Read {
                     source: source.clone(),
                     why,
                 })?;
             if len < MAIN_KEY_LEN {
-                return Err(Error::KeyShort {
+                return Err(KeyError::Short {
                     source: source.clone(),
                     len,
                 });
@@ -483,32 +659,6 @@ fn openat(dir: &File, name: &Path, flags: OFlag, mode: Mode) -> io::Result<File>
 /// The effective uid: the user files are checked against.
 fn euid() -> u32 {
     nix::unistd::geteuid().as_raw()
-}
-
-/// Fills `buf` from the kernel's CSPRNG (blocks only until it is seeded, at
-/// early boot).
-fn fill_random(buf: &mut [u8]) -> io::Result<()> {
-    let mut done = 0;
-    while done < buf.len() {
-        let rest = &mut buf[done..];
-        // SAFETY: the pointer and length describe `rest`, which we own.
-        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        done += n as usize;
-    }
-    Ok(())
-}
-
-/// True when `path`'s bytes are `-` or `/dev/stdin`: `-k` reads standard
-/// input then.
-pub fn names_stdin(path: &Path) -> bool {
-    matches!(path.as_os_str().as_bytes(), b"-" | b"/dev/stdin")
 }
 
 #[cfg(test)]
@@ -549,25 +699,19 @@ mod tests {
             Source::Autokey(DEFAULT_AUTOKEY.into())
         );
         assert_eq!(
-            Source::describe(&Source::Credential(dir.join(CREDENTIAL))),
+            Source::label(&Source::Credential(dir.join(CREDENTIAL))),
             "credential tofurkey.key"
         );
         // Set, but not a directory: an error, not the autokey.
         let not_dir = Some(dir.join(CREDENTIAL).into_os_string());
         assert!(matches!(
             Source::choose(&KeySpec::Default, not_dir),
-            Err(Error::CredentialsDir { .. })
+            Err(KeyError::CredentialsDir { .. })
         ));
         assert!(matches!(
             Source::choose(&KeySpec::Default, Some(OsString::new())),
-            Err(Error::CredentialsDir { .. })
+            Err(KeyError::CredentialsDir { .. })
         ));
         fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn stdin_names() {
-        assert!(names_stdin(Path::new("-")) && names_stdin(Path::new("/dev/stdin")));
-        assert!(!names_stdin(Path::new("./-")) && !names_stdin(Path::new("/dev/stdin2")));
     }
 }

@@ -1,13 +1,17 @@
 //! tofurkey: cluster-synchronized TCP Fast Open keys, derived from a shared
 //! main key and the wall clock, set once per run.
 //!
-//! The pure core (no I/O): [`schedule`] (time math), [`keys`] (derivation and
-//! formatting), [`calendar`] (timer events). The edges: [`cli`], [`keysource`],
-//! [`procfs`], [`log`], [`notify`], [`hygiene`]. `main.rs` wires them.
+//! The pure core (no I/O): [`counters`] (which keys are live when),
+//! [`keys`] (derivation, the procfs text and its forms), [`calendar`]
+//! (timer events), [`check`] (verdicts), [`report`] (what a run says).
+//! The edges: [`cli`], [`keysource`], [`procfs`], [`fileio`], [`log`],
+//! [`notify`], [`hygiene`]; [`error`] wraps their errors with exit codes
+//! and fixes. `main.rs` wires them.
 
 pub mod calendar;
 pub mod check;
 pub mod cli;
+pub mod counters;
 pub mod error;
 pub mod fileio;
 pub mod hygiene;
@@ -16,4 +20,4 @@ pub mod keysource;
 pub mod log;
 pub mod notify;
 pub mod procfs;
-pub mod schedule;
+pub mod report;

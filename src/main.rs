@@ -3,9 +3,9 @@
 //!
 //! `no_main`: std's runtime set-up probes the main thread's stack with
 //! `pthread_getattr_np`, which parses /proc/self/maps with sscanf and costs
-//! more instructions than all of tofurkey's own work (`make bench`). The two
-//! things that set-up does which matter here are done in [`main`] instead:
-//! fds 0-2 are made valid, and stdout is flushed before exit.
+//! more instructions than all of tofurkey's own work (`make bench`). What
+//! that set-up does which matters here is done in [`main`] instead: fds 0-2
+//! made valid, SIGPIPE ignored, and stdout flushed before exit.
 #![no_main]
 
 use std::env;
@@ -13,50 +13,32 @@ use std::ffi::{OsString, c_char, c_int};
 use std::io::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use zeroize::Zeroizing;
-
 use tofurkey::calendar;
-use tofurkey::check::{self, Verdict};
+use tofurkey::check::{self, UNKNOWN_EXIT};
 use tofurkey::cli::{self, Command, Options, USAGE};
+use tofurkey::counters::{Counters, UnixTime};
 use tofurkey::error::Error;
 use tofurkey::hygiene::{self, SignalGuard};
 use tofurkey::keys;
 use tofurkey::keysource::{self, Source};
-use tofurkey::log::{self, Event, Fields, Level, Log};
+use tofurkey::log::{self, Log};
 use tofurkey::notify;
 use tofurkey::procfs::Target;
-use tofurkey::schedule::{Schedule, UnixTime, utc_string};
-
-/// `--check`'s exit code when the answer is unknown (monitoring convention).
-const CHECK_UNKNOWN: u8 = 3;
+use tofurkey::report::{self, Checked, Outcome};
 
 /// The C entry point (see the module doc for why not Rust's `fn main`).
+// SAFETY: `no_mangle` is unsafe because two symbols of one name would
+// clash; with `no_main`, std defines no `main`, so this is the only one.
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
-    ensure_std_fds();
+    if hygiene::reopen_closed_std_fds().is_none() {
+        return 1;
+    }
     hygiene::ignore_output_signals();
     let code = real_main();
-    // std's runtime would flush stdout at exit; without it, we do. Every
-    // print already flushed and reported its own error.
+    // Every print flushed and reported its own error.
     let _ = io::stdout().flush();
     c_int::from(code)
-}
-
-/// If fd 0, 1 or 2 is closed, open /dev/null on it, so that a key file or
-/// the target can never be opened as "stderr" and receive log lines.
-fn ensure_std_fds() {
-    for fd in 0..3 {
-        // SAFETY: fcntl(F_GETFD) only queries; open returns the lowest free
-        // fd, which is `fd` itself since it was just found closed.
-        unsafe {
-            if libc::fcntl(fd, libc::F_GETFD) == -1 {
-                let null = c"/dev/null";
-                if libc::open(null.as_ptr(), libc::O_RDWR) != fd {
-                    libc::abort();
-                }
-            }
-        }
-    }
 }
 
 /// Parses the command line and runs it; returns the exit code.
@@ -65,12 +47,13 @@ fn real_main() -> u8 {
     let command = match cli::parse(args.iter().cloned()) {
         Ok(c) => c,
         Err(e) => {
+            let e = Error::from(e);
             log::stderr_line(&format!("error: {}", log::escape(&e.to_string())));
             log::stderr_line(USAGE);
             if cli::asks_check(&args) {
                 // Monitoring reads stdout and the exit code.
                 print(&format!("UNKNOWN: {}\n", log::escape(&e.to_string())));
-                return CHECK_UNKNOWN;
+                return UNKNOWN_EXIT;
             }
             return e.exit_code();
         }
@@ -81,6 +64,7 @@ fn real_main() -> u8 {
         Command::PrintTimer(interval) => match calendar::timer_dropin(interval) {
             Ok(text) => print(&text),
             Err(e) => {
+                let e = Error::from(e);
                 log::stderr_line(&format!("error: {e}"));
                 e.exit_code()
             }
@@ -119,19 +103,19 @@ fn run(options: &Options) -> u8 {
             0
         }
         Err(e) => {
-            let msg = e.to_string();
-            log.emit(Level::Error, Some(Event::Failure), &msg, &Fields::new());
-            let _ = notify::status(&format!("Failed: {msg}"));
+            let (entry, status) = report::failure(&e.to_string());
+            log.send(&entry);
+            let _ = notify::status(&status);
             e.exit_code()
         }
     }
 }
 
-/// The job: time, schedule, main key, derive, write. Returns the STATUS line.
+/// The job: counters, main key, derive, write. Returns the STATUS line.
 fn set_keys(options: &Options, log: &Log) -> Result<String, Error> {
-    let (schedule, source) = plan(options)?;
-    let (now, source_name) = (schedule.now, source.describe());
-    log.verbose(&format!("main key from {source_name}"));
+    let (counters, source) = counters_and_source(options)?;
+    let label = source.label();
+    log.verbose(&report::key_source(&label));
     // Every file is opened and checked before a byte of key is read.
     let target = match options.dry_run {
         true => None,
@@ -146,108 +130,54 @@ fn set_keys(options: &Options, log: &Log) -> Result<String, Error> {
     // wipe, and nothing in between logs or waits (but for a piped key).
     let signals = SignalGuard::block().map_err(Error::SignalMask)?;
     let loaded = opened.read()?;
-    let pair = keys::pair_text(&loaded.key, schedule.primary, schedule.backup);
+    let pair = keys::pair_text(&loaded.key, counters.primary, counters.backup);
     let (main_id, created) = (loaded.key.fingerprint(), loaded.created);
     drop(loaded);
-    // The exact line 1.3.4 prints with -V; scripts grep for it.
-    let shown = options.show_keys.then(|| {
-        Zeroizing::new(format!(
-            "Generated ASCII TFO keys for procfs write: [{}] {}",
-            now.secs(),
-            String::from_utf8_lossy(pair.text())
-        ))
-    });
+    let shown = options
+        .show_keys
+        .then(|| report::keys_line(counters.now, &pair));
     let written = target.as_ref().map_or(Ok(()), |t| t.write(&pair));
     let keys_id = pair.fingerprint();
     drop(pair);
     drop(signals);
+
     if let Some(line) = shown {
         log.info(&line);
     }
     written?;
-
     if let Source::Autokey(_) = source {
-        let (event, what) = match created {
-            true => (Event::AutokeyCreated, "created a new random main key as"),
-            false => (Event::AutokeyUsed, "using the main key in"),
-        };
-        log.emit(
-            Level::Warning,
-            Some(event),
-            &format!(
-                "{what} {source_name}: autokey mode gives no cross-host sync; \
-                 give every host the same key with -k or the credential tofurkey.key"
-            ),
-            &vec![("TOFURKEY_KEY_SOURCE", source_name.clone())],
-        );
+        log.send(&report::autokey(&label, created));
     }
-    let (event, what, status) = if options.dry_run {
-        (Event::DryRun, "dry run (-n), keys not written", "Dry run")
-    } else {
-        (Event::KeysSet, "keys set", "Keys set")
+    let outcome = Outcome {
+        counters: &counters,
+        source: &label,
+        target: &options.target,
+        main_id: &main_id,
+        keys_id: &keys_id,
+        dry_run: options.dry_run,
     };
-    let next = schedule.next_rotation;
-    let msg = format!(
-        "{what}: time {} ({}), interval {}, counters {} primary {} backup, next rotation {next} \
-         ({}, in {} s), {}, main key id {main_id}, keys id {keys_id}",
-        now.secs(),
-        utc_string(now.secs()),
-        options.interval.secs(),
-        schedule.primary,
-        schedule.backup,
-        utc_string(next),
-        schedule.secs_to_rotation(),
-        source_name,
-    );
-    let fields: Fields = vec![
-        ("TOFURKEY_UNIX_TIME", now.secs().to_string()),
-        ("TOFURKEY_INTERVAL", options.interval.secs().to_string()),
-        ("TOFURKEY_CTR_PRIMARY", schedule.primary.to_string()),
-        ("TOFURKEY_CTR_BACKUP", schedule.backup.to_string()),
-        ("TOFURKEY_NEXT_ROTATION", next.to_string()),
-        ("TOFURKEY_KEY_SOURCE", source_name),
-        ("TOFURKEY_TARGET", options.target.display().to_string()),
-        ("TOFURKEY_MAIN_KEY_ID", main_id.clone()),
-        ("TOFURKEY_KEYS_ID", keys_id.clone()),
-    ];
-    log.emit(Level::Info, Some(event), &msg, &fields);
-    Ok(format!(
-        "{status}: counters {}/{}, next rotation {}, keys id {keys_id}",
-        schedule.primary,
-        schedule.backup,
-        utc_string(next)
-    ))
+    log.send(&outcome.entry());
+    Ok(outcome.status())
 }
 
 /// `--check`: one line on stdout, a monitoring exit code; writes nothing.
 fn check(options: &Options) -> u8 {
     hygiene::harden();
-    let (code, line) = match check_keys(options) {
-        Ok((verdict, detail)) => (
-            verdict.exit_code(),
-            format!("{} ({detail})", verdict.describe()),
-        ),
-        Err(e) => (CHECK_UNKNOWN, format!("UNKNOWN: {e}")),
-    };
+    let (code, line) = report::check_line(check_keys(options).map_err(|e| e.to_string()));
     // The verdict is the exit code; a line that cannot be printed is
     // reported on stderr and changes nothing.
     let _ = print(&format!("{}\n", log::escape(&line)));
     // Under systemd (a monitoring unit), also a structured journal entry.
     let log = Log::new(false);
     if log.to_journal() {
-        let level = if code == 0 {
-            Level::Info
-        } else {
-            Level::Warning
-        };
-        let fields = vec![("TOFURKEY_CHECK_EXIT", code.to_string())];
-        log.emit(level, Some(Event::Check), &line, &fields);
+        log.send(&report::check_entry(code, &line));
     }
     code
 }
 
-fn check_keys(options: &Options) -> Result<(Verdict, String), Error> {
-    let (schedule, source) = plan(options)?;
+/// Reads the target and the key, and compares.
+fn check_keys(options: &Options) -> Result<Checked<'_>, Error> {
+    let (counters, source) = counters_and_source(options)?;
     let target = Target::open_read(&options.target)?;
     // Warnings (a key others can read) would be a second line: monitoring
     // reads one. The key-setting runs report them.
@@ -255,29 +185,24 @@ fn check_keys(options: &Options) -> Result<(Verdict, String), Error> {
     let _signals = SignalGuard::block().map_err(Error::SignalMask)?;
     let loaded = opened.read()?;
     let held = target.read()?;
-    let verdict = check::classify(&held, &loaded.key, &schedule);
-    let detail = format!(
-        "{}, time {}, interval {}, counters {}/{}, main key id {}, {}",
-        options.target.display(),
-        schedule.now.secs(),
-        options.interval.secs(),
-        schedule.primary,
-        schedule.backup,
-        loaded.key.fingerprint(),
-        source.describe()
-    );
-    Ok((verdict, detail))
+    Ok(Checked {
+        verdict: check::classify(&held, &loaded.key, &counters),
+        target: &options.target,
+        counters,
+        main_id: loaded.key.fingerprint(),
+        source: source.label(),
+    })
 }
 
 /// What both a run and a check start from: the counters for now (or `-T`)
 /// and where the main key comes from.
-fn plan(options: &Options) -> Result<(Schedule, Source), Error> {
+fn counters_and_source(options: &Options) -> Result<(Counters, Source), Error> {
     let now = match options.time {
         Some(t) => t,
         None => clock()?,
     };
     let source = Source::choose(&options.key, env::var_os("CREDENTIALS_DIRECTORY"))?;
-    Ok((Schedule::at(now, options.interval), source))
+    Ok((Counters::at(now, options.interval), source))
 }
 
 /// The wall clock in whole seconds, range-checked like 1.3.4.
@@ -286,5 +211,5 @@ fn clock() -> Result<UnixTime, Error> {
         .duration_since(UNIX_EPOCH)
         .map_err(|_| Error::Clock)?
         .as_secs();
-    UnixTime::new(secs)
+    Ok(UnixTime::new(secs)?)
 }

@@ -14,15 +14,101 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
-use crate::error::Error;
-use crate::fileio::{self, OpenError};
-use crate::keys::{self, PAIR_TEXT_LEN, PairText};
+use crate::fileio::{self, Kind, OpenError, os_error};
+use crate::keys::{self, Form, PAIR_TEXT_LEN, PairText};
+
+/// The procfs file the kernel reads the server keys from (one per network
+/// namespace).
+pub const DEFAULT_TARGET: &str = "/proc/sys/net/ipv4/tcp_fastopen_key";
 
 /// The most a target may hold: what the kernel prints back (71 characters
 /// and a newline) with room to notice anything longer. A `-P` file holding
 /// more is no key file, and could not be put back exactly.
 pub const READ_MAX: usize = 128;
 const _: () = assert!(READ_MAX > PAIR_TEXT_LEN + 1);
+
+/// Why the target could not be set (or read).
+#[derive(Debug)]
+pub enum TargetError {
+    /// A step failed: "open", "read", "write", "read back".
+    Io {
+        /// Which file.
+        path: PathBuf,
+        /// The step.
+        step: &'static str,
+        /// The OS error.
+        why: io::Error,
+        /// What the target holds now.
+        kept: Kept,
+    },
+    /// Not a regular file (procfs files are).
+    NotFile {
+        /// Which file.
+        path: PathBuf,
+        /// What it is instead.
+        kind: Kind,
+    },
+    /// It holds more than a key file can: it is not one.
+    TooLarge {
+        /// Which file.
+        path: PathBuf,
+    },
+    /// The write was taken, but the target reads back something else.
+    Mismatch {
+        /// Which file.
+        path: PathBuf,
+        /// What came back, by its form (no key bytes).
+        found: Form,
+        /// What the target holds now.
+        kept: Kept,
+    },
+}
+
+impl fmt::Display for TargetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TargetError::Io {
+                path,
+                step,
+                why,
+                kept,
+            } => write!(
+                f,
+                "cannot {step} {}: {}{kept}",
+                path.display(),
+                os_error(why)
+            ),
+            TargetError::NotFile { path, kind } => write!(
+                f,
+                "target {} is a {}, not a regular or procfs file",
+                path.display(),
+                kind.name()
+            ),
+            TargetError::TooLarge { path } => write!(
+                f,
+                "target {} holds more than {READ_MAX} bytes, so it is no key file",
+                path.display()
+            ),
+            TargetError::Mismatch { path, found, kept } => {
+                let found = match found {
+                    Form::Empty => "nothing".into(),
+                    Form::NeverSet => "never-set keys (zeros)".into(),
+                    Form::Key => "a single key".into(),
+                    Form::Pair => "a different key pair".into(),
+                    Form::Other { len, fields: 1 } => format!("{len} bytes, not a key pair"),
+                    Form::Other { len, fields } => {
+                        format!("{len} bytes in {fields} fields, not a key pair")
+                    }
+                };
+                write!(
+                    f,
+                    "{} reads back {found} after the write{kept}",
+                    path.display()
+                )
+            }
+        }
+    }
+}
 
 /// What a failed write left in the target.
 #[derive(Debug)]
@@ -62,7 +148,7 @@ pub struct Target {
 impl Target {
     /// Opens `path` for reading and writing. It is never created, and a
     /// FIFO, device or directory is refused before it is opened.
-    pub fn open(path: &Path) -> Result<Target, Error> {
+    pub fn open(path: &Path) -> Result<Target, TargetError> {
         let file = fileio::open_regular(path, true).map_err(|e| open_error(path, "open", e))?;
         Ok(Target {
             path: path.to_path_buf(),
@@ -71,7 +157,7 @@ impl Target {
     }
 
     /// Opens `path` for reading only (`--check`), with the same checks.
-    pub fn open_read(path: &Path) -> Result<Target, Error> {
+    pub fn open_read(path: &Path) -> Result<Target, TargetError> {
         let file = fileio::open_regular(path, false).map_err(|e| open_error(path, "read", e))?;
         Ok(Target {
             path: path.to_path_buf(),
@@ -81,18 +167,18 @@ impl Target {
 
     /// The pair text the target holds now: up to the first newline or NUL.
     /// Wiped on drop.
-    pub fn read(&self) -> Result<Zeroizing<Vec<u8>>, Error> {
+    pub fn read(&self) -> Result<Zeroizing<Vec<u8>>, TargetError> {
         self.held().map_err(|e| self.fail("read", e))
     }
 
     /// Writes the pair in one `write(2)` and checks that the target holds
     /// it; on any failure that changed the target, puts the old pair back.
-    pub fn write(&self, pair: &PairText) -> Result<(), Error> {
+    pub fn write(&self, pair: &PairText) -> Result<(), TargetError> {
         let mut old = Zeroizing::new([0u8; READ_MAX + 1]);
         let old_len =
             fileio::read_from_start(&self.file, &mut old[..]).map_err(|e| self.fail("read", e))?;
         if old_len > READ_MAX {
-            return Err(Error::TargetTooLarge {
+            return Err(TargetError::TooLarge {
                 path: self.path.clone(),
             });
         }
@@ -104,9 +190,9 @@ impl Target {
             Ok(n) if n == data.len() => match self.held() {
                 Ok(held) if held.as_slice() == pair.text() => return Ok(()),
                 Ok(held) => {
-                    return Err(Error::Mismatch {
+                    return Err(TargetError::Mismatch {
                         path: self.path.clone(),
-                        found: describe(&held),
+                        found: Form::of(&held),
                         kept: self.put_back(old),
                     });
                 }
@@ -118,7 +204,7 @@ impl Target {
             ),
             Err(e) => ("write", e),
         };
-        Err(Error::Target {
+        Err(TargetError::Io {
             path: self.path.clone(),
             step,
             why,
@@ -154,15 +240,15 @@ impl Target {
         match same(&mut now[..]) {
             Ok(true) => Kept::Restored,
             Ok(false) => Kept::NotRestored(match (wrote, trimmed) {
-                (Err(e), _) | (_, Err(e)) => crate::error::os(&e),
+                (Err(e), _) | (_, Err(e)) => os_error(&e),
                 _ => "it reads back something else".into(),
             }),
-            Err(e) => Kept::NotRestored(crate::error::os(&e)),
+            Err(e) => Kept::NotRestored(os_error(&e)),
         }
     }
 
-    fn fail(&self, step: &'static str, why: io::Error) -> Error {
-        Error::Target {
+    fn fail(&self, step: &'static str, why: io::Error) -> TargetError {
+        TargetError::Io {
             path: self.path.clone(),
             step,
             why,
@@ -171,15 +257,15 @@ impl Target {
     }
 }
 
-fn open_error(path: &Path, step: &'static str, e: OpenError) -> Error {
+fn open_error(path: &Path, step: &'static str, e: OpenError) -> TargetError {
     match e {
-        OpenError::Io(why) => Error::Target {
+        OpenError::Io(why) => TargetError::Io {
             path: path.to_path_buf(),
             step,
             why,
             kept: Kept::NotWritten,
         },
-        OpenError::NotRegular(kind) => Error::TargetNotFile {
+        OpenError::NotRegular(kind) => TargetError::NotFile {
             path: path.to_path_buf(),
             kind,
         },
@@ -195,35 +281,27 @@ fn text(held: &[u8]) -> &[u8] {
     &held[..end]
 }
 
-/// A description of procfs content that reveals no key bytes.
-pub fn describe(held: &[u8]) -> String {
-    let keys = if held.is_empty() {
-        0
-    } else {
-        held.split(|&b| b == b',').count()
-    };
-    match keys {
-        0 => "nothing".into(),
-        1 => "a single key".into(),
-        2 if held.len() == PAIR_TEXT_LEN => "a different key pair".into(),
-        n => format!("{} bytes in {n} fields, not a key pair", held.len()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn descriptions_hold_no_key_bytes() {
-        assert_eq!(describe(b""), "nothing");
+    fn mismatches_name_the_form_not_the_bytes() {
+        let says = |found| {
+            TargetError::Mismatch {
+                path: "/t".into(),
+                found,
+                kept: Kept::Restored,
+            }
+            .to_string()
+        };
         assert_eq!(
-            describe(b"c998252e-8f89667d-31961e08-3897526b"),
-            "a single key"
+            says(Form::Key),
+            "/t reads back a single key after the write; the old keys were put back"
         );
-        let pair = b"c998252e-8f89667d-31961e08-3897526b,1c9ca1a5-9d295055-f8e3d4df-7107b577";
-        assert_eq!(describe(pair), "a different key pair");
-        assert_eq!(describe(b"a,b,c"), "5 bytes in 3 fields, not a key pair");
+        assert!(says(Form::Empty).contains("reads back nothing"));
+        assert!(says(Form::Other { len: 5, fields: 3 }).contains("5 bytes in 3 fields"));
+        assert!(says(Form::Other { len: 5, fields: 1 }).contains("5 bytes, not a key pair"));
     }
 
     #[test]

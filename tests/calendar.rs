@@ -4,9 +4,8 @@
 
 use std::process::Command;
 
-use tofurkey::calendar::{DELAY, calendar_events, timer_dropin};
-use tofurkey::error::Error;
-use tofurkey::schedule::{Interval, MAX_INTERVAL, MIN_INTERVAL, utc_string};
+use tofurkey::calendar::{DELAY, Unexpressible, calendar_events, timer_dropin};
+use tofurkey::counters::{Interval, MAX_INTERVAL, MIN_INTERVAL, utc_string};
 
 const DAY: u64 = 86_400;
 const WEEK: u64 = 7 * DAY;
@@ -90,26 +89,16 @@ fn check(secs: u64) {
     }
 }
 
+/// Every interval whose half divides a day and that `--print-timer`
+/// accepts elapses where systemd says. (Which ones are refused, and what
+/// the refusal says, is tested below.)
 #[test]
-fn every_daily_interval_matches_systemd_or_is_refused() {
-    let (mut checked, mut refused) = (0, 0);
+fn every_accepted_daily_interval_matches_systemd() {
     for secs in (MIN_INTERVAL..=MAX_INTERVAL).step_by(2) {
-        if DAY % (secs / 2) != 0 {
-            continue;
-        }
-        match calendar_events(interval(secs)) {
-            Ok(_) => {
-                check(secs);
-                checked += 1;
-            }
-            Err(Error::Unexpressible { .. }) => refused += 1,
-            Err(e) => panic!("{secs}: {e}"),
+        if DAY % (secs / 2) == 0 && calendar_events(interval(secs)).is_ok() {
+            check(secs);
         }
     }
-    // 92 halves from 5 s to 1 day divide a day; the ones needing more than
-    // a handful of lines are refused.
-    assert_eq!(checked + refused, 92);
-    assert!(checked >= 65, "only {checked} daily intervals expressible");
 }
 
 #[test]
@@ -146,7 +135,7 @@ fn dropin_lists_the_events() {
 /// The (below, above) of a refusal.
 fn refusal(secs: u64) -> (Option<u64>, Option<u64>) {
     match calendar_events(interval(secs)) {
-        Err(Error::Unexpressible {
+        Err(Unexpressible {
             interval,
             below,
             above,

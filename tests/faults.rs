@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
+use tofurkey::counters::{Counters, Interval, UnixTime};
 use tofurkey::keys::{MainKey, pair_text};
-use tofurkey::schedule::{Interval, Schedule, UnixTime};
 
 /// The SPEC's time, for runs whose keys are compared with its vector.
 const T: &str = "1000000";
@@ -277,7 +277,7 @@ impl KillBench {
 
 /// The procfs pair a main key gives at time `t` (default interval).
 fn pair_for(key: &[u8], t: u64) -> String {
-    let s = Schedule::at(UnixTime::new(t).unwrap(), Interval::DEFAULT);
+    let s = Counters::at(UnixTime::new(t).unwrap(), Interval::DEFAULT);
     let pair = pair_text(&MainKey::new(key.try_into().unwrap()), s.primary, s.backup);
     String::from_utf8(pair.text().to_vec()).unwrap()
 }

@@ -67,7 +67,7 @@ fn autokeys_planted_in_a_public_directory_are_refused() {
         &o,
         &format!(
             "error: autokey {a} has owner uid 65534 and mode 0600, but must belong to the \
-             running user (uid 0) with mode 0600: someone else may know it; remove it (the next \
+             running user (uid 0) with mode 0600: someone else may know it: remove it (the next \
              run makes a new one), or use -a PATH in a directory only you can write"
         ),
         &target,

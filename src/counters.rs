@@ -1,12 +1,12 @@
-//! Time math: which key counters are live at a moment, and when they change.
+//! Key counters: which keys are live at a moment, and when they change.
 //!
-//! Pure arithmetic, no I/O. The rules are tofurkey 1.3.4's, so that mixed
+//! Pure arithmetic, no I/O (the systemd schedule is in `calendar.rs`). The rules are tofurkey 1.3.4's, so that mixed
 //! fleets compute the same counters at the same second:
 //! `primary = now / I`; in the second half of an interval the backup is the
 //! *next* key (`primary + 1`), in the first half the *previous* one
 //! (`primary - 1`). The pair changes at every multiple of `I / 2`.
 
-use crate::error::Error;
+use std::fmt;
 
 /// Smallest accepted rotation interval, in seconds.
 pub const MIN_INTERVAL: u64 = 10;
@@ -30,6 +30,31 @@ const _: () = assert!(MIN_TIME / MAX_INTERVAL >= 1);
 const _: () = assert!(MAX_TIME.checked_add(MAX_INTERVAL).is_some());
 const _: () = assert!(MIN_TIME < MAX_TIME);
 
+/// An interval that breaks the rules: odd, or out of range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BadInterval(pub u64);
+
+impl fmt::Display for BadInterval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "interval {} is invalid: use an even number of seconds from {MIN_INTERVAL} to \
+             {MAX_INTERVAL}",
+            self.0
+        )
+    }
+}
+
+/// A time outside the accepted range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BadTime(pub u64);
+
+impl fmt::Display for BadTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "time {} is outside {MIN_TIME}..{MAX_TIME}", self.0)
+    }
+}
+
 /// A rotation interval: even, and within [`MIN_INTERVAL`, `MAX_INTERVAL`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Interval(u64);
@@ -39,9 +64,9 @@ impl Interval {
     pub const DEFAULT: Interval = Interval(DEFAULT_INTERVAL);
 
     /// Checks `secs` against the rules; the error says which rule failed.
-    pub fn new(secs: u64) -> Result<Self, Error> {
+    pub fn new(secs: u64) -> Result<Self, BadInterval> {
         if !(MIN_INTERVAL..=MAX_INTERVAL).contains(&secs) || secs % 2 != 0 {
-            return Err(Error::BadInterval(secs));
+            return Err(BadInterval(secs));
         }
         Ok(Interval(secs))
     }
@@ -63,9 +88,9 @@ pub struct UnixTime(u64);
 
 impl UnixTime {
     /// Checks `secs` against the accepted range.
-    pub fn new(secs: u64) -> Result<Self, Error> {
+    pub fn new(secs: u64) -> Result<Self, BadTime> {
         if !(MIN_TIME..=MAX_TIME).contains(&secs) {
-            return Err(Error::BadTime(secs));
+            return Err(BadTime(secs));
         }
         Ok(UnixTime(secs))
     }
@@ -78,7 +103,7 @@ impl UnixTime {
 
 /// The key counters live at one moment, and when the pair next changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Schedule {
+pub struct Counters {
     /// The moment this schedule was computed for.
     pub now: UnixTime,
     /// The interval it was computed with.
@@ -91,9 +116,9 @@ pub struct Schedule {
     pub next_rotation: u64,
 }
 
-impl Schedule {
+impl Counters {
     /// Computes the counters for `now` with `interval`, exactly as 1.3.4 does.
-    pub fn at(now: UnixTime, interval: Interval) -> Schedule {
+    pub fn at(now: UnixTime, interval: Interval) -> Counters {
         let (t, i) = (now.secs(), interval.secs());
         let primary = t / i;
         // Second half of the interval: pre-announce the next key, so cookies
@@ -105,7 +130,7 @@ impl Schedule {
             primary - 1
         };
         let next_rotation = (t / interval.half() + 1) * interval.half();
-        Schedule {
+        Counters {
             now,
             interval,
             primary,
@@ -147,8 +172,8 @@ pub fn utc_string(secs: u64) -> String {
 mod tests {
     use super::*;
 
-    fn sched(t: u64, i: u64) -> Schedule {
-        Schedule::at(UnixTime::new(t).unwrap(), Interval::new(i).unwrap())
+    fn sched(t: u64, i: u64) -> Counters {
+        Counters::at(UnixTime::new(t).unwrap(), Interval::new(i).unwrap())
     }
 
     #[test]
@@ -225,6 +250,18 @@ mod tests {
         for bad in [0, 8, 9, 11, 3_601, 604_801, 604_802, u64::MAX] {
             assert!(Interval::new(bad).is_err(), "{bad} accepted");
         }
+    }
+
+    #[test]
+    fn refusals_say_the_rule() {
+        assert_eq!(
+            Interval::new(11).unwrap_err().to_string(),
+            "interval 11 is invalid: use an even number of seconds from 10 to 604800"
+        );
+        assert_eq!(
+            UnixTime::new(5).unwrap_err().to_string(),
+            "time 5 is outside 1000000..100000000000"
+        );
     }
 
     #[test]

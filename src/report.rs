@@ -1,0 +1,447 @@
+//! What a run says: each log entry (level, MESSAGE_ID, message, journal
+//! fields), the `STATUS=` line, the `-V` line and the `--check` line.
+//!
+//! Pure: built from typed values, no I/O; `log.rs` and `notify.rs` send
+//! what this makes. The journal's vocabulary — every MESSAGE_ID and every
+//! `TOFURKEY_*` field — is defined here once; a test checks that the
+//! catalog and the man page explain each.
+
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+use crate::check::{UNKNOWN_EXIT, Verdict};
+use crate::counters::{Counters, UnixTime, utc_string};
+use crate::keys::PairText;
+
+/// How serious an entry is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    /// Normal operation.
+    Info,
+    /// Works, but the admin should look (autokey mode, no mlockall).
+    Warning,
+    /// The run failed.
+    Error,
+}
+
+/// Events with a journal MESSAGE_ID, explained in `systemd/tofurkey.catalog`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Keys were written and read back.
+    KeysSet,
+    /// Keys were computed; `-n` skipped the write.
+    DryRun,
+    /// A new local autokey was made: no cross-host sync.
+    AutokeyCreated,
+    /// An existing local autokey was used: no cross-host sync.
+    AutokeyUsed,
+    /// The run failed; keys in place are unchanged.
+    Failure,
+    /// `--check` result.
+    Check,
+}
+
+impl Event {
+    /// Every event, for the catalog test.
+    pub const ALL: [Event; 6] = [
+        Event::KeysSet,
+        Event::DryRun,
+        Event::AutokeyCreated,
+        Event::AutokeyUsed,
+        Event::Failure,
+        Event::Check,
+    ];
+
+    /// The MESSAGE_ID (each made once with `journalctl --new-id128`).
+    pub const fn message_id(self) -> &'static str {
+        match self {
+            Event::KeysSet => "d094ba3ca036456b86840348b07686ff",
+            Event::DryRun => "ba908435ea5a4bbb85aaf2b1ef3123af",
+            Event::AutokeyCreated => "a2fd2c25684942ed9a06fb322252348e",
+            Event::AutokeyUsed => "1fb1109bf21f4377bbabcb5a9b665418",
+            Event::Failure => "42ac2550bae64165a34538ef4617dfe5",
+            Event::Check => "5862ce66ac6f4910a2a14bd22ebdde79",
+        }
+    }
+}
+
+/// Journal field: the run's unix time.
+pub const UNIX_TIME: &str = "TOFURKEY_UNIX_TIME";
+/// Journal field: the interval in seconds.
+pub const INTERVAL: &str = "TOFURKEY_INTERVAL";
+/// Journal field: the primary key's counter.
+pub const CTR_PRIMARY: &str = "TOFURKEY_CTR_PRIMARY";
+/// Journal field: the backup key's counter.
+pub const CTR_BACKUP: &str = "TOFURKEY_CTR_BACKUP";
+/// Journal field: the unix time of the next key change.
+pub const NEXT_ROTATION: &str = "TOFURKEY_NEXT_ROTATION";
+/// Journal field: where the main key came from.
+pub const KEY_SOURCE: &str = "TOFURKEY_KEY_SOURCE";
+/// Journal field: the file written.
+pub const TARGET: &str = "TOFURKEY_TARGET";
+/// Journal field: the main key's fingerprint.
+pub const MAIN_KEY_ID: &str = "TOFURKEY_MAIN_KEY_ID";
+/// Journal field: the key pair's fingerprint.
+pub const KEYS_ID: &str = "TOFURKEY_KEYS_ID";
+/// Journal field: `--check`'s exit code.
+pub const CHECK_EXIT: &str = "TOFURKEY_CHECK_EXIT";
+
+/// Every journal field, for the catalog test.
+pub const FIELDS: [&str; 10] = [
+    UNIX_TIME,
+    INTERVAL,
+    CTR_PRIMARY,
+    CTR_BACKUP,
+    NEXT_ROTATION,
+    KEY_SOURCE,
+    TARGET,
+    MAIN_KEY_ID,
+    KEYS_ID,
+    CHECK_EXIT,
+];
+
+/// Journal fields of one entry, besides MESSAGE and PRIORITY.
+pub type Fields = Vec<(&'static str, String)>;
+
+/// One log entry: a line on stderr, or a structured journal entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// How serious it is.
+    pub level: Level,
+    /// Its MESSAGE_ID, if it is one of the events.
+    pub event: Option<Event>,
+    /// The one-line message.
+    pub message: String,
+    /// Journal fields.
+    pub fields: Fields,
+}
+
+impl Entry {
+    /// An entry with no event and no fields.
+    pub fn plain(level: Level, message: String) -> Entry {
+        Entry {
+            level,
+            event: None,
+            message,
+            fields: Fields::new(),
+        }
+    }
+}
+
+/// `-v`: where the main key comes from.
+pub fn key_source(label: &str) -> Entry {
+    Entry::plain(Level::Info, format!("main key from {label}"))
+}
+
+/// `-V`: the exact line 1.3.4 prints (scripts grep for it). It holds the
+/// keys: wiped on drop.
+pub fn keys_line(now: UnixTime, pair: &PairText) -> Zeroizing<String> {
+    Zeroizing::new(format!(
+        "Generated ASCII TFO keys for procfs write: [{}] {}",
+        now.secs(),
+        String::from_utf8_lossy(pair.text())
+    ))
+}
+
+/// The warning of every autokey run: no cross-host sync.
+pub fn autokey(label: &str, created: bool) -> Entry {
+    let (event, what) = match created {
+        true => (Event::AutokeyCreated, "created a new random main key as"),
+        false => (Event::AutokeyUsed, "using the main key in"),
+    };
+    Entry {
+        level: Level::Warning,
+        event: Some(event),
+        message: format!(
+            "{what} {label}: autokey mode gives no cross-host sync; give every host the same \
+             key with -k or the credential tofurkey.key"
+        ),
+        fields: vec![(KEY_SOURCE, label.to_string())],
+    }
+}
+
+/// What a key-setting run did, for its entry and its `STATUS=` line.
+pub struct Outcome<'a> {
+    /// The counters it computed.
+    pub counters: &'a Counters,
+    /// Where the main key came from (its label).
+    pub source: &'a str,
+    /// The file written (or, with `-n`, not written).
+    pub target: &'a Path,
+    /// The main key's fingerprint.
+    pub main_id: &'a str,
+    /// The pair's fingerprint.
+    pub keys_id: &'a str,
+    /// `-n`: nothing was written.
+    pub dry_run: bool,
+}
+
+impl Outcome<'_> {
+    /// The run's entry: what was done, the counters, when they change next.
+    pub fn entry(&self) -> Entry {
+        let c = self.counters;
+        let (now, next) = (c.now.secs(), c.next_rotation);
+        let (event, what) = match self.dry_run {
+            true => (Event::DryRun, "dry run (-n), keys not written"),
+            false => (Event::KeysSet, "keys set"),
+        };
+        let message = format!(
+            "{what}: time {now} ({}), interval {}, counters {} primary {} backup, next rotation \
+             {next} ({}, in {} s), {}, main key id {}, keys id {}",
+            utc_string(now),
+            c.interval.secs(),
+            c.primary,
+            c.backup,
+            utc_string(next),
+            c.secs_to_rotation(),
+            self.source,
+            self.main_id,
+            self.keys_id,
+        );
+        let fields = vec![
+            (UNIX_TIME, now.to_string()),
+            (INTERVAL, c.interval.secs().to_string()),
+            (CTR_PRIMARY, c.primary.to_string()),
+            (CTR_BACKUP, c.backup.to_string()),
+            (NEXT_ROTATION, next.to_string()),
+            (KEY_SOURCE, self.source.to_string()),
+            (TARGET, self.target.display().to_string()),
+            (MAIN_KEY_ID, self.main_id.to_string()),
+            (KEYS_ID, self.keys_id.to_string()),
+        ];
+        Entry {
+            level: Level::Info,
+            event: Some(event),
+            message,
+            fields,
+        }
+    }
+
+    /// The `STATUS=` line `systemctl status` shows.
+    pub fn status(&self) -> String {
+        let c = self.counters;
+        let what = match self.dry_run {
+            true => "Dry run",
+            false => "Keys set",
+        };
+        format!(
+            "{what}: counters {}/{}, next rotation {}, keys id {}",
+            c.primary,
+            c.backup,
+            utc_string(c.next_rotation),
+            self.keys_id
+        )
+    }
+}
+
+/// A failed run's entry and its `STATUS=` line; `message` is the error.
+pub fn failure(message: &str) -> (Entry, String) {
+    let entry = Entry {
+        level: Level::Error,
+        event: Some(Event::Failure),
+        message: message.to_string(),
+        fields: Fields::new(),
+    };
+    (entry, format!("Failed: {message}"))
+}
+
+/// What `--check` found, when it could compare.
+pub struct Checked<'a> {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The file read.
+    pub target: &'a Path,
+    /// The counters it compared against.
+    pub counters: Counters,
+    /// The main key's fingerprint.
+    pub main_id: String,
+    /// Where the main key came from (its label).
+    pub source: String,
+}
+
+/// `--check`'s exit code and its one line: the verdict with what it was
+/// compared against, or `UNKNOWN:` and why there is none.
+pub fn check_line(result: Result<Checked, String>) -> (u8, String) {
+    match result {
+        Ok(c) => (
+            c.verdict.exit_code(),
+            format!(
+                "{} ({}, time {}, interval {}, counters {}/{}, main key id {}, {})",
+                c.verdict.summary(),
+                c.target.display(),
+                c.counters.now.secs(),
+                c.counters.interval.secs(),
+                c.counters.primary,
+                c.counters.backup,
+                c.main_id,
+                c.source
+            ),
+        ),
+        Err(why) => (UNKNOWN_EXIT, format!("UNKNOWN: {why}")),
+    }
+}
+
+/// `--check`'s journal entry (under a monitoring unit): its line, and its
+/// exit code as a field.
+pub fn check_entry(code: u8, line: &str) -> Entry {
+    Entry {
+        level: if code == 0 {
+            Level::Info
+        } else {
+            Level::Warning
+        },
+        event: Some(Event::Check),
+        message: line.to_string(),
+        fields: vec![(CHECK_EXIT, code.to_string())],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::counters::Interval;
+    use crate::keys::{MainKey, pair_text};
+
+    const CATALOG: &str = include_str!("../systemd/tofurkey.catalog");
+    const MAN_PAGE: &str = include_str!("../tofurkey.8");
+
+    fn spec_counters() -> Counters {
+        Counters::at(UnixTime::new(1_000_000).unwrap(), Interval::DEFAULT)
+    }
+
+    #[test]
+    fn catalog_and_man_page_explain_every_event_and_field() {
+        for event in Event::ALL {
+            let id = event.message_id();
+            assert!(
+                CATALOG.contains(&format!("-- {id}\n")),
+                "{event:?} not in the catalog"
+            );
+            assert!(
+                MAN_PAGE.contains(id),
+                "{event:?} ({id}) not in the man page"
+            );
+        }
+        let entries = CATALOG.matches("\n-- ").count();
+        assert_eq!(
+            entries,
+            Event::ALL.len(),
+            "catalog entries for unknown events"
+        );
+        for field in FIELDS {
+            assert!(CATALOG.contains(field), "{field} not in the catalog");
+            // roff escapes nothing in these names.
+            assert!(MAN_PAGE.contains(field), "{field} not in the man page");
+        }
+    }
+
+    #[test]
+    fn the_run_entry_and_status() {
+        let c = spec_counters();
+        let outcome = Outcome {
+            counters: &c,
+            source: "key file /k",
+            target: Path::new("/t"),
+            main_id: "7ad202034d831e12",
+            keys_id: "3c6bf71f91f4ae4f",
+            dry_run: false,
+        };
+        let e = outcome.entry();
+        assert_eq!((e.level, e.event), (Level::Info, Some(Event::KeysSet)));
+        assert_eq!(
+            e.message,
+            "keys set: time 1000000 (1970-01-12T13:46:40Z), interval 86400, counters 11 \
+             primary 12 backup, next rotation 1036800 (1970-01-13T00:00:00Z, in 36800 s), key \
+             file /k, main key id 7ad202034d831e12, keys id 3c6bf71f91f4ae4f"
+        );
+        let names: Vec<_> = e.fields.iter().map(|(k, _)| *k).collect();
+        assert_eq!(names, FIELDS[..9]);
+        assert_eq!(e.fields[2], (CTR_PRIMARY, "11".into()));
+        assert_eq!(e.fields[6], (TARGET, "/t".into()));
+        assert_eq!(
+            outcome.status(),
+            "Keys set: counters 11/12, next rotation 1970-01-13T00:00:00Z, keys id 3c6bf71f91f4ae4f"
+        );
+        let dry = Outcome {
+            dry_run: true,
+            ..outcome
+        };
+        assert_eq!(dry.entry().event, Some(Event::DryRun));
+        assert!(
+            dry.entry()
+                .message
+                .starts_with("dry run (-n), keys not written: ")
+        );
+        assert!(dry.status().starts_with("Dry run: "));
+    }
+
+    #[test]
+    fn the_other_lines() {
+        let mut key = [0u8; 32];
+        hex::decode_to_slice(
+            "363ec6a05e76eedeb9eb73bc5c25ca5f13f7c1df70c9af3531db4c83d23a8f6b",
+            &mut key,
+        )
+        .unwrap();
+        let pair = pair_text(&MainKey::new(key), 11, 12);
+        assert_eq!(
+            *keys_line(UnixTime::new(1_000_000).unwrap(), &pair),
+            "Generated ASCII TFO keys for procfs write: [1000000] \
+             c998252e-8f89667d-31961e08-3897526b,1c9ca1a5-9d295055-f8e3d4df-7107b577"
+        );
+        let made = autokey("autokey /a", true);
+        assert_eq!(
+            (made.level, made.event),
+            (Level::Warning, Some(Event::AutokeyCreated))
+        );
+        assert!(
+            made.message
+                .starts_with("created a new random main key as autokey /a: ")
+        );
+        let used = autokey("autokey /a", false);
+        assert_eq!(used.event, Some(Event::AutokeyUsed));
+        assert!(
+            used.message
+                .starts_with("using the main key in autokey /a: autokey mode")
+        );
+        let (entry, status) = failure("cannot read x: y");
+        assert_eq!(
+            (entry.level, entry.event),
+            (Level::Error, Some(Event::Failure))
+        );
+        assert_eq!(status, "Failed: cannot read x: y");
+    }
+
+    #[test]
+    fn check_lines() {
+        let c = spec_counters();
+        let checked = Checked {
+            verdict: Verdict::Previous,
+            target: Path::new("/t"),
+            counters: c,
+            main_id: "7ad202034d831e12".into(),
+            source: "key file /k".into(),
+        };
+        let (code, line) = check_line(Ok(checked));
+        assert_eq!(code, 1);
+        assert_eq!(
+            line,
+            format!(
+                "{} (/t, time 1000000, interval 86400, counters 11/12, main key id \
+                 7ad202034d831e12, key file /k)",
+                Verdict::Previous.summary()
+            )
+        );
+        assert_eq!(
+            check_line(Err("cannot read /t".into())),
+            (3, "UNKNOWN: cannot read /t".to_string())
+        );
+        let e = check_entry(2, "CRITICAL: x");
+        assert_eq!(
+            (e.level, e.fields),
+            (Level::Warning, vec![(CHECK_EXIT, "2".into())])
+        );
+        assert_eq!(check_entry(0, "OK: x").level, Level::Info);
+    }
+}
