@@ -46,14 +46,7 @@ fn refused(o: &Output, code: i32, want: &str, target: &Path) {
 fn key_case(d: &Dir, key: &Path, want: &str) {
     let target = d.target();
     let o = attempt(
-        &[
-            "-k",
-            key.to_str().unwrap(),
-            "-T",
-            "1000000",
-            "-P",
-            target.to_str().unwrap(),
-        ],
+        &["-k", key.to_str().unwrap(), "-P", target.to_str().unwrap()],
         false,
     );
     refused(&o, 1, want, &target);
@@ -97,14 +90,7 @@ fn unreadable_key_file() {
     let target = d.target();
     fs::set_permissions(&target, fs::Permissions::from_mode(0o666)).unwrap();
     let o = attempt(
-        &[
-            "-k",
-            key.to_str().unwrap(),
-            "-T",
-            "1000000",
-            "-P",
-            target.to_str().unwrap(),
-        ],
+        &["-k", key.to_str().unwrap(), "-P", target.to_str().unwrap()],
         true,
     );
     refused(&o, 1, "Permission denied", &target);
@@ -119,12 +105,8 @@ fn bad_credentials() {
     let with_cred = |bytes: &[u8]| {
         d.file("creds/tofurkey.key", bytes);
         let mut c = tofurkey();
-        c.env("CREDENTIALS_DIRECTORY", &creds).args([
-            "-T",
-            "1000000",
-            "-P",
-            target.to_str().unwrap(),
-        ]);
+        c.env("CREDENTIALS_DIRECTORY", &creds)
+            .args(["-P", target.to_str().unwrap()]);
         bounded(&mut c)
     };
     // A short credential fails loudly; it never falls back to an autokey.
@@ -145,7 +127,7 @@ fn bad_credentials() {
     fs::set_permissions(&target, fs::Permissions::from_mode(0o666)).unwrap();
     let mut c = tofurkey_as_nobody();
     c.env("CREDENTIALS_DIRECTORY", &creds)
-        .args(["-T", "1000000", "-P", target.to_str().unwrap()]);
+        .args(["-P", target.to_str().unwrap()]);
     assert!(is_root(), "needs root to switch to nobody");
     refused(&bounded(&mut c), 1, "cannot read credential", &target);
 }
@@ -157,10 +139,7 @@ fn bad_targets() {
     let k = key.to_str().unwrap();
     // Missing: an error, and no file appears.
     let missing = d.path("missing-target");
-    let o = attempt(
-        &["-k", k, "-T", "1000000", "-P", missing.to_str().unwrap()],
-        false,
-    );
+    let o = attempt(&["-k", k, "-P", missing.to_str().unwrap()], false);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).starts_with("error: cannot open ") && stderr(&o).contains("No such file"));
     assert!(!missing.exists(), "the target must never be created");
@@ -180,10 +159,7 @@ fn bad_targets() {
         (fifo.as_path(), "FIFO"),
         (Path::new("/dev/null"), "device"),
     ] {
-        let o = attempt(
-            &["-k", k, "-T", "1000000", "-P", path.to_str().unwrap()],
-            false,
-        );
+        let o = attempt(&["-k", k, "-P", path.to_str().unwrap()], false);
         assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
         assert_eq!(
             stderr(&o),
@@ -205,14 +181,7 @@ fn oversized_target() {
     let big = vec![b'x'; 200];
     let target = d.file("target", &big);
     let o = attempt(
-        &[
-            "-k",
-            key.to_str().unwrap(),
-            "-T",
-            "1000000",
-            "-P",
-            target.to_str().unwrap(),
-        ],
+        &["-k", key.to_str().unwrap(), "-P", target.to_str().unwrap()],
         false,
     );
     assert_eq!(o.status.code(), Some(1));
@@ -235,14 +204,7 @@ fn unwritable_target() {
     let target = d.target(); // root's, 0644: nobody may not write
     fs::set_permissions(&target, fs::Permissions::from_mode(0o644)).unwrap();
     let o = attempt(
-        &[
-            "-k",
-            key.to_str().unwrap(),
-            "-T",
-            "1000000",
-            "-P",
-            target.to_str().unwrap(),
-        ],
+        &["-k", key.to_str().unwrap(), "-P", target.to_str().unwrap()],
         true,
     );
     refused(&o, 1, "cannot open", &target);
@@ -255,30 +217,21 @@ fn bad_autokey_directories() {
     let target = d.target();
     let t = target.to_str().unwrap();
     let nodir = d.path("no/such/dir/auto.key");
-    let o = attempt(
-        &["-a", nodir.to_str().unwrap(), "-T", "1000000", "-P", t],
-        false,
-    );
+    let o = attempt(&["-a", nodir.to_str().unwrap(), "-P", t], false);
     refused(&o, 1, "cannot create autokey", &target);
     assert!(stderr(&o).contains("No such file"));
 
     fs::set_permissions(&d.0, fs::Permissions::from_mode(0o755)).unwrap();
     fs::set_permissions(&target, fs::Permissions::from_mode(0o666)).unwrap();
     let auto = d.path("auto.key");
-    let o = attempt(
-        &["-a", auto.to_str().unwrap(), "-T", "1000000", "-P", t],
-        true,
-    );
+    let o = attempt(&["-a", auto.to_str().unwrap(), "-P", t], true);
     refused(&o, 1, "cannot create autokey", &target);
     assert!(stderr(&o).contains("Permission denied"));
     assert!(!auto.exists());
     // A directory where the autokey should be is the admin's, not replaced.
     let autodir = d.path("autodir");
     fs::create_dir(&autodir).unwrap();
-    let o = attempt(
-        &["-a", autodir.to_str().unwrap(), "-T", "1000000", "-P", t],
-        false,
-    );
+    let o = attempt(&["-a", autodir.to_str().unwrap(), "-P", t], false);
     refused(&o, 1, "is a directory", &target);
 }
 
@@ -288,35 +241,20 @@ fn usage_errors_exit_2() {
     let key = d.spec_key();
     let target = d.target();
     let (k, t) = (key.to_str().unwrap(), target.to_str().unwrap());
+    // One case of each kind: cli.rs's unit tests hold the full tables;
+    // this is how the process answers them.
     for (extra, want) in [
         (&["-i", "abc"][..], "not a whole number"),
-        (&["-i", "-86400"], "not a whole number"),
-        (&["-i", "99999999999999999999"], "too large"),
         (&["-i", "86401"], "interval 86401 is invalid"),
-        (&["-i", "8"], "interval 8 is invalid"),
-        (&["-i", "604802"], "interval 604802 is invalid"),
-        (&["-T", "soon"], "not a whole number"),
-        (&["-T", "-1"], "not a whole number"),
-        (&["-T", "99999999999999999999"], "too large"),
         (&["-T", "999999"], "outside"),
-        (&["-T", "100000000001"], "outside"),
         (&["-a", "/tmp/x"], "exclude each other"),
         (&["stray"], "unexpected argument 'stray'"),
         (&["--nope"], "--nope"),
+        (&["-k", ""], "empty path"),
     ] {
         let mut args = vec!["-k", k, "-P", t];
         args.extend_from_slice(extra);
-        if !extra.contains(&"-T") {
-            args.extend(["-T", "1000000"]);
-        }
         refused(&attempt(&args, false), 2, want, &target);
-    }
-    for (args, want) in [
-        (&["-k", "", "-P", t][..], "empty path"),
-        (&["-a", "", "-P", t], "empty path"),
-        (&["-k", "/etc/", "-P", t], "ends in '/'"),
-    ] {
-        refused(&attempt(args, false), 2, want, &target);
     }
 }
 
@@ -327,8 +265,12 @@ fn clock_out_of_range() {
     let key = d.spec_key();
     let target = d.target();
     let mut c = without_systemd_env(Command::new("faketime"));
-    c.args(["1970-01-02 00:00:00", env!("CARGO_BIN_EXE_tofurkey")])
-        .args(["-k", key.to_str().unwrap(), "-P", target.to_str().unwrap()]);
+    c.args(["1970-01-02 00:00:00", BIN]).args([
+        "-k",
+        key.to_str().unwrap(),
+        "-P",
+        target.to_str().unwrap(),
+    ]);
     let o = c
         .output()
         .expect("faketime is needed for this test (Debian package faketime)");

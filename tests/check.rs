@@ -24,23 +24,8 @@ fn set_at(key: &Path, target: &Path, t: u64) {
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
-/// The names and contents of every file in `dir`.
-fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut v: Vec<_> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                fs::read(e.path()).unwrap_or_default(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
-}
-
-/// The SPEC key's pairs that --check computes at NOW: expected, previous, next.
+/// The test vector key's pairs that --check computes at NOW: expected,
+/// previous, next.
 fn secret_pairs() -> Vec<String> {
     let d = Dir::new("check-secrets");
     let key = d.spec_key();
@@ -66,9 +51,9 @@ fn check(d: &Dir, args: &[&str]) -> (i32, String) {
     assert_eq!(snapshot(&d.0), before, "--check changed the directory");
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     assert_eq!(out.lines().count(), 1, "one line: {out}");
-    let secrets = secret_pairs();
-    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-    assert_no_secrets(&out, &[&[SPEC_MAIN][..], &secrets].concat());
+    let pairs = secret_pairs();
+    let pairs: Vec<&str> = pairs.iter().map(String::as_str).collect();
+    assert_no_secrets(&out, &secrets(&pairs));
     (o.status.code().unwrap(), out)
 }
 
@@ -189,7 +174,7 @@ fn real_kernel_namespace() {
     assert!(is_root(), "this test needs root (a network namespace)");
     let d = Dir::new("check-netns");
     let key = d.spec_key();
-    let bin = env!("CARGO_BIN_EXE_tofurkey");
+    let bin = BIN;
     let script = format!(
         "{bin} --check -k {k} -T {T}; echo \"exit $?\"; {bin} -k {k} -T {T} 2>/dev/null; \
          {bin} --check -k {k} -T {T}; echo \"exit $?\"",

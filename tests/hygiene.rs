@@ -91,7 +91,7 @@ fn secrets_are_held_by_a_hardened_process() {
     // As root: memory locked and core dumps off from the start; while no
     // byte of the key is read, signals are not held.
     let mut cmd = tofurkey();
-    cmd.args(["-T", "1000000", "-P", target.to_str().unwrap()]);
+    cmd.args(["-P", target.to_str().unwrap()]);
     let (mut child, mut stdin) = start_waiting(&mut cmd);
     let pid = child.id();
     assert_eq!(core_limit(pid), ["0", "0"]);
@@ -125,7 +125,7 @@ fn secrets_are_held_by_a_hardened_process() {
 
     // As nobody: not dumpable, so the entries of /proc/PID belong to root.
     let mut cmd = tofurkey_as_nobody();
-    cmd.args(["-n", "-T", "1000000"]);
+    cmd.args(["-n"]);
     let (child, mut stdin) = start_waiting(&mut cmd);
     let owner = fs::metadata(format!("/proc/{}/fd", child.id()))
         .unwrap()
@@ -147,7 +147,7 @@ fn a_run_waiting_for_its_key_stops_at_once() {
     let d = Dir::new("hygiene-stop");
     let target = d.target();
     let mut cmd = tofurkey();
-    cmd.args(["-T", "1000000", "-P", target.to_str().unwrap()]);
+    cmd.args(["-P", target.to_str().unwrap()]);
     let (child, stdin) = start_waiting(&mut cmd);
     let start = Instant::now();
     // SAFETY: kill on our own child.
@@ -175,14 +175,7 @@ fn locks_held_by_others_stall_nothing() {
     let d = Dir::new("hygiene-locks");
     let (auto, target) = (d.path("auto.key"), d.target());
     let _dir_lock = hold_lock(&d.0);
-    let args = [
-        "-a",
-        auto.to_str().unwrap(),
-        "-T",
-        "1000000",
-        "-P",
-        target.to_str().unwrap(),
-    ];
+    let args = ["-a", auto.to_str().unwrap(), "-P", target.to_str().unwrap()];
     let o = bounded(tofurkey().args(args));
     assert!(o.status.success(), "{}", stderr(&o));
     let _key_lock = hold_lock(&auto);

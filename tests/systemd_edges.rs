@@ -17,14 +17,7 @@ fn status_via(sock: &UnixDatagram, notify_socket: &str) -> String {
     let (key, target) = (d.spec_key(), d.target());
     let o = tofurkey()
         .env("NOTIFY_SOCKET", notify_socket)
-        .args([
-            "-k",
-            key.to_str().unwrap(),
-            "-T",
-            "1000000",
-            "-P",
-            target.to_str().unwrap(),
-        ])
+        .args(["-k", key.to_str().unwrap(), "-P", target.to_str().unwrap()])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
@@ -44,7 +37,7 @@ fn status_on_a_path_socket() {
         msg.starts_with("STATUS=Keys set: counters 11/12, next rotation 1970-01-13T00:00:00Z"),
         "{msg}"
     );
-    assert_no_secrets(&msg, &[SPEC_MAIN, SPEC_PAIR]);
+    assert_no_secrets(&msg, &secrets(&[SPEC_PAIR]));
 }
 
 #[test]
@@ -64,7 +57,7 @@ fn failure_status_names_the_cause() {
     sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let o = tofurkey()
         .env("NOTIFY_SOCKET", &path)
-        .args(["-k", d.path("missing").to_str().unwrap(), "-T", "1000000"])
+        .args(["-k", d.path("missing").to_str().unwrap()])
         .args(["-P", target.to_str().unwrap()])
         .output()
         .unwrap();
@@ -93,7 +86,7 @@ fn journal_failure_falls_back_to_stderr() {
     let meta = err_file.metadata().unwrap();
     let script = format!(
         "exec {} -v -k {} -T 1000000 -P {}",
-        env!("CARGO_BIN_EXE_tofurkey"),
+        BIN,
         key.display(),
         target.display()
     );
@@ -130,7 +123,7 @@ fn journal_entries_escape_control_characters() {
         "mkdir -p /run/systemd/journal && touch /run/systemd/journal/socket && \
          mount --bind {} /run/systemd/journal/socket && exec {} -T 1000000 -k '{}'",
         journal.display(),
-        env!("CARGO_BIN_EXE_tofurkey"),
+        BIN,
         forged.display()
     );
     let status = with_private_run(&script)

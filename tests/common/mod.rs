@@ -1,38 +1,42 @@
-//! Shared fixtures for the integration tests: a temp dir the test owns, the
-//! built binary, and the SPEC's test vector.
+//! The one test harness: temp dirs the test owns, the built binary in a
+//! form that cannot reach the host, the 1.3.4 test vector (its `t/test.key`
+//! and expected output), one secret scanner and one snapshot helper.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// The SPEC's main key.
+/// The main key of the 1.3.4 test vector (its `t/test.key`, in hex).
 pub const SPEC_MAIN: &str = "363ec6a05e76eedeb9eb73bc5c25ca5f13f7c1df70c9af3531db4c83d23a8f6b";
-/// The SPEC's pair for interval 86400 at time 1000000.
+/// The vector's expected pair, for interval 86400 at time 1000000.
 pub const SPEC_PAIR: &str =
     "c998252e-8f89667d-31961e08-3897526b,1c9ca1a5-9d295055-f8e3d4df-7107b577";
 /// What a target file holds before a test runs: a distinct old pair.
 pub const OLD_PAIR: &[u8] =
     b"0badc0de-0badc0de-0badc0de-0badc0de,feedface-feedface-feedface-feedface\0";
+/// `setpriv` arguments that drop to uid/gid 65534: root reads and writes
+/// anything, so the permission cases need an unprivileged user.
+pub const NOBODY: [&str; 4] = ["--reuid=65534", "--regid=65534", "--clear-groups", "--"];
+/// The built binary.
+pub const BIN: &str = env!("CARGO_BIN_EXE_tofurkey");
 
-/// A temp dir removed on drop (also when the test fails).
-pub struct Dir(pub PathBuf);
+/// A temp dir (mode 0755, so that nobody may enter) removed on drop, also
+/// when the test fails.
+pub struct Dir(pub PathBuf, tempfile::TempDir);
 
 impl Dir {
     pub fn new(name: &str) -> Dir {
-        static SEQ: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "tofurkey-test-{name}-{}-{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).expect("create temp dir");
-        Dir(path)
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!("tofurkey-test-{name}-"))
+            .tempdir()
+            .expect("create temp dir");
+        set_mode(tmp.path(), 0o755);
+        Dir(tmp.path().to_path_buf(), tmp)
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -59,16 +63,19 @@ impl Dir {
     }
 }
 
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+/// Arguments every run starts with: a fixed time, and /dev/null as the
+/// target, which tofurkey refuses (a device). A test passes its own `-T`
+/// and `-P` after them (the last one wins, as with getopt); one that forgets
+/// `-P` fails loudly and can never write the host's key.
+pub const SAFE_DEFAULTS: [&str; 4] = ["-T", "1000000", "-P", "/dev/null"];
 
-/// A command for the built binary with a clean environment: no credential
-/// dir, no journal, no notify socket inherited from whoever runs the tests.
+/// The built binary with [`SAFE_DEFAULTS`] and a clean environment: no
+/// credential dir, no journal, no notify socket inherited from whoever runs
+/// the tests.
 pub fn tofurkey() -> Command {
-    without_systemd_env(Command::new(env!("CARGO_BIN_EXE_tofurkey")))
+    let mut c = without_systemd_env(Command::new(BIN));
+    c.args(SAFE_DEFAULTS);
+    c
 }
 
 /// Removes the variables a systemd-started test runner might pass on.
@@ -86,10 +93,9 @@ pub fn tofurkey_as_nobody() -> Command {
         is_root(),
         "switching to nobody needs root: run the suite as root"
     );
-    let mut c = Command::new("setpriv");
-    c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(env!("CARGO_BIN_EXE_tofurkey"));
-    without_systemd_env(c)
+    let mut c = without_systemd_env(Command::new("setpriv"));
+    c.args(NOBODY).arg(BIN).args(SAFE_DEFAULTS);
+    c
 }
 
 /// `sh -c SCRIPT` in a private mount namespace with a fresh tmpfs on /run,
@@ -130,27 +136,71 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// Asserts that `text` holds none of the given secrets in any usual form:
-/// hex in either case, with or without the procfs dashes and comma.
-pub fn assert_no_secrets(text: &str, secrets_hex: &[&str]) {
-    let lower = text.to_lowercase();
-    let squeezed: String = lower.chars().filter(|c| c.is_ascii_hexdigit()).collect();
-    for s in secrets_hex {
-        let plain: String = s
-            .to_lowercase()
-            .chars()
-            .filter(|c| c.is_ascii_hexdigit())
-            .collect();
-        // Any 8-hex-digit group of a key is already a leak.
-        for chunk in plain.as_bytes().chunks(8) {
-            let chunk = std::str::from_utf8(chunk).unwrap();
-            assert!(
-                !lower.contains(chunk),
-                "secret fragment {chunk}.. found in output"
-            );
-        }
-        assert!(!squeezed.contains(&plain), "secret found in output");
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The form in which `secret` shows in `hay`, if it does: any 8 raw bytes
+/// of it; any 4 of its bytes in hex of either case (a procfs group); or all
+/// of it in hex once separators (dashes, commas, spaces) are dropped.
+pub fn leak(hay: &[u8], secret: &[u8]) -> Option<&'static str> {
+    if secret.windows(8).any(|w| contains(hay, w)) {
+        return Some("raw bytes");
     }
+    let lower = hay.to_ascii_lowercase();
+    if secret
+        .windows(4)
+        .any(|w| contains(&lower, hex::encode(w).as_bytes()))
+    {
+        return Some("hex");
+    }
+    let digits: Vec<u8> = lower.into_iter().filter(u8::is_ascii_hexdigit).collect();
+    contains(&digits, hex::encode(secret).as_bytes()).then_some("hex with separators")
+}
+
+/// The TFO keys of a procfs pair, in text order and as the kernel's
+/// little-endian words: what a leak of the pair could look like.
+pub fn tfo_keys(pair: &str) -> Vec<Vec<u8>> {
+    let mut keys = Vec::new();
+    for key in pair.split(',') {
+        let bytes = hex::decode(key.replace('-', "")).unwrap();
+        let swapped = bytes.chunks(4).flat_map(|w| w.iter().rev()).copied();
+        keys.push(swapped.collect());
+        keys.push(bytes);
+    }
+    keys
+}
+
+/// The secrets of the test vector: its main key and the TFO keys of
+/// `pairs` (procfs texts).
+pub fn secrets(pairs: &[&str]) -> Vec<Vec<u8>> {
+    let mut all = vec![hex::decode(SPEC_MAIN).unwrap()];
+    all.extend(pairs.iter().flat_map(|p| tfo_keys(p)));
+    all
+}
+
+/// Asserts that `hay` holds none of `secrets` in any form [`leak`] knows.
+pub fn assert_no_secrets(hay: impl AsRef<[u8]>, secrets: &[Vec<u8>]) {
+    for (i, s) in secrets.iter().enumerate() {
+        if let Some(form) = leak(hay.as_ref(), s) {
+            panic!("secret {i} found as {form}");
+        }
+    }
+}
+
+/// Regular files under `dir` (recursively) and their bytes.
+pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    for e in fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let t = e.file_type().unwrap();
+        if t.is_dir() {
+            files.extend(snapshot(&e.path()));
+        } else if t.is_file() {
+            files.insert(e.path(), fs::read(e.path()).unwrap());
+        }
+    }
+    files
 }
 
 /// Sets a file's permission bits.
