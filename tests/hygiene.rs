@@ -115,7 +115,7 @@ fn secrets_are_held_by_a_hardened_process() {
     unsafe { libc::kill(pid as i32, libc::SIGTERM) };
     stdin.write_all(&key[16..]).unwrap();
     drop(stdin);
-    let out = child.wait_with_output().unwrap();
+    let out = bounded_wait(child);
     assert_eq!(out.status.signal(), Some(libc::SIGTERM), "{out:?}");
     assert_eq!(
         bytes(&target),
@@ -132,7 +132,7 @@ fn secrets_are_held_by_a_hardened_process() {
         .uid();
     stdin.write_all(&key).unwrap();
     drop(stdin);
-    let out = child.wait_with_output().unwrap();
+    let out = bounded_wait(child);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         owner, 0,
@@ -152,7 +152,7 @@ fn a_run_waiting_for_its_key_stops_at_once() {
     let start = Instant::now();
     // SAFETY: kill on our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let out = child.wait_with_output().unwrap();
+    let out = bounded_wait(child);
     assert_eq!(out.status.signal(), Some(libc::SIGTERM));
     assert!(start.elapsed() < Duration::from_secs(2));
     drop(stdin);

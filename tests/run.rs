@@ -180,10 +180,7 @@ fn concurrent_first_runs_agree_on_one_autokey() {
                     .unwrap()
             })
             .collect();
-        let outs: Vec<_> = children
-            .into_iter()
-            .map(|c| c.wait_with_output().unwrap())
-            .collect();
+        let outs: Vec<_> = children.into_iter().map(bounded_wait).collect();
         assert!(outs.iter().all(|o| o.status.success()));
         let created = outs
             .iter()

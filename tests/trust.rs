@@ -353,7 +353,7 @@ fn a_key_piped_in() {
             .spawn()
             .unwrap();
         child.stdin.take().unwrap().write_all(input).unwrap();
-        child.wait_with_output().unwrap()
+        bounded_wait(child)
     };
     for name in ["-", "/dev/stdin"] {
         let o = piped(name, &main);
@@ -403,7 +403,7 @@ fn a_key_piped_in() {
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(&main[..16]).unwrap();
     let start = Instant::now();
-    let o = child.wait_with_output().unwrap();
+    let o = bounded_wait(child);
     let waited = start.elapsed();
     drop(stdin);
     refused(

@@ -19,11 +19,10 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use tofurkey::cli::{DEFAULT_AUTOKEY, KeySpec};
-use tofurkey::error::Error;
+use tofurkey::cli::KeySpec;
 use tofurkey::fileio::Kind;
 use tofurkey::keys::{MAIN_KEY_LEN, MainKey};
-use tofurkey::keysource::{self, CREDENTIAL, Source};
+use tofurkey::keysource::{self, CREDENTIAL, DEFAULT_AUTOKEY, KeyError, Source};
 
 /// What `tofurkey.key` is, as the input chose it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -86,7 +85,7 @@ fuzz_target!(|data: &[u8]| {
         (KeySpec::File(_), Ok(s @ Source::File(_)), _) => s,
         (KeySpec::Autokey(_), Ok(s @ Source::Autokey(_)), _) => s,
         // Set but not a usable directory: an error, never the autokey.
-        (KeySpec::Default, Err(Error::CredentialsDir { .. }), 1 | 4) => return,
+        (KeySpec::Default, Err(KeyError::CredentialsDir { .. }), 1 | 4) => return,
         // Present in any form, even broken: the credential, never a silent
         // fall back to a host-local key.
         (KeySpec::Default, Ok(s @ Source::Credential(_)), 2 | 3) if entry != Entry::Absent => s,
@@ -111,14 +110,14 @@ fuzz_target!(|data: &[u8]| {
             let first = MainKey::new(bytes[..MAIN_KEY_LEN].try_into().unwrap());
             assert_eq!(loaded.key.fingerprint(), first.fingerprint());
         }
-        (Err(Error::KeyZero { source: s }), Want::Zero) => assert_eq!(*s, source),
-        (Err(Error::KeyShort { len, source: s }), Want::Short(n)) => {
+        (Err(KeyError::Zero { source: s }), Want::Zero) => assert_eq!(*s, source),
+        (Err(KeyError::Short { len, source: s }), Want::Short(n)) => {
             assert_eq!((len, s), (n, &source));
         }
-        (Err(Error::KeyNotFile { kind, source: s }), Want::NotFile(k)) => {
+        (Err(KeyError::NotFile { kind, source: s }), Want::NotFile(k)) => {
             assert_eq!((kind, s), (k, &source));
         }
-        (Err(Error::KeyRead { why, source: s }), Want::Read(kind)) => {
+        (Err(KeyError::Read { why, source: s }), Want::Read(kind)) => {
             assert_eq!(*s, source);
             if let Some(kind) = kind {
                 assert_eq!(why.kind(), *kind, "{why}");

@@ -6,9 +6,8 @@
 use std::os::unix::fs::PermissionsExt;
 
 use libfuzzer_sys::fuzz_target;
-use tofurkey::error::Error;
 use tofurkey::keys::{MAIN_KEY_LEN, MainKey};
-use tofurkey::keysource::{self, Source};
+use tofurkey::keysource::{self, KeyError, Source};
 
 fuzz_target!(|data: &[u8]| {
     let path = tofurkey_fuzz::scratch("read_key").join("main.key");
@@ -20,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     });
     let zeros = data.len() >= MAIN_KEY_LEN && data[..MAIN_KEY_LEN].iter().all(|&b| b == 0);
     match (got, data.len()) {
-        (Err(Error::KeyZero { .. }), _) => assert!(zeros, "refused as zeros"),
+        (Err(KeyError::Zero { .. }), _) => assert!(zeros, "refused as zeros"),
         (Ok(loaded), n) if n >= MAIN_KEY_LEN && !zeros => {
             let want = MainKey::new(data[..MAIN_KEY_LEN].try_into().unwrap());
             assert_eq!(
@@ -30,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
             );
             assert!(!loaded.created);
         }
-        (Err(Error::KeyShort { len, .. }), n) if n < MAIN_KEY_LEN => assert_eq!(len, n),
+        (Err(KeyError::Short { len, .. }), n) if n < MAIN_KEY_LEN => assert_eq!(len, n),
         (Ok(_), n) => panic!("accepted a key of {n} bytes"),
         (Err(e), n) => panic!("{n} bytes refused: {e}"),
     }

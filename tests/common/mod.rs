@@ -220,17 +220,22 @@ pub fn bytes(p: &Path) -> Vec<u8> {
 
 /// Runs `cmd`, killing it after 10 s: a hang fails the test, not the suite.
 pub fn bounded(cmd: &mut Command) -> Output {
-    let mut child = cmd
+    let child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
+    bounded_wait(child)
+}
+
+/// Waits for `child`, killing it after 10 s: a hang fails the test.
+pub fn bounded_wait(mut child: std::process::Child) -> Output {
     let start = Instant::now();
     while child.try_wait().expect("wait").is_none() {
         if start.elapsed() > Duration::from_secs(10) {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("hung: {cmd:?}");
+            panic!("hung: {child:?}");
         }
         std::thread::sleep(Duration::from_millis(2));
     }

@@ -4,7 +4,7 @@
 Two hosts, A and B, share a main key and set their keys with tofurkey at
 their own (faked) clocks. A client takes a cookie from A and sends data in
 its SYN to B; B's TcpExt counters tell whether B accepted the cookie and with
-which key. Every expected verdict is computed from the schedule in the SPEC.
+which key. Every expected verdict is computed from the schedule (README, "How it works").
 
     TOFURKEY_BIN=/abs/path/to/tofurkey python3 tests/kernel/test_tfo_cluster.py
 
@@ -34,7 +34,7 @@ KEYS_LOGGED = re.compile(r"^info: Generated ASCII TFO keys for procfs write: \[(
 TFO_KEY = re.compile(r"[0-9a-f]{8}(-[0-9a-f]{8}){3}")
 
 
-# --- The schedule (SPEC "Time math"), the source of every expected verdict ---
+# --- The schedule (README, "How it works"), the source of every expected verdict ---
 
 def live_counters(now):
     """(primary, backup) key counters at unix time `now`."""
@@ -71,7 +71,7 @@ EXPECTED_COUNTERS = {
 
 
 def reference_keys(main_key, now):
-    """The SPEC's KDF, only to cross-check what tofurkey logged (never to set keys)."""
+    """The 1.3.4 KDF (README, "How it works"), only to cross-check what tofurkey logged (never to set keys)."""
     def derive(counter):
         digest = hashlib.blake2b(digest_size=16, key=main_key, person=b"tofurkey" + bytes(8),
                                  salt=struct.pack("<QQ", counter, 0)).hexdigest()
@@ -187,7 +187,7 @@ class TfoClusterTest(unittest.TestCase):
                 # Compared without assertEqual, which would print the keys.
                 self.assertTrue(in_kernel == logged, "the kernel holds another pair than tofurkey logged")
                 expected = reference_keys(self.main_keys["shared"].read_bytes(), now)
-                self.assertTrue(logged == expected, "tofurkey's pair differs from the SPEC's KDF")
+                self.assertTrue(logged == expected, "tofurkey's pair differs from the 1.3.4 KDF")
 
     def test_cookie_from_A_accepted_by_B_despite_clock_skew(self):
         for description, a_now, b_now in skew_cases():

@@ -33,15 +33,24 @@ CREDSTORE = "/etc/credstore/tofurkey.key"
 CREDSTORE_ENCRYPTED = "/etc/credstore.encrypted/tofurkey.key"
 TIMER_DROPIN = "/etc/systemd/system/tofurkey.timer.d/interval.conf"
 SERVICE_DROPIN_DIR = "/etc/systemd/system/tofurkey.service.d"
-MSG = {  # tofurkey's MESSAGE_IDs
-    "keys_set": "d094ba3ca036456b86840348b07686ff",
-    "autokey_created": "a2fd2c25684942ed9a06fb322252348e",
-    "autokey_used": "1fb1109bf21f4377bbabcb5a9b665418",
-    "failure": "42ac2550bae64165a34538ef4617dfe5",
-}
 UNIT_STARTING = "7d4958e842da4a758f6c1cdc7b36dcc5"  # systemd's "Starting UNIT"
-FIELDS = ("TOFURKEY_UNIX_TIME", "TOFURKEY_INTERVAL", "TOFURKEY_CTR_PRIMARY",
-          "TOFURKEY_CTR_BACKUP", "TOFURKEY_NEXT_ROTATION", "TOFURKEY_KEY_SOURCE")
+
+
+def _journal_vocabulary():
+    """tofurkey's MESSAGE_IDs by event (snake_case) and its journal fields,
+    read from src/report.rs, where each is defined once."""
+    report = open(os.path.join(os.path.dirname(__file__), "..", "..", "src", "report.rs")).read()
+    ids = {re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower(): msg_id
+           for name, msg_id in re.findall(r'Event::(\w+) => "([0-9a-f]{32})"', report)}
+    fields = tuple(re.findall(r'pub const \w+: &str = "(TOFURKEY_\w+)"', report))
+    if len(ids) < 6 or len(fields) < 10:
+        raise SetupError("cannot read the journal vocabulary from src/report.rs")
+    return ids, fields
+
+
+MSG, ALL_FIELDS = _journal_vocabulary()
+# A key-setting run's entry carries every field but --check's.
+FIELDS = tuple(f for f in ALL_FIELDS if f != "TOFURKEY_CHECK_EXIT")
 KEYS_LINE = re.compile(r"^info: Generated ASCII TFO keys for procfs write: \[(\d+)\] (\S+)$", re.M)
 
 box = None          # the container
@@ -352,8 +361,8 @@ class Units(unittest.TestCase):
             by_id.setdefault(e.get("MESSAGE_ID"), []).append(e)
             for name, value in e.items():
                 self.assertIsInstance(value, str, "binary journal field %s" % name)
-        for name, msg_id in MSG.items():
-            self.assertIn(msg_id, by_id, "no %s entry" % name)
+        for name in ("keys_set", "autokey_created", "autokey_used", "failure"):
+            self.assertIn(MSG[name], by_id, "no %s entry" % name)
         for e in by_id[MSG["keys_set"]]:
             for f in FIELDS:
                 self.assertIn(f, e)
@@ -414,7 +423,7 @@ class Units(unittest.TestCase):
                     "/usr/sbin/tofurkey", "--check", check=False)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         entries = [e for e in journal("-u", "tofurkey-check-test")
-                   if e.get("MESSAGE_ID") == "5862ce66ac6f4910a2a14bd22ebdde79"]
+                   if e.get("MESSAGE_ID") == MSG["check"]]
         self.assertEqual(len(entries), 1, entries)
         self.assertTrue(entries[0]["MESSAGE"].startswith("OK:"), entries[0])
         self.assertEqual(entries[0]["TOFURKEY_CHECK_EXIT"], "0")
