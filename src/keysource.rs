@@ -46,7 +46,8 @@ const WRITABLE_BY_OTHERS: u32 = 0o022;
 const READABLE_BY_OTHERS: u32 = 0o044;
 /// Any group or other permission: an autokey must have none.
 const ANY_OTHERS: u32 = 0o077;
-const _: () = assert!(WRITABLE_BY_OTHERS | READABLE_BY_OTHERS | ANY_OTHERS == ANY_OTHERS);
+// Writable or readable by others are both kinds of "any group or other".
+const _: () = assert!((WRITABLE_BY_OTHERS | READABLE_BY_OTHERS) & !ANY_OTHERS == 0);
 
 /// A resolved main key source.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -622,23 +623,11 @@ fn store_autokey(
     ) {
         Ok(()) => {}
         Err(Errno::EEXIST) => {
-            // Another run stored its key first: use that one, checked.
-            let mut file = open_existing_autokey(source, path, dir, name)?;
-            let len =
-                fileio::read_up_to(&mut file, &mut bytes[..]).map_err(|why| KeyError::Read {
-                    source: source.clone(),
-                    why,
-                })?;
-            if len < MAIN_KEY_LEN {
-                return Err(KeyError::Short {
-                    source: source.clone(),
-                    len,
-                });
-            }
-            return Ok(Loaded {
-                key: MainKey::new(*bytes),
-                created: false,
-            });
+            // Another run stored its key first: use that one, checked and
+            // read as any existing autokey is.
+            let input = Input::File(open_existing_autokey(source, path, dir, name)?);
+            let source = source.clone();
+            return Opened { source, input }.read();
         }
         Err(e) => return Err(fail("link into place", e.into())),
     }

@@ -78,6 +78,9 @@ fn bad_key_files() {
     key_case(&d, &fifo, "is a FIFO");
     // /dev/zero would even "read" 32 bytes: devices are refused outright.
     key_case(&d, Path::new("/dev/zero"), "is a device");
+    let socket = d.path("key.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    key_case(&d, &socket, "is a socket");
     assert!(!missing.exists());
 }
 
