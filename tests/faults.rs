@@ -542,108 +542,81 @@ fn replace_with(path: &Path, link: Option<&Path>) {
 #[test]
 fn files_swapped_between_check_and_open_are_refused() {
     need_root("tracing a run");
-    let d = Dir::new("swap");
-    let key = d.spec_key();
-    let (k, target) = (key.to_str().unwrap(), d.target());
-    let t = target.to_str().unwrap();
-    let to_fifo = |p: &Path| {
-        let p = p.to_path_buf();
-        move || replace_with(&p, None)
-    };
-
-    let (code, out) = swapped_at_open(
-        tofurkey().args(["--check", "-k", k, "-T", T, "-P", t]),
-        &target,
-        to_fifo(&target),
-    );
-    assert_eq!(
-        (code, out.as_str()),
+    // What is swapped, with what, and the one line the run must answer.
+    enum Swap {
+        Target,
+        Key,
+        Autokey,
+    }
+    let cases = [
         (
-            Some(3),
-            format!("UNKNOWN: target {t} is a FIFO, not a regular or procfs file: check -P\n")
-                .as_str()
-        )
-    );
-
-    // (The FIFO goes first: writing to one would wait for a reader.)
-    fs::remove_file(&target).unwrap();
-    let target = d.target();
-    let (code, out) = swapped_at_open(
-        tofurkey().args(["-k", k, "-T", T, "-P", t]),
-        &target,
-        to_fifo(&target),
-    );
-    assert_eq!(
-        (code, out.as_str()),
+            &["--check"][..],
+            Swap::Target,
+            None,
+            3,
+            "UNKNOWN: target {t} is a FIFO, not a regular or procfs file: check -P",
+        ),
         (
-            Some(1),
-            format!("error: target {t} is a FIFO, not a regular or procfs file: check -P\n")
-                .as_str()
-        )
-    );
-
-    fs::remove_file(&target).unwrap();
-    let target = d.target();
-    let (code, out) = swapped_at_open(
-        tofurkey().args(["-k", k, "-T", T, "-P", t]),
-        &key,
-        to_fifo(&key),
-    );
-    assert_eq!(
-        (code, out.as_str()),
+            &[],
+            Swap::Target,
+            None,
+            1,
+            "error: target {t} is a FIFO, not a regular or procfs file: check -P",
+        ),
         (
-            Some(1),
-            format!(
-                "error: main key file {k} is a FIFO, not a regular file: point it at a file of \
-                 32 bytes\n"
-            )
-            .as_str()
-        )
-    );
-    assert_eq!(bytes(&target), OLD_PAIR);
-
-    let auto = d.file("auto.key", &[0x11; 32]);
-    let a = auto.to_str().unwrap();
-    let (code, out) = swapped_at_open(
-        tofurkey().args(["-a", a, "-T", T, "-P", t]),
-        Path::new("auto.key"),
-        to_fifo(&auto),
-    );
-    assert_eq!(
-        (code, out.as_str()),
+            &[],
+            Swap::Key,
+            None,
+            1,
+            "error: main key file {k} is a FIFO, not a regular file: point it at a file of 32 bytes",
+        ),
         (
-            Some(1),
-            format!(
-                "error: autokey {a} is a FIFO, not a regular file: point it at a file of 32 \
-                 bytes\n"
-            )
-            .as_str()
-        )
-    );
-    fs::remove_file(&auto).unwrap();
-    let auto = d.file("auto.key", &[0x11; 32]);
-    let good = d.file("good.key", &[0x22; 32]);
-    let (code, out) = swapped_at_open(
-        tofurkey().args(["-a", auto.to_str().unwrap(), "-T", T, "-P", t]),
-        Path::new("auto.key"),
-        || replace_with(&auto, Some(&good)),
-    );
-    assert_eq!(
-        (code, out.as_str()),
+            &["-a", "{a}"],
+            Swap::Autokey,
+            None,
+            1,
+            "error: autokey {a} is a FIFO, not a regular file: point it at a file of 32 bytes",
+        ),
         (
-            Some(1),
-            format!(
-                "error: cannot read autokey {}: Too many levels of symbolic links: check the \
-                 path and its permissions\n",
-                auto.display()
-            )
-            .as_str()
-        )
-    );
-    assert_eq!(bytes(&target), OLD_PAIR);
+            &["-a", "{a}"],
+            Swap::Autokey,
+            Some("good.key"),
+            1,
+            "error: cannot read autokey {a}: Too many levels of symbolic links: check the path and its permissions",
+        ),
+    ];
+    for (extra, swap, link, want_code, want) in cases {
+        let d = Dir::new("swap");
+        let (key, target) = (d.spec_key(), d.target());
+        let auto = d.file("auto.key", &[0x11; 32]);
+        let good = d.file("good.key", &[0x22; 32]);
+        let fill = |text: &str| {
+            text.replace("{t}", target.to_str().unwrap())
+                .replace("{k}", key.to_str().unwrap())
+                .replace("{a}", auto.to_str().unwrap())
+        };
+        let (swapped, name) = match swap {
+            Swap::Target => (&target, target.clone()),
+            Swap::Key => (&key, key.clone()),
+            // The autokey is opened relative to its directory.
+            Swap::Autokey => (&auto, PathBuf::from("auto.key")),
+        };
+        let mut cmd = tofurkey();
+        cmd.args(extra.iter().map(|a| fill(a)))
+            .args(["-T", T, "-P", target.to_str().unwrap()]);
+        if !matches!(swap, Swap::Autokey) {
+            cmd.arg("-k").arg(&key);
+        }
+        let link = link.map(|_| good.as_path());
+        let (code, out) = swapped_at_open(&mut cmd, &name, || replace_with(swapped, link));
+        assert_eq!((code, out), (Some(want_code), format!("{}\n", fill(want))));
+        if !matches!(swap, Swap::Target) {
+            assert_eq!(bytes(&target), OLD_PAIR);
+        }
+    }
 }
 
-/// The SPEC key as root's (mode 0600), and a copy of nobody's own, in a
+/// The vector's key as root's (mode 0600), and a copy of nobody's own, in a
 /// directory anyone may enter: each user trusts and reads its own, and a
 /// run gets as far as the target.
 fn public_key(d: &Dir) -> (PathBuf, PathBuf) {
