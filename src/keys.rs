@@ -196,7 +196,8 @@ impl Form {
 /// procfs dashes and comma), not one non-zero digit. Writing that back would
 /// set a real all-zero key, which anyone can compute cookies with.
 pub fn never_set(text: &[u8]) -> bool {
-    !text.is_empty() && text.iter().all(|&b| matches!(b, b'0' | b'-' | b','))
+    matches!(text.len(), KEY_TEXT_LEN | PAIR_TEXT_LEN)
+        && text.iter().all(|&b| matches!(b, b'0' | b'-' | b','))
 }
 
 /// `xxxxxxxx-xxxxxxxx-xxxxxxxx-xxxxxxxx` in lowercase hex, as [`write_key`]
@@ -308,6 +309,10 @@ mod tests {
         ));
         assert!(never_set(b"00000000-00000000-00000000-00000000"));
         assert!(!never_set(b""));
+        assert!(
+            !never_set(b"0"),
+            "a file holding 0 is not a kernel's unset keys"
+        );
         assert!(!never_set(SPEC_PAIR.as_bytes()));
         assert!(!never_set(b"00000000-00000000-00000000-00000001"));
     }

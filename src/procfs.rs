@@ -124,6 +124,8 @@ pub enum Kept {
     /// It was changed, and it held never-set keys (zeros) before: writing
     /// zeros would set a real all-zero key, which anyone could use.
     NeverSet,
+    /// It holds another whole pair, written since by someone else: left.
+    OtherWriter,
 }
 
 impl fmt::Display for Kept {
@@ -135,6 +137,7 @@ impl fmt::Display for Kept {
             Kept::Restored => f.write_str("; the old keys were put back"),
             Kept::NotRestored(why) => write!(f, "; putting the old keys back failed ({why})"),
             Kept::NeverSet => f.write_str("; it held no keys before, so none were put back"),
+            Kept::OtherWriter => f.write_str("; another writer's pair is there now, left as it is"),
         }
     }
 }
@@ -190,10 +193,17 @@ impl Target {
             Ok(n) if n == data.len() => match self.held() {
                 Ok(held) if held.as_slice() == pair.text() => return Ok(()),
                 Ok(held) => {
+                    let found = Form::of(&held);
+                    // Another whole pair is someone else's write since ours
+                    // (another run): putting ours back would undo theirs.
+                    let kept = match found {
+                        Form::Pair => Kept::OtherWriter,
+                        _ => self.put_back(old),
+                    };
                     return Err(TargetError::Mismatch {
                         path: self.path.clone(),
-                        found: Form::of(&held),
-                        kept: self.put_back(old),
+                        found,
+                        kept,
                     });
                 }
                 Err(e) => ("read back", e),

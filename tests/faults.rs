@@ -440,10 +440,15 @@ fn sigkill_at_every_syscall_never_leaves_a_partial_autokey() {
     assert_eq!(bytes(&bench.target), OLD_PAIR, "a dry run wrote");
 }
 
-/// The path the tracee passes to `openat(2)` if it is stopped at the entry
-/// of one, read from its memory.
+/// A system call a traced run is stopped at the entry of: its number, and
+/// for `openat(2)` the path it passes, read from its memory.
+struct Entry {
+    nr: i64,
+    path: Option<PathBuf>,
+}
+
 #[cfg(target_arch = "x86_64")]
-fn openat_path(pid: libc::pid_t) -> Option<PathBuf> {
+fn syscall_entry(pid: libc::pid_t) -> Option<Entry> {
     use std::os::unix::ffi::OsStringExt;
     use std::os::unix::fs::FileExt;
     let mut regs = std::mem::MaybeUninit::<libc::user_regs_struct>::uninit();
@@ -453,29 +458,36 @@ fn openat_path(pid: libc::pid_t) -> Option<PathBuf> {
     // SAFETY: initialized by the successful call above.
     let regs = unsafe { regs.assume_init() };
     // At a syscall entry stop the kernel has put -ENOSYS in rax.
-    let entry = regs.rax == (-libc::ENOSYS) as u64;
-    if !entry || regs.orig_rax != libc::SYS_openat as u64 {
+    if regs.rax != (-libc::ENOSYS) as u64 {
         return None;
     }
-    let mem = File::open(format!("/proc/{pid}/mem")).unwrap();
-    let mut buf = vec![0u8; 4096];
-    let n = mem.read_at(&mut buf, regs.rsi).unwrap_or(0);
-    let end = buf[..n].iter().position(|&b| b == 0)?;
-    buf.truncate(end);
-    Some(PathBuf::from(std::ffi::OsString::from_vec(buf)))
+    let nr = regs.orig_rax as i64;
+    let path = (nr == libc::SYS_openat).then(|| {
+        let mem = File::open(format!("/proc/{pid}/mem")).unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = mem.read_at(&mut buf, regs.rsi).unwrap_or(0);
+        let end = buf[..n].iter().position(|&b| b == 0).unwrap_or(n);
+        buf.truncate(end);
+        PathBuf::from(std::ffi::OsString::from_vec(buf))
+    });
+    Some(Entry { nr, path })
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn openat_path(_: libc::pid_t) -> Option<PathBuf> {
+fn syscall_entry(_: libc::pid_t) -> Option<Entry> {
     panic!("reading a tracee's system call arguments is written for x86_64 only");
 }
 
-/// Runs `cmd` traced and calls `swap` at the entry of its first `openat(2)`
-/// of `name`: after the path was checked, before it is opened, the one
-/// moment a swapped file could slip through. A run still going after 10 s
-/// hung, and is killed. Returns its exit code, stdout and stderr.
-fn swapped_at_open(cmd: &mut Command, name: &Path, swap: impl FnOnce()) -> (Option<i32>, String) {
-    let d = Dir::new("swap-output");
+/// Runs `cmd` traced and calls `act` at the first system call entry that
+/// `when` picks: a moment between two steps of the run, where another
+/// process could act. A run still going after 10 s hung, and is killed.
+/// Returns its exit code, and its stdout and stderr.
+fn intervened(
+    cmd: &mut Command,
+    mut when: impl FnMut(&Entry) -> bool,
+    act: impl FnOnce(),
+) -> (Option<i32>, String) {
+    let d = Dir::new("traced-output");
     let out = d.path("out");
     let file = File::create(&out).unwrap();
     cmd.stdout(file.try_clone().unwrap()).stderr(file);
@@ -496,7 +508,7 @@ fn swapped_at_open(cmd: &mut Command, name: &Path, swap: impl FnOnce()) -> (Opti
             false
         })
     };
-    let mut swap = Some(swap);
+    let mut act = Some(act);
     let mut signal = 0;
     let status = loop {
         ptrace(libc::PTRACE_SYSCALL, pid, signal);
@@ -506,8 +518,8 @@ fn swapped_at_open(cmd: &mut Command, name: &Path, swap: impl FnOnce()) -> (Opti
         }
         signal = match libc::WSTOPSIG(status) {
             s if s == libc::SIGTRAP | 0x80 => {
-                if swap.is_some() && openat_path(pid).as_deref() == Some(name) {
-                    swap.take().unwrap()();
+                if act.is_some() && syscall_entry(pid).is_some_and(|e| when(&e)) {
+                    act.take().unwrap()();
                 }
                 0
             }
@@ -515,13 +527,24 @@ fn swapped_at_open(cmd: &mut Command, name: &Path, swap: impl FnOnce()) -> (Opti
         };
     };
     done.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(!watchdog.join().unwrap(), "the traced run hung");
     assert!(
-        !watchdog.join().unwrap(),
-        "the run hung on the swapped file"
+        act.is_none(),
+        "the run never reached the chosen system call"
     );
-    assert!(swap.is_none(), "the run never opened {}", name.display());
     let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
     (code, fs::read_to_string(&out).unwrap())
+}
+
+/// [`intervened`] at the first `openat(2)` of `name`: after the path was
+/// checked, before it is opened, the one moment a swapped file could slip
+/// through.
+fn swapped_at_open(cmd: &mut Command, name: &Path, swap: impl FnOnce()) -> (Option<i32>, String) {
+    intervened(
+        cmd,
+        |e| e.nr == libc::SYS_openat && e.path.as_deref() == Some(name),
+        swap,
+    )
 }
 
 /// Replaces `path` with a FIFO (or, with `link`, a symlink to `link`) in
@@ -614,6 +637,68 @@ fn files_swapped_between_check_and_open_are_refused() {
             assert_eq!(bytes(&target), OLD_PAIR);
         }
     }
+}
+
+/// Another run links its autokey in between this run's check and its
+/// link (planted here, as another user's, at the `linkat`): the loser
+/// reads the winner's key only through the same checks as any autokey, so
+/// a foreign one is refused, never used.
+#[test]
+fn a_key_linked_in_first_is_checked_like_any_autokey() {
+    need_root("tracing a run");
+    let d = Dir::new("lost-race");
+    let (auto, target) = (d.path("auto.key"), d.target());
+    let (code, out) = intervened(
+        tofurkey().args(["-a", auto.to_str().unwrap(), "-P", target.to_str().unwrap()]),
+        |e| e.nr == libc::SYS_linkat,
+        || {
+            d.file("auto.key", &[0x33; 32]);
+            give_to_nobody(&auto);
+        },
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.starts_with(&format!(
+            "error: autokey {} has owner uid 65534 and mode 0600",
+            auto.display()
+        )),
+        "{out}"
+    );
+    assert_eq!(bytes(&target), OLD_PAIR);
+}
+
+/// Another writer's whole pair lands between this run's write and its read
+/// back: it is someone else's newer write, and putting the old pair back
+/// would undo it, so it is left, and the error says so.
+#[test]
+fn another_writers_pair_is_not_undone() {
+    need_root("tracing a run");
+    let d = Dir::new("other-writer");
+    let (key, target) = (d.spec_key(), d.target());
+    let theirs = b"5eed5eed-5eed5eed-5eed5eed-5eed5eed,feedbeef-feedbeef-feedbeef-feedbeef\0";
+    let mut wrote = false;
+    let (code, out) = intervened(
+        tofurkey().arg("-k").arg(&key).arg("-P").arg(&target),
+        // The read back: the first pread64 after the pwrite64.
+        |e| {
+            wrote |= e.nr == libc::SYS_pwrite64;
+            wrote && e.nr == libc::SYS_pread64
+        },
+        || fs::write(&target, theirs).unwrap(),
+    );
+    assert_eq!(
+        (code, out),
+        (
+            Some(1),
+            format!(
+                "error: {} reads back a different key pair after the write; another writer's \
+                 pair is there now, left as it is: check that nothing else writes it and that it \
+                 keeps what is written\n",
+                target.display()
+            )
+        )
+    );
+    assert_eq!(bytes(&target), theirs);
 }
 
 /// The vector's key as root's (mode 0600), and a copy of nobody's own, in a

@@ -121,9 +121,10 @@ fn journal_entries_escape_control_characters() {
     let forged = d.path("x\ninfo: keys set");
     let script = format!(
         "mkdir -p /run/systemd/journal && touch /run/systemd/journal/socket && \
-         mount --bind {} /run/systemd/journal/socket && exec {} -T 1000000 -k '{}'",
+         mount --bind {} /run/systemd/journal/socket && exec {} -T 1000000 -P {} -k '{}'",
         journal.display(),
         BIN,
+        d.target().display(),
         forged.display()
     );
     let status = with_private_run(&script)

@@ -98,15 +98,16 @@ pub fn tofurkey_as_nobody() -> Command {
     c
 }
 
-/// `sh -c SCRIPT` in a private mount namespace with a fresh tmpfs on /run,
-/// so that what a run does in /run never reaches the host's.
+/// `sh -c SCRIPT` in a private mount and network namespace with a fresh
+/// tmpfs on /run, so that what a run does in /run never reaches the host's,
+/// and a run without `-P` could only reach the namespace's own key.
 pub fn with_private_run(script: &str) -> Command {
     assert!(
         is_root(),
         "a private /run needs root: run the suite as root"
     );
     let mut c = Command::new("unshare");
-    c.args(["--mount", "--propagation", "private", "sh", "-c"])
+    c.args(["--mount", "--net", "--propagation", "private", "sh", "-c"])
         .arg(format!("mount -t tmpfs tmpfs /run && {script}"));
     without_systemd_env(c)
 }
