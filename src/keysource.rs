@@ -305,9 +305,15 @@ enum Input {
     File(File),
     /// Standard input as a pipe, to be read before the deadline.
     Pipe(File, Instant),
-    /// No autokey yet: a new one goes into this unnamed file (`O_TMPFILE`)
-    /// and is then linked in as `name` in `dir`.
-    NewAutokey { dir: File, name: PathBuf, tmp: File },
+    /// No autokey yet: a new one goes into `tmp`, an unnamed file
+    /// (`O_TMPFILE`) or else the `named` one, and is then linked in as
+    /// `name` in `dir`.
+    NewAutokey {
+        dir: File,
+        name: PathBuf,
+        tmp: File,
+        named: Option<Named>,
+    },
 }
 
 /// Opens and checks `source`, reading none of its bytes. With `create`
@@ -352,8 +358,13 @@ impl Opened {
                 }
                 len
             }
-            Input::NewAutokey { dir, name, tmp } => {
-                return store_autokey(&source, &dir, &name, tmp);
+            Input::NewAutokey {
+                dir,
+                name,
+                tmp,
+                named,
+            } => {
+                return store_autokey(&source, &dir, &name, tmp, named.as_ref());
             }
         };
         if len < MAIN_KEY_LEN {
@@ -528,18 +539,67 @@ fn open_autokey(source: &Source, path: &Path, create: bool) -> Result<Input, Key
         Err(KeyError::Read { why, .. }) if create && why.kind() == io::ErrorKind::NotFound => {}
         other => return other.map(Input::File),
     }
-    let tmp = openat(
+    let owner_only = Mode::S_IRUSR | Mode::S_IWUSR;
+    let (tmp, named) = match openat(
         &dir,
         Path::new("."),
         OFlag::O_TMPFILE | OFlag::O_WRONLY,
-        Mode::S_IRUSR | Mode::S_IWUSR,
-    )
-    .map_err(|e| fail("create unnamed file", e))?;
+        owner_only,
+    ) {
+        Ok(tmp) => (tmp, None),
+        // No O_TMPFILE here (overlayfs before Linux 6.6, NFS): a file of a
+        // random name, made with O_EXCL, so that nothing another user
+        // pre-created can be it; removed once the key is linked in (a
+        // crash can leave it: 0600, the running user's).
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EISDIR)) => {
+            let mut random = [0u8; 8];
+            getrandom::fill(&mut random).map_err(|e| fail("get random bytes", e.into()))?;
+            let mut tmp_name = OsString::from(".");
+            tmp_name.push(&name);
+            tmp_name.push(format!(".{}.tmp", hex::encode(random)));
+            let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_WRONLY;
+            let tmp = openat(&dir, Path::new(&tmp_name), flags, owner_only)
+                .map_err(|e| fail("create temporary file", e))?;
+            let dir = dir
+                .try_clone()
+                .map_err(|e| fail("create temporary file", e))?;
+            (
+                tmp,
+                Some(Named {
+                    dir,
+                    name: tmp_name.into(),
+                }),
+            )
+        }
+        Err(e) => return Err(fail("create unnamed file", e)),
+    };
     // The umask may have taken bits from 0600 (even the owner's read bit,
     // which would make the key unusable to a non-root owner): set it again.
     tmp.set_permissions(fs::Permissions::from_mode(0o600))
         .map_err(|e| fail("set mode 0600", e))?;
-    Ok(Input::NewAutokey { dir, name, tmp })
+    Ok(Input::NewAutokey {
+        dir,
+        name,
+        tmp,
+        named,
+    })
+}
+
+/// A temporary file with a name, where there is no O_TMPFILE: removed when
+/// this is dropped, whatever became of the run.
+struct Named {
+    dir: File,
+    name: PathBuf,
+}
+
+impl Drop for Named {
+    fn drop(&mut self) {
+        let _ = nix::unistd::unlinkat(
+            Some(self.dir.as_raw_fd()),
+            &self.name,
+            nix::unistd::UnlinkatFlags::NoRemoveDir,
+        );
+    }
 }
 
 /// Opens the autokey `name` in `dir` if it is a regular file of the running
@@ -588,13 +648,14 @@ fn open_existing_autokey(
     Ok(file)
 }
 
-/// Makes a new key, writes and syncs it into the unnamed `tmp`, then links
-/// it in as `name`. If another run linked its key first, that key is used.
+/// Makes a new key, writes and syncs it into `tmp`, then links it in as
+/// `name`. If another run linked its key first, that key is used.
 fn store_autokey(
     source: &Source,
     dir: &File,
     name: &Path,
     mut tmp: File,
+    named: Option<&Named>,
 ) -> Result<Loaded, KeyError> {
     let path = match source {
         Source::Autokey(p) => p.as_path(),
@@ -612,15 +673,14 @@ fn store_autokey(
     tmp.write_all(&bytes[..]).map_err(|e| fail("write", e))?;
     tmp.sync_all().map_err(|e| fail("sync", e))?;
     // An O_TMPFILE file is linked in through its /proc/self/fd entry
-    // (open(2)); linking by fd alone would need CAP_DAC_READ_SEARCH.
+    // (open(2)); linking by fd alone would need CAP_DAC_READ_SEARCH. Neither
+    // kind of link replaces a file that is there.
     let proc_fd = PathBuf::from(format!("/proc/self/fd/{}", tmp.as_raw_fd()));
-    match nix::unistd::linkat(
-        None,
-        proc_fd.as_path(),
-        Some(dir.as_raw_fd()),
-        name,
-        AtFlags::AT_SYMLINK_FOLLOW,
-    ) {
+    let (from_dir, from, follow) = match named {
+        Some(n) => (Some(dir.as_raw_fd()), n.name.as_path(), AtFlags::empty()),
+        None => (None, proc_fd.as_path(), AtFlags::AT_SYMLINK_FOLLOW),
+    };
+    match nix::unistd::linkat(from_dir, from, Some(dir.as_raw_fd()), name, follow) {
         Ok(()) => {}
         Err(Errno::EEXIST) => {
             // Another run stored its key first: use that one, checked and

@@ -441,22 +441,35 @@ fn sigkill_at_every_syscall_never_leaves_a_partial_autokey() {
 }
 
 /// A system call a traced run is stopped at the entry of: its number, and
-/// for `openat(2)` the path it passes, read from its memory.
+/// for `openat(2)` the path and flags it passes, read from its memory.
 struct Entry {
     nr: i64,
     path: Option<PathBuf>,
+    flags: u64,
+}
+
+#[cfg(target_arch = "x86_64")]
+fn regs(pid: libc::pid_t) -> libc::user_regs_struct {
+    let mut regs = std::mem::MaybeUninit::<libc::user_regs_struct>::uninit();
+    // SAFETY: PTRACE_GETREGS fills the struct `data` points to.
+    let r = unsafe { libc::ptrace(libc::PTRACE_GETREGS, pid, 0usize, regs.as_mut_ptr()) };
+    assert_ne!(r, -1, "PTRACE_GETREGS: {}", io::Error::last_os_error());
+    // SAFETY: initialized by the successful call above.
+    unsafe { regs.assume_init() }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn set_regs(pid: libc::pid_t, regs: &libc::user_regs_struct) {
+    // SAFETY: PTRACE_SETREGS reads the struct `data` points to.
+    let r = unsafe { libc::ptrace(libc::PTRACE_SETREGS, pid, 0usize, regs as *const _) };
+    assert_ne!(r, -1, "PTRACE_SETREGS: {}", io::Error::last_os_error());
 }
 
 #[cfg(target_arch = "x86_64")]
 fn syscall_entry(pid: libc::pid_t) -> Option<Entry> {
     use std::os::unix::ffi::OsStringExt;
     use std::os::unix::fs::FileExt;
-    let mut regs = std::mem::MaybeUninit::<libc::user_regs_struct>::uninit();
-    // SAFETY: PTRACE_GETREGS fills the struct `data` points to.
-    let r = unsafe { libc::ptrace(libc::PTRACE_GETREGS, pid, 0usize, regs.as_mut_ptr()) };
-    assert_ne!(r, -1, "PTRACE_GETREGS: {}", io::Error::last_os_error());
-    // SAFETY: initialized by the successful call above.
-    let regs = unsafe { regs.assume_init() };
+    let regs = regs(pid);
     // At a syscall entry stop the kernel has put -ENOSYS in rax.
     if regs.rax != (-libc::ENOSYS) as u64 {
         return None;
@@ -470,7 +483,28 @@ fn syscall_entry(pid: libc::pid_t) -> Option<Entry> {
         buf.truncate(end);
         PathBuf::from(std::ffi::OsString::from_vec(buf))
     });
-    Some(Entry { nr, path })
+    Some(Entry {
+        nr,
+        path,
+        flags: regs.rdx,
+    })
+}
+
+/// Makes the system call the tracee is stopped at the entry of fail with
+/// `errno`: skipped now (-1 as its number), its result set at the exit stop
+/// that follows (see [`failed_syscall`]).
+#[cfg(target_arch = "x86_64")]
+fn skip_syscall(pid: libc::pid_t) {
+    let mut r = regs(pid);
+    r.orig_rax = u64::MAX;
+    set_regs(pid, &r);
+}
+
+#[cfg(target_arch = "x86_64")]
+fn set_result(pid: libc::pid_t, errno: i32) {
+    let mut r = regs(pid);
+    r.rax = (-i64::from(errno)) as u64;
+    set_regs(pid, &r);
 }
 
 #[cfg(not(target_arch = "x86_64"))]
@@ -478,15 +512,20 @@ fn syscall_entry(_: libc::pid_t) -> Option<Entry> {
     panic!("reading a tracee's system call arguments is written for x86_64 only");
 }
 
-/// Runs `cmd` traced and calls `act` at the first system call entry that
-/// `when` picks: a moment between two steps of the run, where another
-/// process could act. A run still going after 10 s hung, and is killed.
-/// Returns its exit code, and its stdout and stderr.
-fn intervened(
-    cmd: &mut Command,
-    mut when: impl FnMut(&Entry) -> bool,
-    act: impl FnOnce(),
-) -> (Option<i32>, String) {
+#[cfg(not(target_arch = "x86_64"))]
+fn skip_syscall(_: libc::pid_t) {
+    panic!("changing a tracee's system calls is written for x86_64 only");
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn set_result(_: libc::pid_t, _: i32) {
+    panic!("changing a tracee's system calls is written for x86_64 only");
+}
+
+/// Runs `cmd` traced, calling `at_stop` at each system call stop (entry
+/// and exit). A run still going after 10 s hung, and is killed. Returns
+/// its exit code, and its stdout and stderr.
+fn traced(cmd: &mut Command, mut at_stop: impl FnMut(libc::pid_t)) -> (Option<i32>, String) {
     let d = Dir::new("traced-output");
     let out = d.path("out");
     let file = File::create(&out).unwrap();
@@ -508,7 +547,6 @@ fn intervened(
             false
         })
     };
-    let mut act = Some(act);
     let mut signal = 0;
     let status = loop {
         ptrace(libc::PTRACE_SYSCALL, pid, signal);
@@ -518,9 +556,7 @@ fn intervened(
         }
         signal = match libc::WSTOPSIG(status) {
             s if s == libc::SIGTRAP | 0x80 => {
-                if act.is_some() && syscall_entry(pid).is_some_and(|e| when(&e)) {
-                    act.take().unwrap()();
-                }
+                at_stop(pid);
                 0
             }
             s => s as usize,
@@ -528,12 +564,53 @@ fn intervened(
     };
     done.store(true, std::sync::atomic::Ordering::SeqCst);
     assert!(!watchdog.join().unwrap(), "the traced run hung");
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    (code, fs::read_to_string(&out).unwrap())
+}
+
+/// [`traced`], calling `act` at the first system call entry that `when`
+/// picks: a moment between two steps of the run, where another process
+/// could act.
+fn intervened(
+    cmd: &mut Command,
+    mut when: impl FnMut(&Entry) -> bool,
+    act: impl FnOnce(),
+) -> (Option<i32>, String) {
+    let mut act = Some(act);
+    let result = traced(cmd, |pid| {
+        if act.is_some() && syscall_entry(pid).is_some_and(|e| when(&e)) {
+            act.take().unwrap()();
+        }
+    });
     assert!(
         act.is_none(),
         "the run never reached the chosen system call"
     );
-    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
-    (code, fs::read_to_string(&out).unwrap())
+    result
+}
+
+/// [`traced`], with the first system call that `when` picks failing with
+/// `errno`, as a file system or kernel without it would answer.
+fn failed_syscall(
+    cmd: &mut Command,
+    mut when: impl FnMut(&Entry) -> bool,
+    errno: i32,
+) -> (Option<i32>, String) {
+    // 0: not yet; 1: skipped at its entry, the exit stop is next; 2: done.
+    let mut state = 0;
+    let result = traced(cmd, |pid| match state {
+        0 if syscall_entry(pid).is_some_and(|e| when(&e)) => {
+            skip_syscall(pid);
+            state = 1;
+        }
+        1 => {
+            set_result(pid, errno);
+            state = 2;
+        }
+        _ => {}
+    });
+    assert_eq!(state, 2, "the run never reached the chosen system call");
+    result
 }
 
 /// [`intervened`] at the first `openat(2)` of `name`: after the path was
@@ -637,6 +714,40 @@ fn files_swapped_between_check_and_open_are_refused() {
             assert_eq!(bytes(&target), OLD_PAIR);
         }
     }
+}
+
+/// Where the file system has no `O_TMPFILE` (overlayfs before Linux 6.6,
+/// NFS: simulated by failing the call with EOPNOTSUPP), the autokey is made
+/// through a temporary file of a random name, made with O_EXCL and removed
+/// after the link: the key is whole, 0600, used by the next run, and
+/// nothing else is left.
+#[test]
+fn without_o_tmpfile_a_named_temporary_file_is_used_and_removed() {
+    need_root("tracing a run");
+    let d = Dir::new("no-tmpfile");
+    let (auto, target) = (d.path("auto.key"), d.target());
+    let (code, out) = failed_syscall(
+        tofurkey().args([
+            "-V",
+            "-a",
+            auto.to_str().unwrap(),
+            "-P",
+            target.to_str().unwrap(),
+        ]),
+        |e| e.nr == libc::SYS_openat && e.flags & libc::O_TMPFILE as u64 == libc::O_TMPFILE as u64,
+        libc::EOPNOTSUPP,
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("created a new random main key"), "{out}");
+    let names: Vec<_> = listing(&d.0).into_iter().map(|e| (e.0, e.2)).collect();
+    assert_eq!(
+        names,
+        [("auto.key".into(), 0o600), ("target".into(), 0o600)]
+    );
+    let again = run(&["-V", "-n", "-a", auto.to_str().unwrap()]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let pair = out.lines().find_map(|l| l.rsplit_once("] ")).unwrap().1;
+    assert_eq!(keys_line(&again), pair);
 }
 
 /// Another run links its autokey in between this run's check and its
