@@ -11,7 +11,7 @@ use crate::counters::BadTime;
 use crate::fileio::os_error;
 use crate::keys::Form;
 use crate::keysource::{KeyError, Source};
-use crate::procfs::TargetError;
+use crate::procfs::{Step, TargetError};
 
 /// The command to make a main key, as the fixes name it.
 const MAKE_KEY: &str = "make a key with '(umask 077; head -c 32 /dev/random > FILE)'";
@@ -61,14 +61,26 @@ impl Error {
                     ..
                 } => "pipe the key in ('tofurkey -k - < FILE')",
                 KeyError::StdinTimeout { .. } => "pipe the whole key in ('tofurkey -k - < FILE')",
-                KeyError::NotFile { .. } => "point it at a file of 32 bytes",
-                KeyError::Short {
+                // An autokey is ours to make: whatever else is there goes.
+                KeyError::NotFile {
                     source: Source::Autokey(_),
                     ..
+                }
+                | KeyError::Short {
+                    source: Source::Autokey(_),
+                    ..
+                }
+                | KeyError::Zero {
+                    source: Source::Autokey(_),
                 } => "remove it, and the next run makes a new one",
+                KeyError::NotFile { .. } => "point it at a file of 32 bytes",
                 KeyError::Short { .. } | KeyError::Zero { .. } => MAKE_KEY,
                 KeyError::Owner { .. } => "make root its owner ('chown root: FILE')",
                 KeyError::Writable { .. } => "'chmod go-w FILE', and check its contents",
+                // Root's own, as the service makes it: not for other users.
+                KeyError::AutokeyForeign { owner: 0, mode, .. } if mode & 0o077 == 0 => {
+                    "it is root's: run as root, or use -a PATH for one of your own"
+                }
                 KeyError::AutokeyForeign { .. } => {
                     "remove it (the next run makes a new one), or use -a PATH in a directory \
                      only you can write"
@@ -81,7 +93,28 @@ impl Error {
                 }
             },
             Error::Target(e) => match e {
-                TargetError::Io { .. } => "run as root (or with CAP_NET_ADMIN), or check -P",
+                TargetError::Io { why, .. } if why.kind() == io::ErrorKind::PermissionDenied => {
+                    "run as root (or with CAP_NET_ADMIN), or check -P"
+                }
+                TargetError::Io {
+                    step: Step::Open,
+                    why,
+                    ..
+                } if why.kind() == io::ErrorKind::NotFound => {
+                    "check -P, or that this kernel (and network namespace) has TCP Fast Open"
+                }
+                TargetError::Io { why, .. } if why.kind() == io::ErrorKind::InvalidInput => {
+                    "the kernel refused the text: check -P"
+                }
+                TargetError::Io { why, .. }
+                    if matches!(
+                        why.kind(),
+                        io::ErrorKind::StorageFull | io::ErrorKind::FileTooLarge
+                    ) =>
+                {
+                    "make room (or raise the file size limit), or check -P"
+                }
+                TargetError::Io { .. } => "check -P",
                 TargetError::NotFile { .. } | TargetError::TooLarge { .. } => "check -P",
                 // A single key back is what kernels before 5.3 keep.
                 TargetError::Mismatch {
@@ -197,6 +230,42 @@ mod tests {
             mismatch(Form::Pair)
                 .ends_with(": check that nothing else writes it and that it keeps what is written")
         );
+        let target = |step, errno| {
+            Error::from(TargetError::Io {
+                path: PathBuf::from("/t"),
+                step,
+                why: io::Error::from_raw_os_error(errno),
+                kept: crate::procfs::Kept::NotWritten,
+            })
+            .to_string()
+        };
+        assert!(
+            target(Step::Open, libc::EACCES)
+                .ends_with(": run as root (or with CAP_NET_ADMIN), or check -P")
+        );
+        assert!(target(Step::Open, libc::ENOENT).ends_with("has TCP Fast Open"));
+        assert!(
+            target(Step::Write, libc::EINVAL).ends_with(": the kernel refused the text: check -P")
+        );
+        assert!(
+            target(Step::Write, libc::EFBIG)
+                .ends_with(": make room (or raise the file size limit), or check -P")
+        );
+        assert!(target(Step::Read, libc::EIO).ends_with("Input/output error: check -P"));
+        let foreign = |owner, mode| {
+            Error::from(KeyError::AutokeyForeign {
+                path: PathBuf::from("/a"),
+                owner,
+                mode,
+                user: 65534,
+            })
+            .to_string()
+        };
+        assert!(
+            foreign(0, 0o600)
+                .ends_with(": it is root's: run as root, or use -a PATH for one of your own")
+        );
+        assert!(foreign(0, 0o644).ends_with(": remove it (the next run makes a new one), or use -a PATH in a directory only you can write"));
         assert_eq!(
             Error::from(BadTime(5)).to_string(),
             "time 5 is outside 1000000..100000000000: set the clock (or -T) to a real unix time"

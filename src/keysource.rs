@@ -83,18 +83,16 @@ impl Source {
             path: dir.clone(),
             why,
         };
-        match fs::metadata(&dir) {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => return Err(unusable(io::Error::from_raw_os_error(libc::ENOTDIR))),
-            Err(e) => return Err(unusable(e)),
-        }
+        // It must be there: a missing one would look like "no credential".
+        fs::metadata(&dir).map_err(unusable)?;
         let cred = dir.join(CREDENTIAL);
         match fs::symlink_metadata(&cred) {
             Ok(_) => Ok(Source::Credential(cred)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 Ok(Source::Autokey(DEFAULT_AUTOKEY.into()))
             }
-            // Unsearchable, say: whether a credential is there is unknown.
+            // Not a directory (ENOTDIR), or unsearchable: whether a
+            // credential is there is unknown.
             Err(e) => Err(unusable(e)),
         }
     }
@@ -534,7 +532,14 @@ fn open_autokey(source: &Source, path: &Path, create: bool) -> Result<Input, Key
         .read(true)
         .custom_flags(libc::O_DIRECTORY)
         .open(dir_path)
-        .map_err(|e| fail("open directory", e))?;
+        .map_err(|why| match create {
+            true => fail("open directory", why),
+            // --check makes nothing: a missing directory is a missing key.
+            false => KeyError::Read {
+                source: source.clone(),
+                why,
+            },
+        })?;
     match open_existing_autokey(source, path, &dir, &name) {
         Err(KeyError::Read { why, .. }) if create && why.kind() == io::ErrorKind::NotFound => {}
         other => return other.map(Input::File),

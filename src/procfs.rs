@@ -27,15 +27,39 @@ pub const DEFAULT_TARGET: &str = "/proc/sys/net/ipv4/tcp_fastopen_key";
 pub const READ_MAX: usize = 128;
 const _: () = assert!(READ_MAX > PAIR_TEXT_LEN + 1);
 
+/// What was being done to the target when it failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Opening it.
+    Open,
+    /// Reading what it holds.
+    Read,
+    /// Writing the pair.
+    Write,
+    /// Reading the pair back.
+    ReadBack,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Step::Open => "open",
+            Step::Read => "read",
+            Step::Write => "write",
+            Step::ReadBack => "read back",
+        })
+    }
+}
+
 /// Why the target could not be set (or read).
 #[derive(Debug)]
 pub enum TargetError {
-    /// A step failed: "open", "read", "write", "read back".
+    /// A step failed.
     Io {
         /// Which file.
         path: PathBuf,
         /// The step.
-        step: &'static str,
+        step: Step,
         /// The OS error.
         why: io::Error,
         /// What the target holds now.
@@ -152,7 +176,7 @@ impl Target {
     /// Opens `path` for reading and writing. It is never created, and a
     /// FIFO, device or directory is refused before it is opened.
     pub fn open(path: &Path) -> Result<Target, TargetError> {
-        let file = fileio::open_regular(path, true).map_err(|e| open_error(path, "open", e))?;
+        let file = fileio::open_regular(path, true).map_err(|e| open_error(path, Step::Open, e))?;
         Ok(Target {
             path: path.to_path_buf(),
             file,
@@ -161,7 +185,8 @@ impl Target {
 
     /// Opens `path` for reading only (`--check`), with the same checks.
     pub fn open_read(path: &Path) -> Result<Target, TargetError> {
-        let file = fileio::open_regular(path, false).map_err(|e| open_error(path, "read", e))?;
+        let file =
+            fileio::open_regular(path, false).map_err(|e| open_error(path, Step::Read, e))?;
         Ok(Target {
             path: path.to_path_buf(),
             file,
@@ -171,15 +196,15 @@ impl Target {
     /// The pair text the target holds now: up to the first newline or NUL.
     /// Wiped on drop.
     pub fn read(&self) -> Result<Zeroizing<Vec<u8>>, TargetError> {
-        self.held().map_err(|e| self.fail("read", e))
+        self.held().map_err(|e| self.fail(Step::Read, e))
     }
 
     /// Writes the pair in one `write(2)` and checks that the target holds
     /// it; on any failure that changed the target, puts the old pair back.
     pub fn write(&self, pair: &PairText) -> Result<(), TargetError> {
         let mut old = Zeroizing::new([0u8; READ_MAX + 1]);
-        let old_len =
-            fileio::read_from_start(&self.file, &mut old[..]).map_err(|e| self.fail("read", e))?;
+        let old_len = fileio::read_from_start(&self.file, &mut old[..])
+            .map_err(|e| self.fail(Step::Read, e))?;
         if old_len > READ_MAX {
             return Err(TargetError::TooLarge {
                 path: self.path.clone(),
@@ -206,13 +231,13 @@ impl Target {
                         kept,
                     });
                 }
-                Err(e) => ("read back", e),
+                Err(e) => (Step::ReadBack, e),
             },
             Ok(n) => (
-                "write",
+                Step::Write,
                 io::Error::other(format!("short write, {n} of {} bytes", data.len())),
             ),
-            Err(e) => ("write", e),
+            Err(e) => (Step::Write, e),
         };
         Err(TargetError::Io {
             path: self.path.clone(),
@@ -257,7 +282,7 @@ impl Target {
         }
     }
 
-    fn fail(&self, step: &'static str, why: io::Error) -> TargetError {
+    fn fail(&self, step: Step, why: io::Error) -> TargetError {
         TargetError::Io {
             path: self.path.clone(),
             step,
@@ -267,7 +292,7 @@ impl Target {
     }
 }
 
-fn open_error(path: &Path, step: &'static str, e: OpenError) -> TargetError {
+fn open_error(path: &Path, step: Step, e: OpenError) -> TargetError {
     match e {
         OpenError::Io(why) => TargetError::Io {
             path: path.to_path_buf(),

@@ -163,6 +163,32 @@ fn unknown_when_something_cannot_be_read() {
         ],
     );
     assert!(code == 3 && out.contains("autokey"), "{out}");
+    // Nor is its directory: a missing one is a missing key, not a failure
+    // to create one.
+    let nowhere = d.path("no/such/auto.key");
+    let (code, out) = check(
+        &d,
+        &[
+            "-a",
+            nowhere.to_str().unwrap(),
+            "-T",
+            T,
+            "-P",
+            target.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        (code, out.as_str()),
+        (
+            3,
+            format!(
+                "UNKNOWN: cannot read autokey {}: No such file or directory: check the path and \
+                 its permissions\n",
+                nowhere.display()
+            )
+            .as_str()
+        )
+    );
     assert!(!auto.exists());
     assert_eq!(bytes(&target), OLD_PAIR);
 }

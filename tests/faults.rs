@@ -675,7 +675,7 @@ fn files_swapped_between_check_and_open_are_refused() {
             Swap::Autokey,
             None,
             1,
-            "error: autokey {a} is a FIFO, not a regular file: point it at a file of 32 bytes",
+            "error: autokey {a} is a FIFO, not a regular file: remove it, and the next run makes a new one",
         ),
         (
             &["-a", "{a}"],

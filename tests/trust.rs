@@ -86,7 +86,7 @@ fn autokeys_planted_in_a_public_directory_are_refused() {
     refused(
         &o,
         &format!(
-            "error: autokey {a} is a symbolic link, not a regular file: point it at a file of 32 bytes"
+            "error: autokey {a} is a symbolic link, not a regular file: remove it, and the next run makes a new one"
         ),
         &target,
     );
@@ -94,7 +94,7 @@ fn autokeys_planted_in_a_public_directory_are_refused() {
     refused(
         &o,
         &format!(
-            "error: autokey {a} is a FIFO, not a regular file: point it at a file of 32 bytes"
+            "error: autokey {a} is a FIFO, not a regular file: remove it, and the next run makes a new one"
         ),
         &target,
     );
@@ -104,8 +104,8 @@ fn autokeys_planted_in_a_public_directory_are_refused() {
     refused(
         &o,
         &format!(
-            "error: autokey {a} is 32 zero bytes, a placeholder, not a secret: make a key with \
-             '(umask 077; head -c 32 /dev/random > FILE)'"
+            "error: autokey {a} is 32 zero bytes, a placeholder, not a secret: remove it, and \
+             the next run makes a new one"
         ),
         &target,
     );
