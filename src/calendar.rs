@@ -38,8 +38,8 @@ const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
 
 // The largest interval repeats weekly and the default one daily, so both
 // have a short schedule.
-const _: () = assert!(WEEK % (MAX_INTERVAL / 2) == 0);
-const _: () = assert!(DAY % (DEFAULT_INTERVAL / 2) == 0);
+const _: () = assert!(WEEK.is_multiple_of(MAX_INTERVAL / 2));
+const _: () = assert!(DAY.is_multiple_of(DEFAULT_INTERVAL / 2));
 // The delay stays before the next boundary, so the run lands in the right
 // half; and `boundary + DELAY` of the week's last boundary stays in the week.
 const _: () = assert!(DELAY < MIN_INTERVAL / 2);
@@ -113,7 +113,7 @@ pub fn timer_dropin(interval: Interval) -> Result<String, Unexpressible> {
 /// The expressions for half-interval `half`, or `None` if there is no short list.
 fn events(half: u64) -> Option<Vec<String>> {
     // (`half` is at least 5 for any Interval; the 0 test just guards the `%`.)
-    if half == 0 || WEEK % half != 0 {
+    if half == 0 || !WEEK.is_multiple_of(half) {
         return None;
     }
     // Bit masks of field values (all below 60, so they fit a u64), grouped
@@ -256,7 +256,7 @@ mod tests {
     #[test]
     fn every_round_interval_fits() {
         // Halves dividing an hour, and whole minutes dividing a day.
-        let round = |h: u64| 3600 % h == 0 || (h % 60 == 0 && DAY % h == 0);
+        let round = |h: u64| 3600 % h == 0 || (h.is_multiple_of(60) && DAY.is_multiple_of(h));
         for i in (10..=172_800).step_by(2).filter(|i| round(i / 2)) {
             assert!(events_of(i).is_ok(), "{i} refused");
         }

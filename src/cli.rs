@@ -8,6 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::counters::{Interval, UnixTime};
+use crate::keysource::KeySpec;
 use crate::procfs::DEFAULT_TARGET;
 
 /// A command line that cannot be run: what is wrong and how to fix it.
@@ -45,19 +46,6 @@ Sets cluster-synchronized TCP Fast Open keys, derived from a main key and the cl
       --version        the version
 Exit: 0 ok, 1 failure, 2 usage error; --check: 0 in sync, 1 previous/next pair,
       2 not in sync, 3 unknown or usage error (see tofurkey(8)).";
-
-/// Where the main key comes from, as the command line asked.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum KeySpec {
-    /// Neither `-k` nor `-a`: the credential if present, else the default autokey.
-    Default,
-    /// `-k PATH`.
-    File(PathBuf),
-    /// `-k -` or `-k /dev/stdin`: the key is piped in.
-    Stdin,
-    /// `-a PATH`: only the autokey, never the credential.
-    Autokey(PathBuf),
-}
 
 /// Options of a key-setting (or checking) run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -182,8 +170,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
 /// even a usage error is answered the monitoring way (UNKNOWN, exit 3).
 pub fn asks_check(args: &[OsString]) -> bool {
     args.iter()
-        .take_while(|a| a.as_os_str() != "--")
-        .any(|a| a.as_os_str() == "--check")
+        .map(|a| a.as_bytes())
+        .take_while(|a| *a != b"--")
+        .any(|a| a == b"--check" || a.starts_with(b"--check="))
 }
 
 /// True when a `-k` path is `-` or `/dev/stdin`: the key is piped in.
@@ -323,6 +312,7 @@ mod tests {
         let args = |a: &[&str]| a.iter().map(OsString::from).collect::<Vec<_>>();
         assert!(asks_check(&args(&["-i", "11", "--check"])));
         assert!(asks_check(&args(&["--check", "--bogus"])));
+        assert!(asks_check(&args(&["--check=yes"])));
         assert!(!asks_check(&args(&["-i", "11"])));
         assert!(!asks_check(&args(&["--", "--check"])));
     }

@@ -20,8 +20,8 @@ pub const MIN_TIME: u64 = 1_000_000;
 pub const MAX_TIME: u64 = 100_000_000_000;
 
 // Halves must be whole seconds, or hosts would disagree on the boundary.
-const _: () = assert!(MIN_INTERVAL % 2 == 0 && MAX_INTERVAL % 2 == 0);
-const _: () = assert!(DEFAULT_INTERVAL % 2 == 0);
+const _: () = assert!(MIN_INTERVAL.is_multiple_of(2) && MAX_INTERVAL.is_multiple_of(2));
+const _: () = assert!(DEFAULT_INTERVAL.is_multiple_of(2));
 const _: () = assert!(MIN_INTERVAL <= DEFAULT_INTERVAL && DEFAULT_INTERVAL <= MAX_INTERVAL);
 // The smallest time over the largest interval still gives primary >= 1, so
 // `primary - 1` can never underflow.
@@ -65,7 +65,7 @@ impl Interval {
 
     /// Checks `secs` against the rules; the error says which rule failed.
     pub fn new(secs: u64) -> Result<Self, BadInterval> {
-        if !(MIN_INTERVAL..=MAX_INTERVAL).contains(&secs) || secs % 2 != 0 {
+        if !(MIN_INTERVAL..=MAX_INTERVAL).contains(&secs) || !secs.is_multiple_of(2) {
             return Err(BadInterval(secs));
         }
         Ok(Interval(secs))

@@ -37,7 +37,10 @@ const _: () = assert!(
 );
 // BLAKE2b limits: key <= 64, salt and personalization exactly 16 here.
 const _: () = assert!(MAIN_KEY_LEN <= 64 && TFO_KEY_LEN <= 64);
-const _: () = assert!(TFO_KEY_LEN % 4 == 0, "procfs groups keys in 32-bit words");
+const _: () = assert!(
+    TFO_KEY_LEN.is_multiple_of(4),
+    "procfs groups keys in 32-bit words"
+);
 const _: () = assert!(KEY_TEXT_LEN == 35 && GROUP_HEX_LEN == 4 * 2);
 
 /// The long-term 32-byte main key. Wiped on drop; never printed.

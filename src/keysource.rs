@@ -26,7 +26,6 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::Mode;
 use zeroize::Zeroizing;
 
-use crate::cli::KeySpec;
 use crate::fileio::{self, Kind, os_error};
 use crate::keys::{MAIN_KEY_LEN, MainKey};
 
@@ -48,6 +47,20 @@ const READABLE_BY_OTHERS: u32 = 0o044;
 const ANY_OTHERS: u32 = 0o077;
 // Writable or readable by others are both kinds of "any group or other".
 const _: () = assert!((WRITABLE_BY_OTHERS | READABLE_BY_OTHERS) & !ANY_OTHERS == 0);
+
+/// Where the main key comes from, as the command line asked (`cli.rs`
+/// parses it; [`Source::choose`] resolves it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeySpec {
+    /// Neither `-k` nor `-a`: the credential if present, else the default autokey.
+    Default,
+    /// `-k PATH`.
+    File(PathBuf),
+    /// `-k -` or `-k /dev/stdin`: the key is piped in.
+    Stdin,
+    /// `-a PATH`: only the autokey, never the credential.
+    Autokey(PathBuf),
+}
 
 /// A resolved main key source.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -144,10 +144,11 @@ fn set_keys(options: &Options, log: &Log) -> Result<String, Error> {
     if let Some(line) = shown {
         log.info(&line);
     }
-    written?;
+    // Every autokey run warns, whether or not its write worked.
     if let Source::Autokey(_) = source {
         log.send(&report::autokey(&label, created));
     }
+    written?;
     let outcome = Outcome {
         counters: &counters,
         source: &label,

@@ -61,7 +61,7 @@ fn check(secs: u64) {
     let half = secs / 2;
     assert_ne!((BASE - DELAY) % half, 0, "BASE is an elapse of {secs}");
     // Events without a weekday repeat daily, the others weekly.
-    let span = if DAY % half == 0 { DAY } else { WEEK };
+    let span = if DAY.is_multiple_of(half) { DAY } else { WEEK };
     let first = ((BASE - DELAY) / half + 1) * half + DELAY;
     let expected: Vec<String> = (first..=BASE + span)
         .step_by(usize::try_from(half).expect("small half"))
@@ -94,9 +94,19 @@ fn check(secs: u64) {
 /// the refusal says, is tested below.)
 #[test]
 fn every_accepted_daily_interval_matches_systemd() {
+    let mut checked = Vec::new();
     for secs in (MIN_INTERVAL..=MAX_INTERVAL).step_by(2) {
-        if DAY % (secs / 2) == 0 && calendar_events(interval(secs)).is_ok() {
+        if DAY.is_multiple_of(secs / 2) && calendar_events(interval(secs)).is_ok() {
             check(secs);
+            checked.push(secs);
+        }
+    }
+    // Accepted, as the README promises: every half that divides an hour,
+    // and every whole-minute half that divides a day.
+    for secs in (MIN_INTERVAL..=2 * DAY).step_by(2) {
+        let half = secs / 2;
+        if 3600 % half == 0 || (half % 60 == 0 && DAY.is_multiple_of(half)) {
+            assert!(checked.contains(&secs), "{secs} refused");
         }
     }
 }
@@ -160,14 +170,14 @@ fn refusals_name_the_nearest_working_intervals() {
             assert!(calendar_events(interval(ok)).is_ok(), "{ok} refused");
         }
         // Nearest: nothing in between works either (small gaps only, to stay quick).
-        if let (Some(b), Some(a)) = near {
-            if a - b <= 2_000 {
-                for between in (b + 2..a).step_by(2) {
-                    assert!(
-                        calendar_events(interval(between)).is_err(),
-                        "{between} works"
-                    );
-                }
+        if let (Some(b), Some(a)) = near
+            && a - b <= 2_000
+        {
+            for between in (b + 2..a).step_by(2) {
+                assert!(
+                    calendar_events(interval(between)).is_err(),
+                    "{between} works"
+                );
             }
         }
     }
@@ -177,7 +187,7 @@ fn refusals_name_the_nearest_working_intervals() {
 #[test]
 fn halves_that_do_not_divide_a_week_are_refused() {
     for secs in (MIN_INTERVAL..=4_000).step_by(2) {
-        if WEEK % (secs / 2) != 0 {
+        if !WEEK.is_multiple_of(secs / 2) {
             refusal(secs);
         }
     }

@@ -138,6 +138,16 @@ fn a_precreated_temporary_file_receives_nothing() {
     let via_k = run(&["-V", "-n", "-k", auto.to_str().unwrap()]);
     assert_eq!(keys_line(&o), keys_line(&via_k));
     assert_no_secrets(fs::read(&tmp).unwrap(), &[key]);
+    // And no name of its own was left behind.
+    let mut names: Vec<_> = fs::read_dir(&d.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [".auto.key.fifo", ".auto.key.tmp", "auto.key", "target"]
+    );
 }
 
 /// Whatever the umask, a new autokey is 0600, so that its owner (not only
@@ -475,6 +485,26 @@ fn closed_standard_fds_never_receive_log_lines() {
     let status = c.status().unwrap();
     assert!(status.success(), "{status}");
     assert_eq!(bytes(&target), format!("{SPEC_PAIR}\0").as_bytes());
+
+    // With stdin closed, `-k -` without the guard would read the target
+    // (opened first, as fd 0) as the key; with it, stdin is /dev/null.
+    let target = d.target();
+    let mut c = tofurkey();
+    c.args(["-k", "-", "-P", target.to_str().unwrap()])
+        .stderr(Stdio::piped());
+    // SAFETY: close(2) is async-signal-safe, fine between fork and exec.
+    unsafe {
+        c.pre_exec(|| {
+            libc::close(0);
+            Ok(())
+        });
+    }
+    refused(
+        &bounded(&mut c),
+        "error: standard input is a device, not a regular file or a pipe: pipe the key in \
+         ('tofurkey -k - < FILE')",
+        &target,
+    );
 }
 
 /// No argument can add a log line or a notify field: control characters

@@ -9,7 +9,8 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 
 use libfuzzer_sys::fuzz_target;
-use tofurkey::cli::{self, Command, KeySpec, Options};
+use tofurkey::cli::{self, Command, Options};
+use tofurkey::keysource::KeySpec;
 
 fuzz_target!(|data: &[u8]| {
     let args: Vec<OsString> = match data {

@@ -19,10 +19,9 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use tofurkey::cli::KeySpec;
 use tofurkey::fileio::Kind;
 use tofurkey::keys::{MAIN_KEY_LEN, MainKey};
-use tofurkey::keysource::{self, CREDENTIAL, DEFAULT_AUTOKEY, KeyError, Source};
+use tofurkey::keysource::{self, CREDENTIAL, DEFAULT_AUTOKEY, KeyError, KeySpec, Source};
 
 /// What `tofurkey.key` is, as the input chose it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -166,7 +165,11 @@ fn write_key(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 fn expect(entry: Entry, bytes: &[u8], autokey: bool) -> Want {
     let len = bytes.len();
     match entry {
-        Entry::LinkToFile | Entry::LinkToDir | Entry::LinkToFifo | Entry::Dangling | Entry::Loop
+        Entry::LinkToFile
+        | Entry::LinkToDir
+        | Entry::LinkToFifo
+        | Entry::Dangling
+        | Entry::Loop
             if autokey =>
         {
             Want::NotFile(Kind::Symlink)
