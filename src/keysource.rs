@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::fcntl::{AtFlags, OFlag};
+use nix::fcntl::{AtFlags, FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::Mode;
 use zeroize::Zeroizing;
@@ -315,7 +315,7 @@ enum Input {
     /// from a file, or an existing autokey.
     File(File),
     /// Standard input as a pipe, to be read before the deadline.
-    Pipe(File, Instant),
+    Pipe(NonBlocking, Instant),
     /// No autokey yet: a new one goes into `tmp`, an unnamed file
     /// (`O_TMPFILE`) or else the `named` one, and is then linked in as
     /// `name` in `dir`.
@@ -361,8 +361,9 @@ impl Opened {
             Input::File(mut file) => {
                 fileio::read_up_to(&mut file, &mut buf[..]).map_err(read_err)?
             }
-            Input::Pipe(mut file, deadline) => {
-                let (len, late) = read_pipe(&mut file, &mut buf[..], deadline).map_err(read_err)?;
+            Input::Pipe(mut pipe, deadline) => {
+                let (len, late) =
+                    read_pipe(&mut pipe.0, &mut buf[..], deadline).map_err(read_err)?;
                 if late {
                     // The writer is still there but sent too little in time.
                     return Err(KeyError::StdinTimeout { len });
@@ -439,9 +440,15 @@ fn trust_key_file(
         });
     }
     if mode & READABLE_BY_OTHERS != 0 {
+        // The advice names the file itself, not a link to it.
+        let real = match source {
+            Source::File(p) | Source::Credential(p) => fs::canonicalize(p).ok(),
+            _ => None,
+        };
+        let file = real.map_or("FILE".into(), |p| p.display().to_string());
         warnings.push(format!(
             "{} has mode {mode:04o}: group or others can read the main key and compute every \
-             key; 'chmod go= FILE'",
+             key; 'chmod go= {file}'",
             source.name()
         ));
     }
@@ -465,8 +472,13 @@ fn open_stdin(warnings: &mut Vec<String>) -> Result<Input, KeyError> {
             Ok(Input::File(file))
         }
         Some(Kind::Fifo) => {
+            // Non-blocking while we read, so that a read after poll(2) cannot
+            // block if another reader took the bytes first; the flags are
+            // put back when the pipe is dropped (the description may be
+            // shared with whoever started us).
+            let file = NonBlocking::new(file).map_err(read_err)?;
             let deadline = Instant::now() + PIPE_WAIT;
-            if !wait_readable(&file, deadline).map_err(read_err)? {
+            if !wait_readable(&file.0, deadline).map_err(read_err)? {
                 return Err(KeyError::StdinTimeout { len: 0 });
             }
             Ok(Input::Pipe(file, deadline))
@@ -475,6 +487,26 @@ fn open_stdin(warnings: &mut Vec<String>) -> Result<Input, KeyError> {
             source: Source::Stdin,
             kind,
         }),
+    }
+}
+
+/// A pipe made non-blocking, its file status flags put back on drop.
+struct NonBlocking(File, OFlag);
+
+impl NonBlocking {
+    fn new(file: File) -> io::Result<NonBlocking> {
+        let flags = OFlag::from_bits_retain(fcntl(file.as_raw_fd(), FcntlArg::F_GETFL)?);
+        fcntl(
+            file.as_raw_fd(),
+            FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK),
+        )?;
+        Ok(NonBlocking(file, flags))
+    }
+}
+
+impl Drop for NonBlocking {
+    fn drop(&mut self) {
+        let _ = fcntl(self.0.as_raw_fd(), FcntlArg::F_SETFL(self.1));
     }
 }
 
@@ -508,7 +540,12 @@ fn read_pipe(file: &mut File, buf: &mut [u8], deadline: Instant) -> io::Result<(
         match io::Read::read(file, &mut buf[len..]) {
             Ok(0) => break,
             Ok(n) => len += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // Taken by another reader, or a signal: wait again.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock
+                ) => {}
             Err(e) => return Err(e),
         }
     }

@@ -224,19 +224,26 @@ fn key_files_others_could_have_written_are_refused() {
             &target,
         );
     }
-    set_mode(&key, 0o644);
-    let o = attempt(tofurkey(), &target, &["-k", k]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(
-        stderr(&o).lines().next().unwrap(),
-        format!(
-            "warning: main key file {k} has mode 0644: group or others can read the main key \
-             and compute every key; 'chmod go= FILE'"
-        )
-    );
-    set_mode(&key, 0o600);
     let link = d.path("link.key");
     symlink(&key, &link).unwrap();
+    // Readable by others: used, with a warning whose advice names the file
+    // itself, also when it is reached through a link.
+    set_mode(&key, 0o644);
+    let real = fs::canonicalize(&key).unwrap();
+    for path in [&key, &link] {
+        let o = attempt(tofurkey(), &target, &["-k", path.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(
+            stderr(&o).lines().next().unwrap(),
+            format!(
+                "warning: main key file {} has mode 0644: group or others can read the main key \
+                 and compute every key; 'chmod go= {}'",
+                path.display(),
+                real.display()
+            )
+        );
+    }
+    set_mode(&key, 0o600);
     let o = attempt(tofurkey(), &target, &["-V", "-k", link.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(keys_line(&o), SPEC_PAIR);
@@ -402,6 +409,23 @@ fn a_key_piped_in() {
         "error: standard input is a device, not a regular file or a pipe: pipe the key in \
          ('tofurkey -k - < FILE')",
         &target,
+    );
+    // Read non-blocking, with the shared pipe's flags put back after.
+    let (reader, mut writer) = std::io::pipe().unwrap();
+    let mut c = tofurkey();
+    c.args(["-V", "-n", "-k", "-"])
+        .stdin(reader.try_clone().unwrap())
+        .stderr(Stdio::piped());
+    writer.write_all(&main).unwrap();
+    drop(writer);
+    let o = bounded(&mut c);
+    assert_eq!(keys_line(&o), SPEC_PAIR);
+    // SAFETY: F_GETFL on a pipe fd this test owns.
+    let flags = unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&reader), libc::F_GETFL) };
+    assert_eq!(
+        flags & libc::O_NONBLOCK,
+        0,
+        "O_NONBLOCK left on the shared pipe"
     );
     // A writer that sends half a key and then stalls.
     let mut child = tofurkey()
