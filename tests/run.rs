@@ -145,6 +145,20 @@ fn autokey_created_then_reused() {
     assert_eq!(names.len(), 2, "only target and key: {names:?}");
 }
 
+/// An autokey named without a directory lives in the current one.
+#[test]
+fn relative_autokey() {
+    let d = Dir::new("relative-autokey");
+    let o = bounded(
+        tofurkey()
+            .current_dir(&d.0)
+            .args(["-V", "-n", "-a", "auto.key"]),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let via_k = run(&["-V", "-n", "-k", d.path("auto.key").to_str().unwrap()]);
+    assert_eq!(keys_line(&o), keys_line(&via_k));
+}
+
 /// A short autokey (written by hand, or cut off by a crash of 1.3.4, which
 /// wrote it in place) is an error naming the fix; it is never replaced, so
 /// that no run ever disagrees with another about which key is in place.

@@ -427,6 +427,24 @@ fn a_key_piped_in() {
         0,
         "O_NONBLOCK left on the shared pipe"
     );
+    // A writer that sends the whole key and stays: 32 bytes are enough,
+    // the run does not wait for the end of the pipe.
+    let mut child = tofurkey()
+        .args(["-V", "-n", "-k", "-"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&main).unwrap();
+    let start = Instant::now();
+    let o = bounded_wait(child);
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "waited for the pipe's end"
+    );
+    assert_eq!(keys_line(&o), SPEC_PAIR);
+    drop(stdin);
     // A writer that sends half a key and then stalls.
     let mut child = tofurkey()
         .args(["-k", "-", "-P", target.to_str().unwrap()])
