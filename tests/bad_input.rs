@@ -181,7 +181,14 @@ fn bad_targets() {
 fn oversized_target() {
     let d = Dir::new("big-target");
     let key = d.spec_key();
-    let big = vec![b'x'; 200];
+    // 128 bytes are the most a target may hold: taken.
+    let most = d.file("most", &[b'x'; 128]);
+    let o = attempt(
+        &["-k", key.to_str().unwrap(), "-P", most.to_str().unwrap()],
+        false,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let big = vec![b'x'; 129];
     let target = d.file("target", &big);
     let o = attempt(
         &["-k", key.to_str().unwrap(), "-P", target.to_str().unwrap()],

@@ -903,6 +903,13 @@ fn writes_cut_short_put_the_old_keys_back() {
             "write {t}: short write, 50 of 72 bytes; the old keys were put back",
             b"",
         ),
+        // The most a target may hold, put back whole.
+        (
+            50,
+            &[b'x'; 128],
+            "write {t}: short write, 50 of 72 bytes; the old keys were put back",
+            &[b'x'; 128],
+        ),
         (
             50,
             zeros,
