@@ -16,9 +16,11 @@ PYTHON ?= python3
 # run is microseconds of work, so the dynamic loader and self-relocation
 # would be most of its cost (see `make bench`).  These flags need an
 # explicit --target, or cargo would apply them to proc-macros too.
-TRIPLE := $(shell rustc -vV | sed -n 's/^host: //p')
+TRIPLE := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 STATIC_FLAGS := -C target-feature=+crt-static -C relocation-model=static
-BIN := target/$(TRIPLE)/release/tofurkey
+# Without rustc on PATH (root, with a user's rustup toolchain), `install`
+# still finds what `make` built.
+BIN := $(if $(TRIPLE),target/$(TRIPLE)/release/tofurkey,$(firstword $(wildcard target/*/release/tofurkey)))
 
 all: $(BIN)
 
@@ -30,13 +32,21 @@ $(BIN): FORCE
 # real kernel and a real systemd with the release binary.
 check: all
 	$(CARGO) test --locked
+	$(PYTHON) tests/install/test_make_install.py
 	bench/run $(BIN) --gate
 	TOFURKEY_BIN=$(abspath $(BIN)) $(PYTHON) tests/kernel/test_tfo_cluster.py
 	TOFURKEY_BIN=$(abspath $(BIN)) $(PYTHON) tests/systemd/test_units.py
 
-install: all
+# Installs what `make` built and never builds: as root, cargo is often not
+# on PATH, and a build there would leave root-owned files in target/.
+install:
+	@test -x "$(BIN)" || { echo "make install: nothing built: run make first" >&2; exit 1; }
 	install -D -m 0755 $(BIN) $(DESTDIR)$(sbindir)/tofurkey
-	install -D -m 0644 systemd/tofurkey.service $(DESTDIR)$(unitdir)/tofurkey.service
+	install -d $(DESTDIR)$(unitdir)
+	# The unit runs the binary where it was installed (sbindir).
+	sed 's|^ExecStart=/usr/sbin/tofurkey|ExecStart=$(sbindir)/tofurkey|' systemd/tofurkey.service \
+	    >$(DESTDIR)$(unitdir)/tofurkey.service
+	chmod 0644 $(DESTDIR)$(unitdir)/tofurkey.service
 	install -D -m 0644 systemd/tofurkey.timer $(DESTDIR)$(unitdir)/tofurkey.timer
 	install -D -m 0755 systemd/tofurkey-generator $(DESTDIR)$(generatordir)/tofurkey-generator
 	install -D -m 0644 systemd/tofurkey.catalog $(DESTDIR)$(catalogdir)/tofurkey.catalog

@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""`make install` as root after `make` as a user: it never builds (cargo may
+not be on root's PATH), says "run make first" when nothing is built, and
+puts prefix/sbindir into the installed unit's ExecStart.
+
+Runs against this checkout's build (`make` first) and a copy of its files
+(nothing built), installing only into temporary DESTDIRs.
+"""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+# A PATH without cargo or rustc, as root's often is.
+NO_RUST = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/nonexistent"}
+
+
+def make(cwd, *args):
+    return subprocess.run(["make", "-s", *args], cwd=cwd, env=NO_RUST,
+                          capture_output=True, text=True, timeout=120)
+
+
+class MakeInstall(unittest.TestCase):
+    def test_prefix_reaches_the_unit(self):
+        with tempfile.TemporaryDirectory() as dest:
+            r = make(REPO, "install", "DESTDIR=" + dest, "prefix=/usr/local",
+                     "unitdir=/usr/local/lib/systemd/system")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertTrue(os.access(dest + "/usr/local/sbin/tofurkey", os.X_OK))
+            with open(dest + "/usr/local/lib/systemd/system/tofurkey.service") as f:
+                unit = f.read()
+            self.assertIn("\nExecStart=/usr/local/sbin/tofurkey\n", unit)
+            self.assertNotIn("/usr/sbin/tofurkey", unit)
+            mode = os.stat(dest + "/usr/local/lib/systemd/system/tofurkey.service").st_mode
+            self.assertEqual(mode & 0o777, 0o644)
+
+    def test_nothing_built_says_run_make_first(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            clone, dest = os.path.join(tmp, "clone"), os.path.join(tmp, "dest")
+            files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, check=True,
+                                   capture_output=True, text=True).stdout.split("\0")
+            for name in filter(None, files):
+                os.makedirs(os.path.dirname(os.path.join(clone, name)), exist_ok=True)
+                shutil.copy2(os.path.join(REPO, name), os.path.join(clone, name))
+            r = make(clone, "install", "DESTDIR=" + dest)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("nothing built: run make first", r.stderr)
+            self.assertFalse(os.path.exists(dest), "something was installed")
+            self.assertFalse(os.path.exists(os.path.join(clone, "target")), "it built")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
