@@ -48,11 +48,13 @@ fn real_main() -> u8 {
         Ok(c) => c,
         Err(e) => {
             let e = Error::from(e);
-            log::stderr_line(&format!("error: {}", log::escape(&e.to_string())));
+            let line = e.to_string();
+            let line = log::escape(&line);
+            log::stderr_line(&format!("error: {line}"));
             log::stderr_line(USAGE);
             if cli::asks_check(&args) {
                 // Monitoring reads stdout and the exit code.
-                print(&format!("UNKNOWN: {}\n", log::escape(&e.to_string())));
+                print(&format!("UNKNOWN: {line}\n"));
                 return UNKNOWN_EXIT;
             }
             return e.exit_code();

@@ -176,17 +176,28 @@ impl Target {
     /// Opens `path` for reading and writing. It is never created, and a
     /// FIFO, device or directory is refused before it is opened.
     pub fn open(path: &Path) -> Result<Target, TargetError> {
-        let file = fileio::open_regular(path, true).map_err(|e| open_error(path, Step::Open, e))?;
-        Ok(Target {
-            path: path.to_path_buf(),
-            file,
-        })
+        Target::opened(path, true)
     }
 
     /// Opens `path` for reading only (`--check`), with the same checks.
     pub fn open_read(path: &Path) -> Result<Target, TargetError> {
-        let file =
-            fileio::open_regular(path, false).map_err(|e| open_error(path, Step::Read, e))?;
+        Target::opened(path, false)
+    }
+
+    fn opened(path: &Path, write: bool) -> Result<Target, TargetError> {
+        let step = if write { Step::Open } else { Step::Read };
+        let file = fileio::open_regular(path, write).map_err(|e| match e {
+            OpenError::Io(why) => TargetError::Io {
+                path: path.to_path_buf(),
+                step,
+                why,
+                kept: Kept::NotWritten,
+            },
+            OpenError::NotRegular(kind) => TargetError::NotFile {
+                path: path.to_path_buf(),
+                kind,
+            },
+        })?;
         Ok(Target {
             path: path.to_path_buf(),
             file,
@@ -289,21 +300,6 @@ impl Target {
             why,
             kept: Kept::NotWritten,
         }
-    }
-}
-
-fn open_error(path: &Path, step: Step, e: OpenError) -> TargetError {
-    match e {
-        OpenError::Io(why) => TargetError::Io {
-            path: path.to_path_buf(),
-            step,
-            why,
-            kept: Kept::NotWritten,
-        },
-        OpenError::NotRegular(kind) => TargetError::NotFile {
-            path: path.to_path_buf(),
-            kind,
-        },
     }
 }
 
