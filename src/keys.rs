@@ -8,7 +8,7 @@
 
 use blake2::Blake2bMac;
 use blake2::digest::Mac;
-use blake2::digest::consts::{U8, U16};
+use blake2::digest::consts::{U8, U16, U32};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 /// Length of the main key in bytes (libsodium's `crypto_kdf_KEYBYTES`).
@@ -24,12 +24,12 @@ const KEY_TEXT_LEN: usize = TFO_KEY_LEN / 4 * GROUP_TEXT_LEN - 1;
 /// Length of the procfs text for a pair, `PRIMARY,BACKUP`, without the NUL.
 pub const PAIR_TEXT_LEN: usize = KEY_TEXT_LEN * 2 + 1;
 /// The KDF's personalization: 1.3.4's libsodium context "tofurkey", zero-padded.
-const PERSONAL: [u8; 16] = *b"tofurkey\0\0\0\0\0\0\0\0";
+pub(crate) const PERSONAL: [u8; 16] = *b"tofurkey\0\0\0\0\0\0\0\0";
 /// Personalization of the main key fingerprint: distinct from [`PERSONAL`],
 /// so a fingerprint can never equal (or help compute) a TFO key.
-const PERSONAL_MAIN_ID: [u8; 16] = *b"tofurkey-mainid\0";
+pub(crate) const PERSONAL_MAIN_ID: [u8; 16] = *b"tofurkey-mainid\0";
 /// Personalization of the key pair fingerprint.
-const PERSONAL_PAIR_ID: [u8; 16] = *b"tofurkey-pairid\0";
+pub(crate) const PERSONAL_PAIR_ID: [u8; 16] = *b"tofurkey-pairid\0";
 
 const _: () = assert!(
     PAIR_TEXT_LEN == 71,
@@ -55,9 +55,23 @@ impl MainKey {
 
     /// Derives the TFO key for `counter` (one interval's key).
     pub fn derive(&self, counter: u64) -> TfoKey {
-        let mut salt = [0u8; 16];
-        salt[..8].copy_from_slice(&counter.to_le_bytes());
-        TfoKey(blake2b::<U16, TFO_KEY_LEN>(&self.0, &salt, &PERSONAL))
+        TfoKey(blake2b::<U16, TFO_KEY_LEN>(
+            &self.0,
+            &counter_salt(counter),
+            &PERSONAL,
+        ))
+    }
+
+    /// Derives `LEN` bytes for `counter` under `personal`: the KDF of the TFO
+    /// keys (salt = counter LE64 and 8 zero bytes), in another domain. The
+    /// ticket keys (`tickets.rs`) use it with their own personalizations.
+    pub(crate) fn derive_16(&self, counter: u64, personal: &[u8; 16]) -> Zeroizing<[u8; 16]> {
+        Zeroizing::new(blake2b::<U16, 16>(&self.0, &counter_salt(counter), personal))
+    }
+
+    /// As [`MainKey::derive_16`], 32 bytes.
+    pub(crate) fn derive_32(&self, counter: u64, personal: &[u8; 16]) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(blake2b::<U32, 32>(&self.0, &counter_salt(counter), personal))
     }
 
     /// A non-secret fingerprint of the main key: 16 hex digits of BLAKE2b-64
@@ -76,15 +90,28 @@ impl std::fmt::Debug for MainKey {
 
 /// The pair fingerprint of a procfs text (see [`PairText::fingerprint`]).
 pub fn pair_fingerprint(text: &[u8]) -> String {
+    unkeyed_fingerprint(text, &PERSONAL_PAIR_ID)
+}
+
+/// 16 hex digits of unkeyed BLAKE2b-64 over `data` under `personal`: a
+/// fingerprint anyone can compute from public (or publicly shown) bytes.
+pub(crate) fn unkeyed_fingerprint(data: &[u8], personal: &[u8; 16]) -> String {
     let mut out = [0u8; 8];
-    match Blake2bMac::<U8>::new_with_salt_and_personal(None, &[], &PERSONAL_PAIR_ID) {
+    match Blake2bMac::<U8>::new_with_salt_and_personal(None, &[], personal) {
         Ok(mut mac) => {
-            mac.update(text);
+            mac.update(data);
             out.copy_from_slice(&mac.finalize().into_bytes());
         }
         Err(_) => unreachable!("BLAKE2b parameter lengths are fixed at compile time"),
     }
     hex::encode(out)
+}
+
+/// libsodium's KDF salt: the counter as LE64, then 8 zero bytes.
+fn counter_salt(counter: u64) -> [u8; 16] {
+    let mut salt = [0u8; 16];
+    salt[..8].copy_from_slice(&counter.to_le_bytes());
+    salt
 }
 
 /// Keyed BLAKE2b with salt and personalization over an empty message; the

@@ -21,3 +21,4 @@ pub mod log;
 pub mod notify;
 pub mod procfs;
 pub mod report;
+pub mod tickets;

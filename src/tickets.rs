@@ -1,0 +1,342 @@
+//! TLS session-ticket keys: derivation, schedule and the two servers'
+//! layouts. Pure, no I/O (`nginx.rs` and `haproxy.rs` write them).
+//!
+//! Ticket key *n* is one logical key — a 16-byte name (sent in clear in
+//! every ticket), a 32-byte AES-256 key and a 32-byte HMAC-SHA256 key —
+//! each part derived on its own from the main key with the TFO keys' KDF
+//! (keyed BLAKE2b, salt = *n* as LE64 then 8 zero bytes) under its own
+//! personalization, so no part equals or helps compute another part, a TFO
+//! key or a fingerprint:
+//!
+//! ```text
+//! name = BLAKE2b-128(key=main, salt=LE64(n)||0^8, person="tofurkey-tkname\0")
+//! aes  = BLAKE2b-256(key=main, salt=LE64(n)||0^8, person="tofurkey-tkaes\0\0")
+//! hmac = BLAKE2b-256(key=main, salt=LE64(n)||0^8, person="tofurkey-tkhmac\0")
+//! ```
+//!
+//! Schedule: *n* = ⌊now / I⌋. A server holds previous (*n*−1), current (*n*,
+//! encrypts) and next (*n*+1): a host whose clock is up to one interval off
+//! still holds the key of every ticket the others issue, and a ticket key
+//! lives three intervals. The set changes only at multiples of I.
+
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use crate::counters::{Interval, UnixTime};
+use crate::keys::{MainKey, PERSONAL, PERSONAL_MAIN_ID, PERSONAL_PAIR_ID};
+
+/// Bytes of a ticket key's name (OpenSSL's `tick_key_name`).
+pub const NAME_LEN: usize = 16;
+/// Bytes of the AES-256-CBC key.
+pub const AES_LEN: usize = 32;
+/// Bytes of the HMAC-SHA256 key.
+pub const HMAC_LEN: usize = 32;
+/// Bytes of one key in either server's layout.
+pub const KEY_LEN: usize = NAME_LEN + AES_LEN + HMAC_LEN;
+/// Keys a server holds: previous, current, next.
+pub const SET_LEN: usize = 3;
+/// Characters of one key in base64 (HAProxy's file and runtime API).
+pub const BASE64_LEN: usize = KEY_LEN.div_ceil(3) * 4;
+
+/// Personalizations of the three parts.
+const PERSONAL_NAME: [u8; 16] = *b"tofurkey-tkname\0";
+const PERSONAL_AES: [u8; 16] = *b"tofurkey-tkaes\0\0";
+const PERSONAL_HMAC: [u8; 16] = *b"tofurkey-tkhmac\0";
+/// Personalization of the ticket set fingerprint.
+const PERSONAL_SET_ID: [u8; 16] = *b"tofurkey-tickid\0";
+
+/// Byte-wise equality, usable in const assertions.
+const fn same(a: &[u8; 16], b: &[u8; 16]) -> bool {
+    let mut i = 0;
+    while i < 16 {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Every personalization of the KDF, for the domain-separation assertion.
+const DOMAINS: [[u8; 16]; 7] = [
+    PERSONAL,
+    PERSONAL_MAIN_ID,
+    PERSONAL_PAIR_ID,
+    PERSONAL_NAME,
+    PERSONAL_AES,
+    PERSONAL_HMAC,
+    PERSONAL_SET_ID,
+];
+const _: () = {
+    let mut i = 0;
+    while i < DOMAINS.len() {
+        let mut j = i + 1;
+        while j < DOMAINS.len() {
+            assert!(!same(&DOMAINS[i], &DOMAINS[j]), "KDF domains must differ");
+            j += 1;
+        }
+        i += 1;
+    }
+};
+// nginx takes 80-byte files (48-byte ones are AES-128); HAProxy's
+// `struct tls_sess_key_256` is the same 80 bytes in another order.
+const _: () = assert!(KEY_LEN == 80 && BASE64_LEN == 108);
+// `n - 1` cannot underflow: MIN_TIME / MAX_INTERVAL >= 1 (counters.rs).
+const _: () = assert!(crate::counters::MIN_TIME / crate::counters::MAX_INTERVAL >= 1);
+
+/// One logical ticket key. Wiped on drop; never printed.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub struct TicketKey {
+    name: [u8; NAME_LEN],
+    aes: [u8; AES_LEN],
+    hmac: [u8; HMAC_LEN],
+}
+
+impl TicketKey {
+    /// Derives ticket key `counter` from the main key.
+    pub fn derive(main: &MainKey, counter: u64) -> TicketKey {
+        TicketKey {
+            name: *main.derive_16(counter, &PERSONAL_NAME),
+            aes: *main.derive_32(counter, &PERSONAL_AES),
+            hmac: *main.derive_32(counter, &PERSONAL_HMAC),
+        }
+    }
+
+    /// nginx's 80-byte file: name | HMAC | AES
+    /// (`ngx_ssl_session_ticket_keys`).
+    pub fn nginx(&self) -> Zeroizing<[u8; KEY_LEN]> {
+        self.laid_out(&self.hmac, &self.aes)
+    }
+
+    /// HAProxy's 80 bytes: name | AES | HMAC (`struct tls_sess_key_256`).
+    pub fn haproxy(&self) -> Zeroizing<[u8; KEY_LEN]> {
+        self.laid_out(&self.aes, &self.hmac)
+    }
+
+    /// HAProxy's form in its file and runtime API: base64 of [`Self::haproxy`].
+    pub fn haproxy_base64(&self) -> Zeroizing<[u8; BASE64_LEN]> {
+        base64(&self.haproxy())
+    }
+
+    fn laid_out(&self, second: &[u8; 32], third: &[u8; 32]) -> Zeroizing<[u8; KEY_LEN]> {
+        let mut out = Zeroizing::new([0u8; KEY_LEN]);
+        out[..NAME_LEN].copy_from_slice(&self.name);
+        out[NAME_LEN..NAME_LEN + 32].copy_from_slice(second);
+        out[NAME_LEN + 32..].copy_from_slice(third);
+        out
+    }
+}
+
+impl std::fmt::Debug for TicketKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TicketKey(<secret>)")
+    }
+}
+
+/// Which ticket keys are live at one moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Schedule {
+    /// *n* = ⌊now / I⌋: the current key, which encrypts new tickets.
+    pub current: u64,
+    /// The interval I.
+    pub interval: Interval,
+}
+
+impl Schedule {
+    /// The schedule at `now` with `interval` (the TFO keys' `-i`).
+    pub fn at(now: UnixTime, interval: Interval) -> Schedule {
+        Schedule {
+            current: now.secs() / interval.secs(),
+            interval,
+        }
+    }
+
+    /// The counters a server holds, oldest first: previous, current, next.
+    pub fn counters(self) -> [u64; SET_LEN] {
+        [self.current - 1, self.current, self.current + 1]
+    }
+
+    /// Unix time of the next change of the set: (*n* + 1) · I.
+    pub fn next_change(self) -> u64 {
+        (self.current + 1) * self.interval.secs()
+    }
+
+    /// The schedule one interval earlier: what a host still holds when a
+    /// rotation was missed.
+    pub fn previous(self) -> Schedule {
+        Schedule {
+            current: self.current - 1,
+            ..self
+        }
+    }
+}
+
+/// The keys a server holds at one moment, oldest first. Wiped on drop.
+pub struct TicketSet {
+    /// The schedule it was derived for.
+    pub schedule: Schedule,
+    /// previous, current, next.
+    pub keys: [TicketKey; SET_LEN],
+}
+
+impl TicketSet {
+    /// Derives the set for `schedule`.
+    pub fn derive(main: &MainKey, schedule: Schedule) -> TicketSet {
+        TicketSet {
+            schedule,
+            keys: schedule.counters().map(|n| TicketKey::derive(main, n)),
+        }
+    }
+
+    /// The previous key (decrypts only).
+    pub fn previous(&self) -> &TicketKey {
+        &self.keys[0]
+    }
+
+    /// The current key (encrypts).
+    pub fn current(&self) -> &TicketKey {
+        &self.keys[1]
+    }
+
+    /// The next key (decrypts only).
+    pub fn next(&self) -> &TicketKey {
+        &self.keys[2]
+    }
+
+    /// A non-secret fingerprint of the set: 16 hex digits of unkeyed
+    /// BLAKE2b-64 over the three names (oldest first), which are public:
+    /// every ticket carries its key's name in clear. Equal on every host
+    /// holding the same set, in nginx's and HAProxy's layouts alike.
+    pub fn fingerprint(&self) -> String {
+        let mut names = [0u8; NAME_LEN * SET_LEN];
+        for (chunk, key) in names.chunks_exact_mut(NAME_LEN).zip(&self.keys) {
+            chunk.copy_from_slice(&key.name);
+        }
+        set_fingerprint(&names)
+    }
+}
+
+/// The set fingerprint of the names of a set, oldest first (what
+/// [`TicketSet::fingerprint`] computes; for the files of other hosts).
+pub fn set_fingerprint(names: &[u8; NAME_LEN * SET_LEN]) -> String {
+    crate::keys::unkeyed_fingerprint(names, &PERSONAL_SET_ID)
+}
+
+/// Standard base64 with padding (RFC 4648 §4), as HAProxy reads and prints
+/// it. Fixed sizes: no allocation that could keep a copy of a key.
+fn base64(bytes: &[u8; KEY_LEN]) -> Zeroizing<[u8; BASE64_LEN]> {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Zeroizing::new([b'='; BASE64_LEN]);
+    for (group, chunk) in out.chunks_exact_mut(4).zip(bytes.chunks(3)) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let word = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        // A group of n input bytes gives n + 1 characters; the rest stay '='.
+        for (i, c) in group.iter_mut().take(chunk.len() + 1).enumerate() {
+            *c = ALPHABET[(word >> (18 - 6 * i) & 63) as usize];
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPEC_MAIN: &str = "363ec6a05e76eedeb9eb73bc5c25ca5f13f7c1df70c9af3531db4c83d23a8f6b";
+
+    fn spec_key() -> MainKey {
+        let mut b = [0u8; 32];
+        hex::decode_to_slice(SPEC_MAIN, &mut b).unwrap();
+        MainKey::new(b)
+    }
+
+    fn at(now: u64, interval: u64) -> Schedule {
+        Schedule::at(UnixTime::new(now).unwrap(), Interval::new(interval).unwrap())
+    }
+
+    /// The README's test vector, computed with Python's hashlib:
+    /// `blake2b(digest_size=16, key=main, salt=(11).to_bytes(8, "little") +
+    /// bytes(8), person=b"tofurkey-tkname\0")` and likewise for the others.
+    #[test]
+    fn spec_vector() {
+        let k = TicketKey::derive(&spec_key(), 11);
+        assert_eq!(hex::encode(k.name), "2d1c9f5ae203c4b258f75c6e85a88b03");
+        assert_eq!(
+            hex::encode(k.aes),
+            "1044e7bd0bfe084a14f527fafe9c5b79746994f9112b6a062f4d16647be32661"
+        );
+        assert_eq!(
+            hex::encode(k.hmac),
+            "725f9241b37e092e41c6648e0005034d3afcb059c82ce7530fc94b64cc7af386"
+        );
+        // `base64.b64encode(name + aes + hmac)`: HAProxy's line.
+        assert_eq!(
+            &k.haproxy_base64()[..],
+            b"LRyfWuIDxLJY91xuhaiLAxBE570L/ghKFPUn+v6cW3l0aZT5EStqBi9NFmR74yZhcl+SQbN+CS5BxmSOAAUDTTr8sFnILOdTD8lLZMx684Y="
+        );
+        // `blake2b(names of 10, 11, 12, digest_size=8, person=b"tofurkey-tickid\0")`.
+        let set = TicketSet::derive(&spec_key(), at(1_000_000, 86_400));
+        assert_eq!(set.fingerprint(), "18e865e338bc5e94");
+    }
+
+    #[test]
+    fn layouts() {
+        let k = TicketKey::derive(&spec_key(), 11);
+        let (ngx, hap) = (k.nginx(), k.haproxy());
+        assert_eq!(&ngx[..16], &k.name);
+        assert_eq!(&ngx[16..48], &k.hmac);
+        assert_eq!(&ngx[48..], &k.aes);
+        assert_eq!(&hap[..16], &k.name);
+        assert_eq!(&hap[16..48], &k.aes);
+        assert_eq!(&hap[48..], &k.hmac);
+    }
+
+    #[test]
+    fn parts_are_independent_and_counters_matter() {
+        let main = spec_key();
+        let k = TicketKey::derive(&main, 11);
+        assert_ne!(k.aes, k.hmac);
+        assert_ne!(k.name[..], k.aes[..16]);
+        assert_ne!(k.name, *main.derive_16(11, &PERSONAL), "not the TFO key");
+        assert_ne!(k.name, TicketKey::derive(&main, 12).name);
+        assert_ne!(k.aes, TicketKey::derive(&MainKey::new([7; 32]), 11).aes);
+    }
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        let mut bytes = [0u8; KEY_LEN];
+        bytes[..6].copy_from_slice(b"foobar");
+        let text = base64(&bytes);
+        assert!(text.starts_with(b"Zm9vYmFy"));
+        assert_eq!(text[BASE64_LEN - 1], b'=');
+        assert_eq!(text[BASE64_LEN - 2], b'A');
+        let all = base64(&[0xff; KEY_LEN]);
+        assert!(all[..BASE64_LEN - 4].iter().all(|&c| c == b'/'));
+        assert_eq!(&all[BASE64_LEN - 4..], b"//8=");
+    }
+
+    #[test]
+    fn schedule() {
+        let s = at(1_000_000, 86_400);
+        assert_eq!(s.current, 11);
+        assert_eq!(s.counters(), [10, 11, 12]);
+        assert_eq!(s.next_change(), 12 * 86_400);
+        // The half-interval boundary changes the TFO pair, not the set.
+        assert_eq!(at(11 * 86_400 + 43_200, 86_400), s);
+        assert_eq!(at(12 * 86_400 - 1, 86_400), s);
+        assert_eq!(at(12 * 86_400, 86_400).current, 12);
+        assert_eq!(s.previous().current, 10);
+        let later = at(2_000_000, 86_400);
+        assert_eq!(later.previous(), at(23 * 86_400 - 1, 86_400));
+    }
+
+    #[test]
+    fn set_fingerprint_is_stable_and_changes_with_the_set() {
+        let main = spec_key();
+        let set = TicketSet::derive(&main, at(1_000_000, 86_400));
+        let id = set.fingerprint();
+        assert_eq!(id.len(), 16);
+        assert_eq!(id, TicketSet::derive(&main, at(1_000_001, 86_400)).fingerprint());
+        assert_ne!(id, TicketSet::derive(&main, at(1_100_000, 86_400)).fingerprint());
+        assert_eq!(set.current().name, TicketKey::derive(&main, 11).name);
+    }
+}
