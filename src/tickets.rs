@@ -321,7 +321,7 @@ mod tests {
         assert_eq!(s.counters(), [10, 11, 12]);
         assert_eq!(s.next_change(), 12 * 86_400);
         // The half-interval boundary changes the TFO pair, not the set.
-        assert_eq!(at(11 * 86_400 + 43_200, 86_400), s);
+        assert_eq!(at(23 * 86_400 + 43_200, 86_400), at(23 * 86_400, 86_400));
         assert_eq!(at(12 * 86_400 - 1, 86_400), s);
         assert_eq!(at(12 * 86_400, 86_400).current, 12);
         assert_eq!(s.previous().current, 10);
