@@ -1,11 +1,15 @@
 //! File access shared by the edges that read secrets or write keys (key
-//! sources, the procfs target): opens that cannot block or act on a device,
+//! sources, the procfs target, the ticket directories): opens that cannot block or act on a device,
 //! and reads into fixed buffers.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
+
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 
 /// What a path is when it is not a regular file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,4 +130,11 @@ pub fn read_from_start(file: &File, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(len)
+}
+
+/// `openat(2)` relative to `dir`, always close-on-exec.
+pub fn openat(dir: &File, name: &Path, flags: OFlag, mode: Mode) -> io::Result<File> {
+    let fd = nix::fcntl::openat(Some(dir.as_raw_fd()), name, flags | OFlag::O_CLOEXEC, mode)?;
+    // SAFETY: openat just returned this fd, and nothing else owns it.
+    Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
 }

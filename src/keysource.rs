@@ -15,7 +15,7 @@
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -26,7 +26,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::Mode;
 use zeroize::Zeroizing;
 
-use crate::fileio::{self, Kind, os_error};
+use crate::fileio::{self, Kind, openat, os_error};
 use crate::keys::{MAIN_KEY_LEN, MainKey};
 
 /// The credential name systemd units pass the main key under.
@@ -751,13 +751,6 @@ fn store_autokey(
         key: MainKey::new(*bytes),
         created: true,
     })
-}
-
-/// `openat(2)` relative to `dir`, always close-on-exec.
-fn openat(dir: &File, name: &Path, flags: OFlag, mode: Mode) -> io::Result<File> {
-    let fd = nix::fcntl::openat(Some(dir.as_raw_fd()), name, flags | OFlag::O_CLOEXEC, mode)?;
-    // SAFETY: openat just returned this fd, and nothing else owns it.
-    Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
 }
 
 /// The effective uid: the user files are checked against.

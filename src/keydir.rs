@@ -1,0 +1,295 @@
+//! A directory of ticket key files: checked before a byte of key is read,
+//! then its files replaced atomically, each only when its content changes.
+//!
+//! Checked once, on the directory's own fd (its final component never
+//! followed): a real directory, on tmpfs (a ticket key must never reach a
+//! disk, where it would outlive its three intervals and a reboot), owned by
+//! root or the running user and writable by its owner only, so that no
+//! other user can plant, swap or remove a file in it. Every entry is then
+//! reached relative to that fd, never through a link.
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::Mode;
+use nix::sys::statfs::{TMPFS_MAGIC, fstatfs};
+use zeroize::Zeroizing;
+
+use crate::fileio::{Kind, openat, os_error, read_up_to};
+
+/// Permission bits that let others than the owner write the directory.
+const OTHERS_WRITE: u32 = 0o022;
+/// Mode of every key file (and of the stamp beside them).
+const KEY_FILE_MODE: u32 = 0o600;
+/// The largest file compared: 3 HAProxy lines of 108 characters and a
+/// newline each; a longer file just differs.
+pub const READ_MAX: usize = 3 * 109;
+
+/// Why a key directory or one of its files cannot be used.
+#[derive(Debug)]
+pub enum DirError {
+    /// The directory could not be opened (missing, not searchable).
+    Open {
+        /// The directory.
+        path: PathBuf,
+        /// The system's reason.
+        why: io::Error,
+    },
+    /// The path is a symbolic link (its final component is never followed).
+    Symlink {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// The path is not a directory.
+    NotDirectory {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The directory is not on tmpfs.
+    NotTmpfs {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// Another user owns or can write the directory.
+    Untrusted {
+        /// The directory.
+        path: PathBuf,
+        /// Its owner.
+        owner: u32,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// A key file's name is taken by something that is not a regular file.
+    NotFile {
+        /// The file.
+        path: PathBuf,
+        /// What it is.
+        kind: Kind,
+    },
+    /// A read, write or rename failed.
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What was being done.
+        step: &'static str,
+        /// The system's reason.
+        why: io::Error,
+    },
+}
+
+impl fmt::Display for DirError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DirError::Open { path, why } => {
+                write!(f, "cannot open directory {}: {}", path.display(), os_error(why))
+            }
+            DirError::Symlink { path } => {
+                write!(f, "{} is a symbolic link, not a directory", path.display())
+            }
+            DirError::NotDirectory { path } => write!(f, "{} is not a directory", path.display()),
+            DirError::NotTmpfs { path } => write!(
+                f,
+                "{} is not on tmpfs: ticket keys must not reach a disk",
+                path.display()
+            ),
+            DirError::Untrusted { path, owner, mode } => write!(
+                f,
+                "directory {} (owner uid {owner}, mode {mode:04o}) can be changed by another user",
+                path.display()
+            ),
+            DirError::NotFile { path, kind } => {
+                write!(f, "{} is a {}, not a regular file", path.display(), kind.name())
+            }
+            DirError::Io { path, step, why } => {
+                write!(f, "cannot {step} {}: {}", path.display(), os_error(why))
+            }
+        }
+    }
+}
+
+/// A checked key directory.
+pub struct KeyDir {
+    fd: File,
+    path: PathBuf,
+}
+
+impl KeyDir {
+    /// Opens and checks `path` (see the module doc). Creates nothing.
+    pub fn open(path: &Path) -> Result<KeyDir, DirError> {
+        let fd = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(path)
+            .map_err(|why| match why.raw_os_error() {
+                Some(libc::ELOOP) => DirError::Symlink {
+                    path: path.to_path_buf(),
+                },
+                Some(libc::ENOTDIR) => DirError::NotDirectory {
+                    path: path.to_path_buf(),
+                },
+                _ => DirError::Open {
+                    path: path.to_path_buf(),
+                    why,
+                },
+            })?;
+        let io = |why: io::Error| DirError::Open {
+            path: path.to_path_buf(),
+            why,
+        };
+        let meta = fd.metadata().map_err(io)?;
+        let (owner, mode) = (meta.uid(), meta.mode() & 0o7777);
+        if (owner != 0 && owner != nix::unistd::geteuid().as_raw()) || mode & OTHERS_WRITE != 0 {
+            return Err(DirError::Untrusted {
+                path: path.to_path_buf(),
+                owner,
+                mode,
+            });
+        }
+        let fs = fstatfs(&fd).map_err(|e| io(e.into()))?.filesystem_type();
+        if fs != TMPFS_MAGIC {
+            return Err(DirError::NotTmpfs {
+                path: path.to_path_buf(),
+            });
+        }
+        Ok(KeyDir {
+            fd,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The path of entry `name`, for messages.
+    pub fn path_of(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// Checks that `name` is absent or a regular file (never followed).
+    pub fn check(&self, name: &str) -> Result<(), DirError> {
+        match nix::sys::stat::fstatat(
+            Some(self.fd.as_raw_fd()),
+            name,
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        ) {
+            Err(Errno::ENOENT) => Ok(()),
+            Err(e) => Err(self.io(name, "inspect", e.into())),
+            Ok(st) => match Kind::of_mode(st.st_mode) {
+                None => Ok(()),
+                Some(kind) => Err(DirError::NotFile {
+                    path: self.path_of(name),
+                    kind,
+                }),
+            },
+        }
+    }
+
+    /// Reads file `name` (up to [`READ_MAX`] bytes); `None` if it is absent.
+    pub fn read(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, DirError> {
+        self.check(name)?;
+        let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_NOCTTY;
+        let mut file = match openat(&self.fd, Path::new(name), flags, Mode::empty()) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.io(name, "open", e)),
+        };
+        let meta = file.metadata().map_err(|e| self.io(name, "inspect", e))?;
+        if let Some(kind) = Kind::of_mode(meta.mode()) {
+            return Err(DirError::NotFile {
+                path: self.path_of(name),
+                kind,
+            });
+        }
+        let mut buf = Zeroizing::new(vec![0u8; READ_MAX + 1]);
+        let len = read_up_to(&mut file, &mut buf).map_err(|e| self.io(name, "read", e))?;
+        buf.truncate(len);
+        Ok(Some(buf))
+    }
+
+    /// Puts each `(name, content)` in place whose file does not already
+    /// hold exactly that content; returns how many were replaced.
+    ///
+    /// Every changed file is first written in full to a temporary file of
+    /// its own in this directory (created with O_EXCL, mode 0600); only
+    /// when all are written are they renamed over their names, in the
+    /// given order. A failure before the renames changes nothing.
+    pub fn replace(&self, files: &[(&str, &[u8])]) -> Result<usize, DirError> {
+        let mut staged = Vec::with_capacity(files.len());
+        for &(name, content) in files {
+            let held = self.read(name)?;
+            if held.as_deref().map(|h| &h[..]) != Some(content) {
+                staged.push(self.stage(name, content)?);
+            }
+        }
+        let replaced = staged.len();
+        for file in staged {
+            file.commit()?;
+        }
+        Ok(replaced)
+    }
+
+    /// Writes `content` to a new temporary file beside `name`.
+    fn stage<'a>(&'a self, name: &'a str, content: &[u8]) -> Result<Staged<'a>, DirError> {
+        let mut random = [0u8; 8];
+        getrandom::fill(&mut random).map_err(|e| self.io(name, "get random bytes for", e.into()))?;
+        let tmp = PathBuf::from(format!(".{name}.{}.tmp", hex::encode(random)));
+        let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_WRONLY;
+        let mode = Mode::from_bits_truncate(KEY_FILE_MODE);
+        let mut file = openat(&self.fd, &tmp, flags, mode)
+            .map_err(|e| self.io(name, "create a temporary file for", e))?;
+        let staged = Staged {
+            dir: self,
+            tmp,
+            name,
+            done: false,
+        };
+        file.write_all(content)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| self.io(name, "write", e))?;
+        Ok(staged)
+    }
+
+    fn io(&self, name: &str, step: &'static str, why: io::Error) -> DirError {
+        DirError::Io {
+            path: self.path_of(name),
+            step,
+            why,
+        }
+    }
+}
+
+/// A written temporary file, renamed over its name by [`Staged::commit`];
+/// removed if dropped before.
+struct Staged<'a> {
+    dir: &'a KeyDir,
+    tmp: PathBuf,
+    name: &'a str,
+    done: bool,
+}
+
+impl Staged<'_> {
+    /// Renames the temporary file over its name: atomic, so a reader sees
+    /// the old file or the new one, never a mix.
+    fn commit(mut self) -> Result<(), DirError> {
+        let fd = Some(self.dir.fd.as_raw_fd());
+        nix::fcntl::renameat(fd, &self.tmp, fd, self.name)
+            .map_err(|e| self.dir.io(self.name, "rename into place", e.into()))?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staged<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = nix::unistd::unlinkat(
+                Some(self.dir.fd.as_raw_fd()),
+                &self.tmp,
+                nix::unistd::UnlinkatFlags::NoRemoveDir,
+            );
+        }
+    }
+}

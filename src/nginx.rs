@@ -1,0 +1,82 @@
+//! nginx's ticket key files: `DIR/previous.key`, `DIR/current.key` and
+//! `DIR/next.key`, 80 bytes each in nginx's layout, and the stamp
+//! `DIR/changed` that tells the shipped path unit to reload nginx.
+//!
+//! nginx reads key files only when it (re)loads its configuration, so the
+//! files are replaced (atomically, each only when its content changes) in
+//! the order previous, current, next: a reload that someone else starts
+//! between two renames finds both the old and the new current key (a
+//! duplicate, which nginx tolerates), so no ticket from a host on either
+//! side of the rotation is refused. The stamp is written last, and only
+//! when a key file changed: the reload we trigger always loads a whole set,
+//! and a run that changes nothing reloads nothing.
+
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+use crate::keydir::{DirError, KeyDir};
+use crate::tickets::{KEY_LEN, SET_LEN, TicketSet};
+
+/// The key files, oldest first (as [`TicketSet::keys`]); nginx encrypts with
+/// the first `ssl_session_ticket_key`, so its configuration lists
+/// `current.key` first.
+pub const FILES: [&str; SET_LEN] = ["previous.key", "current.key", "next.key"];
+/// Rewritten after any key file changed: the path unit's trigger.
+pub const STAMP: &str = "changed";
+
+/// nginx's ticket directory, checked.
+pub struct Nginx {
+    dir: KeyDir,
+}
+
+/// What nginx's directory holds, file by file (oldest first): `None` for a
+/// file that is missing. Wiped on drop.
+pub type Held = [Option<Zeroizing<Vec<u8>>>; SET_LEN];
+
+impl Nginx {
+    /// Opens and checks the directory and the names of its files; writes
+    /// nothing.
+    pub fn open(path: &Path) -> Result<Nginx, DirError> {
+        let dir = KeyDir::open(path)?;
+        for name in FILES.iter().chain(&[STAMP]) {
+            dir.check(name)?;
+        }
+        Ok(Nginx { dir })
+    }
+
+    /// Puts `set` in place; `stamp` (non-secret: the run's time and the
+    /// set's fingerprint) goes into [`STAMP`] if a key file changed.
+    /// Returns how many key files were replaced.
+    pub fn write(&self, set: &TicketSet, stamp: &str) -> Result<usize, DirError> {
+        let bytes: [Zeroizing<[u8; KEY_LEN]>; SET_LEN] = [
+            set.previous().nginx(),
+            set.current().nginx(),
+            set.next().nginx(),
+        ];
+        let files: [(&str, &[u8]); SET_LEN] = [
+            (FILES[0], &bytes[0][..]),
+            (FILES[1], &bytes[1][..]),
+            (FILES[2], &bytes[2][..]),
+        ];
+        let replaced = self.dir.replace(&files)?;
+        if replaced > 0 {
+            self.dir.replace(&[(STAMP, stamp.as_bytes())])?;
+        }
+        Ok(replaced)
+    }
+
+    /// Reads the key files, for `--check`.
+    pub fn read(&self) -> Result<Held, DirError> {
+        Ok([
+            self.dir.read(FILES[0])?,
+            self.dir.read(FILES[1])?,
+            self.dir.read(FILES[2])?,
+        ])
+    }
+
+    /// The directory's path of file `name`, for messages.
+    pub fn path_of(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path_of(name)
+    }
+}
