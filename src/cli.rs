@@ -24,8 +24,8 @@ impl fmt::Display for UsageError {
 
 /// The usage text, printed by `--help` and after every usage error.
 pub const USAGE: &str = "\
-Usage: tofurkey [-vnoV] [-i SECONDS] [-k PATH | -a PATH] [-P PATH] [-T UNIXTIME]
-       tofurkey --check [-i SECONDS] [-k PATH | -a PATH] [-P PATH] [-T UNIXTIME]
+Usage: tofurkey [-vnoV] [-i SECONDS] [-k PATH | -a PATH] [-P PATH] [-T UNIXTIME] [TICKETS]
+       tofurkey --check [-i SECONDS] [-k PATH | -a PATH] [-P PATH] [-T UNIXTIME] [TICKETS]
        tofurkey --print-timer [-i SECONDS]
 Sets cluster-synchronized TCP Fast Open keys, derived from a main key and the clock.
   -k, --key PATH       main key file (at least 32 bytes; the first 32 are used);
@@ -41,6 +41,11 @@ Sets cluster-synchronized TCP Fast Open keys, derived from a main key and the cl
   -P, --procfs PATH    write here instead of /proc/sys/net/ipv4/tcp_fastopen_key
   -T, --time UNIXTIME  pretend the time is UNIXTIME (testing)
       --check          compare the target with the expected keys; write nothing
+TICKETS: TLS session-ticket keys from the same main key and interval, on tmpfs:
+      --nginx-tickets DIR     DIR/previous.key, current.key, next.key for nginx
+      --haproxy-tickets FILE  FILE of base64 keys for HAProxy's tls-ticket-keys
+      --haproxy-socket PATH   and push them to the running HAProxy through its
+                              admin socket (needs --haproxy-tickets)
       --print-timer    print a tofurkey.timer drop-in for the interval
   -h, --help           this text
       --version        the version
@@ -64,6 +69,27 @@ pub struct Options {
     pub target: PathBuf,
     /// `-T`: a fake time instead of the clock.
     pub time: Option<UnixTime>,
+    /// Where TLS session-ticket keys go (nowhere by default).
+    pub tickets: Tickets,
+}
+
+/// The ticket key outputs asked for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tickets {
+    /// `--nginx-tickets DIR`.
+    pub nginx: Option<PathBuf>,
+    /// `--haproxy-tickets FILE`.
+    pub haproxy_file: Option<PathBuf>,
+    /// `--haproxy-socket PATH` (only with `haproxy_file`: the runtime API
+    /// names a listener's keys by the file it loaded).
+    pub haproxy_socket: Option<PathBuf>,
+}
+
+impl Tickets {
+    /// True when any ticket output is asked for.
+    pub fn any(&self) -> bool {
+        self.nginx.is_some() || self.haproxy_file.is_some()
+    }
 }
 
 /// What this invocation is asked to do.
@@ -92,6 +118,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
     let mut target = PathBuf::from(DEFAULT_TARGET);
     let mut time = None;
     let (mut check, mut print_timer) = (false, false);
+    let mut tickets = Tickets::default();
 
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
@@ -116,6 +143,13 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
             Short('T') | Long("time") => {
                 let secs = number("-T", parser.value())?;
                 time = Some(UnixTime::new(secs).map_err(|e| UsageError(format!("-T: {e}")))?);
+            }
+            Long("nginx-tickets") => tickets.nginx = Some(path("--nginx-tickets", parser.value())?),
+            Long("haproxy-tickets") => {
+                tickets.haproxy_file = Some(path("--haproxy-tickets", parser.value())?);
+            }
+            Long("haproxy-socket") => {
+                tickets.haproxy_socket = Some(path("--haproxy-socket", parser.value())?);
             }
             Long("check") => check = true,
             Long("print-timer") => print_timer = true,
@@ -150,6 +184,13 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
     if print_timer {
         return Ok(Command::PrintTimer(interval));
     }
+    if tickets.haproxy_socket.is_some() && tickets.haproxy_file.is_none() {
+        return Err(UsageError(
+            "--haproxy-socket needs --haproxy-tickets FILE: HAProxy names a listener's keys by \
+             the file its tls-ticket-keys loads"
+                .into(),
+        ));
+    }
     let options = Options {
         key,
         interval,
@@ -158,6 +199,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
         dry_run,
         target,
         time,
+        tickets,
     };
     Ok(if check {
         Command::Check(options)
@@ -195,6 +237,15 @@ fn key_path(opt: &str, value: Result<OsString, lexopt::Error>) -> Result<PathBuf
             "{opt}: '{}' ends in '/': give a file, not a directory",
             value.to_string_lossy()
         )));
+    }
+    Ok(PathBuf::from(value))
+}
+
+/// A ticket output's path: not empty.
+fn path(opt: &str, value: Result<OsString, lexopt::Error>) -> Result<PathBuf, UsageError> {
+    let value = value.map_err(usage)?;
+    if value.is_empty() {
+        return Err(UsageError(format!("{opt}: empty path")));
     }
     Ok(PathBuf::from(value))
 }

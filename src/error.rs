@@ -9,6 +9,7 @@ use crate::calendar::Unexpressible;
 use crate::cli::UsageError;
 use crate::counters::BadTime;
 use crate::fileio::os_error;
+use crate::keydir::DirError;
 use crate::keys::Form;
 use crate::keysource::{KeyError, Source};
 use crate::procfs::{Step, TargetError};
@@ -31,6 +32,11 @@ pub enum Error {
     Key(KeyError),
     /// The target could not be set or read.
     Target(TargetError),
+    /// A ticket key output (its directory, a file in it) is unusable or
+    /// could not be written.
+    Tickets(DirError),
+    /// Several outputs failed (each is tried whatever became of the others).
+    Outputs(Vec<Error>),
     /// Signals could not be held while key material is in memory.
     SignalMask(io::Error),
     /// Standard output (`--version`, `--help`, `--print-timer`) could not
@@ -51,7 +57,9 @@ impl Error {
     fn fix(&self) -> Option<&'static str> {
         Some(match self {
             // Their own messages say what would work.
-            Error::Usage(_) | Error::Timer(_) | Error::Output(_) => return None,
+            Error::Usage(_) | Error::Timer(_) | Error::Output(_) | Error::Outputs(_) => {
+                return None;
+            }
             Error::Time(_) => "set the clock (or -T) to a real unix time",
             Error::Clock => "fix the clock",
             Error::Key(e) => match e {
@@ -124,8 +132,38 @@ impl Error {
                     "check that nothing else writes it and that it keeps what is written"
                 }
             },
+            Error::Tickets(e) => match e {
+                DirError::Open { why, .. } if why.kind() == io::ErrorKind::NotFound => {
+                    "make it on tmpfs ('install -d -m 0700 DIR'); tofurkey.service makes \
+                     /run/tofurkey"
+                }
+                DirError::Open { why, .. } | DirError::Io { why, .. }
+                    if why.kind() == io::ErrorKind::PermissionDenied =>
+                {
+                    "run as root, or give a directory you own"
+                }
+                DirError::Open { .. } => "check the path and its permissions",
+                DirError::Symlink { .. } => "give the real directory, not a link to it",
+                DirError::NotDirectory { .. } => "give a directory",
+                DirError::NotTmpfs { .. } => "use a directory under /run",
+                DirError::Untrusted { .. } => "'chown root: DIR; chmod go-w DIR'",
+                DirError::NotFile { .. } => "remove it: tofurkey puts a regular file there",
+                DirError::Io { .. } => "check the directory and the space left in it",
+            },
             Error::SignalMask(_) => "report this as a bug",
         })
+    }
+}
+
+impl Error {
+    /// The errors of outputs tried one after the other, as one: `None` if
+    /// there were none.
+    pub fn combine(mut errors: Vec<Error>) -> Option<Error> {
+        match errors.len() {
+            0 => None,
+            1 => errors.pop(),
+            _ => Some(Error::Outputs(errors)),
+        }
     }
 }
 
@@ -138,6 +176,13 @@ impl fmt::Display for Error {
             Error::Clock => f.write_str("cannot read the system clock")?,
             Error::Key(e) => write!(f, "{e}")?,
             Error::Target(e) => write!(f, "{e}")?,
+            Error::Tickets(e) => write!(f, "{e}")?,
+            Error::Outputs(errors) => {
+                for (i, e) in errors.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { "; " };
+                    write!(f, "{sep}{e}")?;
+                }
+            }
             Error::SignalMask(why) => write!(
                 f,
                 "cannot hold signals while the key is in memory: {}",
@@ -175,6 +220,12 @@ impl From<BadTime> for Error {
 impl From<KeyError> for Error {
     fn from(e: KeyError) -> Error {
         Error::Key(e)
+    }
+}
+
+impl From<DirError> for Error {
+    fn from(e: DirError) -> Error {
+        Error::Tickets(e)
     }
 }
 

@@ -24,7 +24,9 @@ use tofurkey::keysource::{self, Source};
 use tofurkey::log::{self, Log};
 use tofurkey::notify;
 use tofurkey::procfs::Target;
-use tofurkey::report::{self, Checked, Outcome};
+use tofurkey::outputs::TicketOutputs;
+use tofurkey::report::{self, Checked, Outcome, TicketOutcome, Written};
+use tofurkey::tickets::{Schedule, TicketSet};
 
 /// The C entry point (see the module doc for why not Rust's `fn main`).
 // SAFETY: `no_mangle` is unsafe because two symbols of one name would
@@ -116,31 +118,48 @@ fn run(options: &Options) -> u8 {
 /// The job: counters, main key, derive, write. Returns the STATUS line.
 fn set_keys(options: &Options, log: &Log) -> Result<String, Error> {
     let (counters, source) = counters_and_source(options)?;
+    let schedule = Schedule::at(counters.now, counters.interval);
     let label = source.label();
     log.verbose(&report::key_source(&label));
-    // Every file is opened and checked before a byte of key is read.
+    // Every output is opened and checked before a byte of key is read.
     let target = match options.dry_run {
         true => None,
         false => Some(Target::open(&options.target)?),
     };
+    let outputs = TicketOutputs::open(&options.tickets)?;
     let (opened, warnings) = keysource::open(&source, true)?;
     for warning in &warnings {
         log.warn(warning);
     }
 
     // Signals are held from the first byte of key material to the last
-    // wipe, and nothing in between logs or waits (but for a piped key).
+    // wipe, and nothing in between logs or waits (but for a piped key and
+    // HAProxy's bounded answers).
     let signals = SignalGuard::block().map_err(Error::SignalMask)?;
     let loaded = opened.read()?;
     let pair = keys::pair_text(&loaded.key, counters.primary, counters.backup);
+    let set = (!outputs.is_empty()).then(|| TicketSet::derive(&loaded.key, schedule));
     let (main_id, created) = (loaded.key.fingerprint(), loaded.created);
     drop(loaded);
     let shown = options
         .show_keys
         .then(|| report::keys_line(counters.now, &pair));
-    let written = target.as_ref().map_or(Ok(()), |t| t.write(&pair));
+    // Each output is written whatever became of the others.
+    let mut errors = Vec::new();
+    if let Some(Err(e)) = target.as_ref().map(|t| t.write(&pair)) {
+        errors.push(Error::from(e));
+    }
     let keys_id = pair.fingerprint();
     drop(pair);
+    let tickets_id = set.as_ref().map(TicketSet::fingerprint);
+    let mut written = Written::default();
+    if let (Some(set), Some(id), false) = (&set, &tickets_id, options.dry_run) {
+        let stamp = format!("{} {id}\n", counters.now.secs());
+        let (w, e) = outputs.write(set, &stamp);
+        written = w;
+        errors.extend(e);
+    }
+    drop(set);
     drop(signals);
 
     if let Some(line) = shown {
@@ -150,7 +169,9 @@ fn set_keys(options: &Options, log: &Log) -> Result<String, Error> {
     if let Source::Autokey(_) = source {
         log.send(&report::autokey(&label, created));
     }
-    written?;
+    if let Some(e) = Error::combine(errors) {
+        return Err(e);
+    }
     let outcome = Outcome {
         counters: &counters,
         source: &label,
@@ -158,6 +179,11 @@ fn set_keys(options: &Options, log: &Log) -> Result<String, Error> {
         main_id: &main_id,
         keys_id: &keys_id,
         dry_run: options.dry_run,
+        tickets: tickets_id.as_deref().map(|id| TicketOutcome {
+            schedule,
+            tickets_id: id,
+            written,
+        }),
     };
     log.send(&outcome.entry());
     Ok(outcome.status())

@@ -13,6 +13,7 @@ use zeroize::Zeroizing;
 use crate::check::{UNKNOWN_EXIT, Verdict};
 use crate::counters::{Counters, UnixTime, utc_string};
 use crate::keys::PairText;
+use crate::tickets::Schedule;
 
 /// How serious an entry is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,9 +87,15 @@ pub const MAIN_KEY_ID: &str = "TOFURKEY_MAIN_KEY_ID";
 pub const KEYS_ID: &str = "TOFURKEY_KEYS_ID";
 /// Journal field: `--check`'s exit code.
 pub const CHECK_EXIT: &str = "TOFURKEY_CHECK_EXIT";
+/// Journal field: the ticket key set's fingerprint.
+pub const TICKETS_ID: &str = "TOFURKEY_TICKETS_ID";
+/// Journal field: the current ticket key's counter.
+pub const TICKET_CTR: &str = "TOFURKEY_TICKET_CTR";
+/// Journal field: what the ticket outputs changed.
+pub const TICKETS_CHANGED: &str = "TOFURKEY_TICKETS_CHANGED";
 
 /// Every journal field, for the catalog test.
-pub const FIELDS: [&str; 10] = [
+pub const FIELDS: [&str; 13] = [
     UNIX_TIME,
     INTERVAL,
     CTR_PRIMARY,
@@ -99,6 +106,9 @@ pub const FIELDS: [&str; 10] = [
     MAIN_KEY_ID,
     KEYS_ID,
     CHECK_EXIT,
+    TICKETS_ID,
+    TICKET_CTR,
+    TICKETS_CHANGED,
 ];
 
 /// Journal fields of one entry, besides MESSAGE and PRIORITY.
@@ -161,6 +171,54 @@ pub fn autokey(label: &str, created: bool) -> Entry {
     }
 }
 
+/// What the ticket outputs changed, output by output (`None`: not asked).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Written {
+    /// nginx key files replaced (0 to 3).
+    pub nginx: Option<usize>,
+    /// Whether HAProxy's file was replaced.
+    pub haproxy_file: Option<bool>,
+    /// Keys pushed into the running HAProxy (0 to 3).
+    pub haproxy_runtime: Option<usize>,
+}
+
+impl Written {
+    /// `nginx 3 files replaced, HAProxy file unchanged, …`, or `None` when
+    /// no output was written.
+    pub fn summary(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if let Some(n) = self.nginx {
+            parts.push(match n {
+                0 => "nginx files unchanged".to_string(),
+                n => format!("nginx {n} of 3 files replaced"),
+            });
+        }
+        if let Some(changed) = self.haproxy_file {
+            parts.push(match changed {
+                true => "HAProxy file replaced".to_string(),
+                false => "HAProxy file unchanged".to_string(),
+            });
+        }
+        if let Some(n) = self.haproxy_runtime {
+            parts.push(match n {
+                0 => "running HAProxy already in sync".to_string(),
+                n => format!("{n} keys pushed to the running HAProxy"),
+            });
+        }
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
+}
+
+/// What a run did with ticket keys.
+pub struct TicketOutcome<'a> {
+    /// The schedule the set was derived for.
+    pub schedule: Schedule,
+    /// The set's fingerprint.
+    pub tickets_id: &'a str,
+    /// What changed (nothing with `-n`).
+    pub written: Written,
+}
+
 /// What a key-setting run did, for its entry and its `STATUS=` line.
 pub struct Outcome<'a> {
     /// The counters it computed.
@@ -175,6 +233,8 @@ pub struct Outcome<'a> {
     pub keys_id: &'a str,
     /// `-n`: nothing was written.
     pub dry_run: bool,
+    /// The ticket keys, if any output was asked for.
+    pub tickets: Option<TicketOutcome<'a>>,
 }
 
 impl Outcome<'_> {
@@ -199,7 +259,8 @@ impl Outcome<'_> {
             self.main_id,
             self.keys_id,
         );
-        let fields = vec![
+        let mut message = message;
+        let mut fields = vec![
             (UNIX_TIME, now.to_string()),
             (INTERVAL, c.interval.secs().to_string()),
             (CTR_PRIMARY, c.primary.to_string()),
@@ -210,6 +271,22 @@ impl Outcome<'_> {
             (MAIN_KEY_ID, self.main_id.to_string()),
             (KEYS_ID, self.keys_id.to_string()),
         ];
+        if let Some(t) = &self.tickets {
+            let changed = t.written.summary();
+            message.push_str(&format!(
+                "; ticket keys: counter {}, next change {} ({}), tickets id {}{}",
+                t.schedule.current,
+                t.schedule.next_change(),
+                utc_string(t.schedule.next_change()),
+                t.tickets_id,
+                changed.as_ref().map_or(String::new(), |s| format!(", {s}"))
+            ));
+            fields.push((TICKETS_ID, t.tickets_id.to_string()));
+            fields.push((TICKET_CTR, t.schedule.current.to_string()));
+            if let Some(s) = changed {
+                fields.push((TICKETS_CHANGED, s));
+            }
+        }
         Entry {
             level: Level::Info,
             event: Some(event),
@@ -225,8 +302,12 @@ impl Outcome<'_> {
             true => "Dry run",
             false => "Keys set",
         };
+        let tickets = self
+            .tickets
+            .as_ref()
+            .map_or(String::new(), |t| format!(", tickets id {}", t.tickets_id));
         format!(
-            "{what}: counters {}/{}, next rotation {}, keys id {}",
+            "{what}: counters {}/{}, next rotation {}, keys id {}{tickets}",
             c.primary,
             c.backup,
             utc_string(c.next_rotation),
