@@ -418,6 +418,50 @@ mod tests {
     }
 
     #[test]
+    fn the_ticket_outcome_in_the_entry_and_status() {
+        let c = spec_counters();
+        let schedule = Schedule::at(c.now, c.interval);
+        let written = Written {
+            nginx: Some(3),
+            haproxy_file: Some(false),
+            haproxy_runtime: Some(1),
+        };
+        let outcome = Outcome {
+            counters: &c,
+            source: "key file /k",
+            target: Path::new("/t"),
+            main_id: "7ad202034d831e12",
+            keys_id: "3c6bf71f91f4ae4f",
+            dry_run: false,
+            tickets: Some(TicketOutcome {
+                schedule,
+                tickets_id: "18e865e338bc5e94",
+                written,
+            }),
+        };
+        let e = outcome.entry();
+        assert!(e.message.ends_with(
+            "; ticket keys: counter 11, next change 1036800 (1970-01-13T00:00:00Z), tickets id \
+             18e865e338bc5e94, nginx 3 of 3 files replaced, HAProxy file unchanged, 1 keys \
+             pushed to the running HAProxy"
+        ));
+        let names: Vec<_> = e.fields.iter().map(|(k, _)| *k).collect();
+        assert_eq!(names[9..], [TICKETS_ID, TICKET_CTR, TICKETS_CHANGED]);
+        assert_eq!(e.fields[10].1, "11");
+        assert!(outcome.status().ends_with(", tickets id 18e865e338bc5e94"));
+        assert_eq!(Written::default().summary(), None);
+        let none_changed = Written {
+            nginx: Some(0),
+            haproxy_file: None,
+            haproxy_runtime: Some(0),
+        };
+        assert_eq!(
+            none_changed.summary().as_deref(),
+            Some("nginx files unchanged, running HAProxy already in sync")
+        );
+    }
+
+    #[test]
     fn the_run_entry_and_status() {
         let c = spec_counters();
         let outcome = Outcome {
@@ -427,6 +471,7 @@ mod tests {
             main_id: "7ad202034d831e12",
             keys_id: "3c6bf71f91f4ae4f",
             dry_run: false,
+            tickets: None,
         };
         let e = outcome.entry();
         assert_eq!((e.level, e.event), (Level::Info, Some(Event::KeysSet)));
