@@ -2,8 +2,11 @@
 //! Pure: compares bytes read elsewhere with pairs derived here. The verdicts
 //! and exit codes follow the monitoring-plugin convention.
 
+use zeroize::Zeroizing;
+
 use crate::counters::{Counters, UnixTime};
 use crate::keys::{Form, MainKey, pair_text};
+use crate::tickets::{Schedule, TicketSet};
 
 /// `--check`'s exit code when there is no verdict: the target or the key
 /// could not be read, or the command line was wrong (monitoring convention).
@@ -88,6 +91,63 @@ pub fn classify(held: &[u8], main: &MainKey, counters: &Counters) -> Verdict {
     }
 }
 
+/// What a ticket key output holds, compared with the set for now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TicketVerdict {
+    /// Exactly the set for now.
+    InSync,
+    /// The previous interval's set: a rotation was missed.
+    Previous,
+    /// Nothing there (a file missing).
+    Missing,
+    /// Anything else: another main key or interval, or not keys at all.
+    Other,
+}
+
+impl TicketVerdict {
+    /// 0 OK, 1 WARNING, 2 CRITICAL, as [`Verdict::exit_code`].
+    pub const fn exit_code(self) -> u8 {
+        match self {
+            TicketVerdict::InSync => 0,
+            TicketVerdict::Previous => 1,
+            TicketVerdict::Missing | TicketVerdict::Other => 2,
+        }
+    }
+
+    /// The verdict's words, with its monitoring prefix; no key material.
+    pub fn summary(self) -> &'static str {
+        match self {
+            TicketVerdict::InSync => "OK",
+            TicketVerdict::Previous => {
+                "WARNING (the previous interval's keys: a rotation was missed)"
+            }
+            TicketVerdict::Missing => "CRITICAL (missing)",
+            TicketVerdict::Other => "CRITICAL (not the keys for now from this main key)",
+        }
+    }
+}
+
+/// Classifies `held` (an output's bytes in its own form, `None` if missing)
+/// against the set for `schedule` and the one before, in the form `form`
+/// gives (e.g. [`TicketSet::nginx_files`]).
+pub fn classify_tickets(
+    held: Option<&[u8]>,
+    main: &MainKey,
+    schedule: Schedule,
+    form: fn(&TicketSet) -> Zeroizing<Vec<u8>>,
+) -> TicketVerdict {
+    let Some(held) = held else {
+        return TicketVerdict::Missing;
+    };
+    if held == &form(&TicketSet::derive(main, schedule))[..] {
+        TicketVerdict::InSync
+    } else if held == &form(&TicketSet::derive(main, schedule.previous()))[..] {
+        TicketVerdict::Previous
+    } else {
+        TicketVerdict::Other
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,5 +196,46 @@ mod tests {
         assert_eq!(classify(b"hello", &main, &s), Verdict::Garbage);
         let upper = text_at(&main, t).to_ascii_uppercase();
         assert_eq!(classify(&upper, &main, &s), Verdict::Garbage);
+    }
+
+    #[test]
+    fn ticket_verdicts() {
+        use crate::counters::Interval;
+        let main = MainKey::new([9; 32]);
+        let at = |t| Schedule::at(UnixTime::new(t).unwrap(), Interval::new(3600).unwrap());
+        let now = at(1_800_000_100);
+        for form in [TicketSet::nginx_files, TicketSet::haproxy_file] {
+            let held = |s| form(&TicketSet::derive(&main, s));
+            let verdict = |h: Option<&[u8]>| classify_tickets(h, &main, now, form);
+            assert_eq!(verdict(Some(&held(now))), TicketVerdict::InSync);
+            assert_eq!(
+                verdict(Some(&held(now.previous()))),
+                TicketVerdict::Previous
+            );
+            let next = at(1_800_000_100 + 3600);
+            assert_eq!(verdict(Some(&held(next))), TicketVerdict::Other);
+            assert_eq!(
+                verdict(Some(&held(now.previous().previous()))),
+                TicketVerdict::Other
+            );
+            let other = form(&TicketSet::derive(&MainKey::new([8; 32]), now));
+            assert_eq!(verdict(Some(&other)), TicketVerdict::Other);
+            assert_eq!(verdict(Some(b"")), TicketVerdict::Other);
+            assert_eq!(verdict(None), TicketVerdict::Missing);
+        }
+        // nginx's and HAProxy's forms of one set differ: one is never
+        // taken for the other.
+        let set = TicketSet::derive(&main, now);
+        assert_ne!(set.nginx_files()[..], set.haproxy_file()[..]);
+        assert_eq!(
+            [0, 1, 2, 2],
+            [
+                TicketVerdict::InSync,
+                TicketVerdict::Previous,
+                TicketVerdict::Missing,
+                TicketVerdict::Other
+            ]
+            .map(TicketVerdict::exit_code)
+        );
     }
 }

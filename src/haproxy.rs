@@ -9,10 +9,7 @@ use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 use crate::keydir::{DirError, KeyDir};
-use crate::tickets::{BASE64_LEN, SET_LEN, TicketSet};
-
-/// Bytes of the file: three lines of base64 and their newlines.
-pub const FILE_LEN: usize = SET_LEN * (BASE64_LEN + 1);
+use crate::tickets::TicketSet;
 
 /// HAProxy's ticket key file, its directory checked.
 pub struct KeyFile {
@@ -54,7 +51,7 @@ impl KeyFile {
     /// Puts `set` in place (if the file does not hold it already); returns
     /// whether it was replaced.
     pub fn write(&self, set: &TicketSet) -> Result<bool, DirError> {
-        let text = file_text(set);
+        let text = set.haproxy_file();
         Ok(self.dir.replace(&[(&self.name, &text[..])])? > 0)
     }
 
@@ -62,13 +59,4 @@ impl KeyFile {
     pub fn read(&self) -> Result<Option<Zeroizing<Vec<u8>>>, DirError> {
         self.dir.read(&self.name)
     }
-}
-
-/// The file's content for `set`.
-pub fn file_text(set: &TicketSet) -> Zeroizing<[u8; FILE_LEN]> {
-    let mut text = Zeroizing::new([b'\n'; FILE_LEN]);
-    for (line, key) in text.chunks_exact_mut(BASE64_LEN + 1).zip(&set.keys) {
-        line[..BASE64_LEN].copy_from_slice(&key.haproxy_base64()[..]);
-    }
-    text
 }

@@ -87,7 +87,12 @@ impl fmt::Display for DirError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DirError::Open { path, why } => {
-                write!(f, "cannot open directory {}: {}", path.display(), os_error(why))
+                write!(
+                    f,
+                    "cannot open directory {}: {}",
+                    path.display(),
+                    os_error(why)
+                )
             }
             DirError::Symlink { path } => {
                 write!(f, "{} is a symbolic link, not a directory", path.display())
@@ -104,7 +109,12 @@ impl fmt::Display for DirError {
                 path.display()
             ),
             DirError::NotFile { path, kind } => {
-                write!(f, "{} is a {}, not a regular file", path.display(), kind.name())
+                write!(
+                    f,
+                    "{} is a {}, not a regular file",
+                    path.display(),
+                    kind.name()
+                )
             }
             DirError::Io { path, step, why } => {
                 write!(f, "cannot {step} {}: {}", path.display(), os_error(why))
@@ -234,7 +244,8 @@ impl KeyDir {
     /// Writes `content` to a new temporary file beside `name`.
     fn stage<'a>(&'a self, name: &'a str, content: &[u8]) -> Result<Staged<'a>, DirError> {
         let mut random = [0u8; 8];
-        getrandom::fill(&mut random).map_err(|e| self.io(name, "get random bytes for", e.into()))?;
+        getrandom::fill(&mut random)
+            .map_err(|e| self.io(name, "get random bytes for", e.into()))?;
         let tmp = PathBuf::from(format!(".{name}.{}.tmp", hex::encode(random)));
         let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_WRONLY;
         let mode = Mode::from_bits_truncate(KEY_FILE_MODE);

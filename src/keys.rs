@@ -66,12 +66,20 @@ impl MainKey {
     /// keys (salt = counter LE64 and 8 zero bytes), in another domain. The
     /// ticket keys (`tickets.rs`) use it with their own personalizations.
     pub(crate) fn derive_16(&self, counter: u64, personal: &[u8; 16]) -> Zeroizing<[u8; 16]> {
-        Zeroizing::new(blake2b::<U16, 16>(&self.0, &counter_salt(counter), personal))
+        Zeroizing::new(blake2b::<U16, 16>(
+            &self.0,
+            &counter_salt(counter),
+            personal,
+        ))
     }
 
     /// As [`MainKey::derive_16`], 32 bytes.
     pub(crate) fn derive_32(&self, counter: u64, personal: &[u8; 16]) -> Zeroizing<[u8; 32]> {
-        Zeroizing::new(blake2b::<U32, 32>(&self.0, &counter_salt(counter), personal))
+        Zeroizing::new(blake2b::<U32, 32>(
+            &self.0,
+            &counter_salt(counter),
+            personal,
+        ))
     }
 
     /// A non-secret fingerprint of the main key: 16 hex digits of BLAKE2b-64

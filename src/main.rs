@@ -23,8 +23,8 @@ use tofurkey::keys;
 use tofurkey::keysource::{self, Source};
 use tofurkey::log::{self, Log};
 use tofurkey::notify;
-use tofurkey::procfs::Target;
 use tofurkey::outputs::TicketOutputs;
+use tofurkey::procfs::Target;
 use tofurkey::report::{self, Checked, Outcome, TicketOutcome, Written};
 use tofurkey::tickets::{Schedule, TicketSet};
 

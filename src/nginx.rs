@@ -30,10 +30,6 @@ pub struct Nginx {
     dir: KeyDir,
 }
 
-/// What nginx's directory holds, file by file (oldest first): `None` for a
-/// file that is missing. Wiped on drop.
-pub type Held = [Option<Zeroizing<Vec<u8>>>; SET_LEN];
-
 impl Nginx {
     /// Opens and checks the directory and the names of its files; writes
     /// nothing.
@@ -49,16 +45,10 @@ impl Nginx {
     /// set's fingerprint) goes into [`STAMP`] if a key file changed.
     /// Returns how many key files were replaced.
     pub fn write(&self, set: &TicketSet, stamp: &str) -> Result<usize, DirError> {
-        let bytes: [Zeroizing<[u8; KEY_LEN]>; SET_LEN] = [
-            set.previous().nginx(),
-            set.current().nginx(),
-            set.next().nginx(),
-        ];
-        let files: [(&str, &[u8]); SET_LEN] = [
-            (FILES[0], &bytes[0][..]),
-            (FILES[1], &bytes[1][..]),
-            (FILES[2], &bytes[2][..]),
-        ];
+        let bytes = set.nginx_files();
+        let mut files = bytes.chunks_exact(KEY_LEN);
+        let files: [(&str, &[u8]); SET_LEN] =
+            FILES.map(|name| (name, files.next().unwrap_or_default()));
         let replaced = self.dir.replace(&files)?;
         if replaced > 0 {
             self.dir.replace(&[(STAMP, stamp.as_bytes())])?;
@@ -66,13 +56,17 @@ impl Nginx {
         Ok(replaced)
     }
 
-    /// Reads the key files, for `--check`.
-    pub fn read(&self) -> Result<Held, DirError> {
-        Ok([
-            self.dir.read(FILES[0])?,
-            self.dir.read(FILES[1])?,
-            self.dir.read(FILES[2])?,
-        ])
+    /// Reads the key files for `--check`, concatenated oldest first as
+    /// [`TicketSet::nginx_files`]; `None` if one is missing.
+    pub fn read(&self) -> Result<Option<Zeroizing<Vec<u8>>>, DirError> {
+        let mut all = Zeroizing::new(Vec::new());
+        for name in FILES {
+            match self.dir.read(name)? {
+                Some(bytes) => all.extend_from_slice(&bytes),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(all))
     }
 
     /// The directory's path of file `name`, for messages.

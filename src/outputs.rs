@@ -19,7 +19,11 @@ impl TicketOutputs {
     pub fn open(asked: &Tickets) -> Result<TicketOutputs, Error> {
         Ok(TicketOutputs {
             nginx: asked.nginx.as_deref().map(Nginx::open).transpose()?,
-            haproxy: asked.haproxy_file.as_deref().map(KeyFile::open).transpose()?,
+            haproxy: asked
+                .haproxy_file
+                .as_deref()
+                .map(KeyFile::open)
+                .transpose()?,
         })
     }
 

@@ -36,6 +36,8 @@ pub const KEY_LEN: usize = NAME_LEN + AES_LEN + HMAC_LEN;
 pub const SET_LEN: usize = 3;
 /// Characters of one key in base64 (HAProxy's file and runtime API).
 pub const BASE64_LEN: usize = KEY_LEN.div_ceil(3) * 4;
+/// Bytes of HAProxy's file: a line of base64 and its newline per key.
+pub const HAPROXY_FILE_LEN: usize = SET_LEN * (BASE64_LEN + 1);
 
 /// Personalizations of the three parts.
 const PERSONAL_NAME: [u8; 16] = *b"tofurkey-tkname\0";
@@ -202,6 +204,26 @@ impl TicketSet {
         &self.keys[2]
     }
 
+    /// nginx's three files, oldest first, concatenated (for comparisons).
+    pub fn nginx_files(&self) -> Zeroizing<Vec<u8>> {
+        let mut out = Zeroizing::new(Vec::with_capacity(KEY_LEN * SET_LEN));
+        for key in &self.keys {
+            out.extend_from_slice(&key.nginx()[..]);
+        }
+        out
+    }
+
+    /// HAProxy's file: the keys base64, one per line, oldest first
+    /// (HAProxy encrypts with the penultimate line: the current key).
+    pub fn haproxy_file(&self) -> Zeroizing<Vec<u8>> {
+        let mut out = Zeroizing::new(Vec::with_capacity(HAPROXY_FILE_LEN));
+        for key in &self.keys {
+            out.extend_from_slice(&key.haproxy_base64()[..]);
+            out.push(b'\n');
+        }
+        out
+    }
+
     /// A non-secret fingerprint of the set: 16 hex digits of unkeyed
     /// BLAKE2b-64 over the three names (oldest first), which are public:
     /// every ticket carries its key's name in clear. Equal on every host
@@ -227,7 +249,11 @@ fn base64(bytes: &[u8; KEY_LEN]) -> Zeroizing<[u8; BASE64_LEN]> {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = Zeroizing::new([b'='; BASE64_LEN]);
     for (group, chunk) in out.chunks_exact_mut(4).zip(bytes.chunks(3)) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let word = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
         // A group of n input bytes gives n + 1 characters; the rest stay '='.
         for (i, c) in group.iter_mut().take(chunk.len() + 1).enumerate() {
@@ -250,7 +276,10 @@ mod tests {
     }
 
     fn at(now: u64, interval: u64) -> Schedule {
-        Schedule::at(UnixTime::new(now).unwrap(), Interval::new(interval).unwrap())
+        Schedule::at(
+            UnixTime::new(now).unwrap(),
+            Interval::new(interval).unwrap(),
+        )
     }
 
     /// The README's test vector, computed with Python's hashlib:
@@ -276,6 +305,16 @@ mod tests {
         // `blake2b(names of 10, 11, 12, digest_size=8, person=b"tofurkey-tickid\0")`.
         let set = TicketSet::derive(&spec_key(), at(1_000_000, 86_400));
         assert_eq!(set.fingerprint(), "18e865e338bc5e94");
+        let file = set.haproxy_file();
+        assert_eq!(file.len(), HAPROXY_FILE_LEN);
+        assert_eq!(
+            &file[BASE64_LEN + 1..2 * BASE64_LEN + 1],
+            &k.haproxy_base64()[..]
+        );
+        assert_eq!(file.iter().filter(|&&b| b == b'\n').count(), 3);
+        let files = set.nginx_files();
+        assert_eq!(&files[KEY_LEN..2 * KEY_LEN], &k.nginx()[..]);
+        assert_eq!(files.len(), 240);
     }
 
     #[test]
@@ -335,8 +374,14 @@ mod tests {
         let set = TicketSet::derive(&main, at(1_000_000, 86_400));
         let id = set.fingerprint();
         assert_eq!(id.len(), 16);
-        assert_eq!(id, TicketSet::derive(&main, at(1_000_001, 86_400)).fingerprint());
-        assert_ne!(id, TicketSet::derive(&main, at(1_100_000, 86_400)).fingerprint());
+        assert_eq!(
+            id,
+            TicketSet::derive(&main, at(1_000_001, 86_400)).fingerprint()
+        );
+        assert_ne!(
+            id,
+            TicketSet::derive(&main, at(1_100_000, 86_400)).fingerprint()
+        );
         assert_eq!(set.current().name, TicketKey::derive(&main, 11).name);
     }
 }
