@@ -173,6 +173,11 @@ impl KeyDir {
         })
     }
 
+    /// The directory, as given.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// The path of entry `name`, for messages.
     pub fn path_of(&self, name: &str) -> PathBuf {
         self.path.join(name)

@@ -204,18 +204,21 @@ fn check(options: &Options) -> u8 {
     code
 }
 
-/// Reads the target and the key, and compares.
+/// Reads the target, the ticket outputs and the key, and compares.
 fn check_keys(options: &Options) -> Result<Checked<'_>, Error> {
     let (counters, source) = counters_and_source(options)?;
     let target = Target::open_read(&options.target)?;
+    let outputs = TicketOutputs::open(&options.tickets)?;
     // Warnings (a key others can read) would be a second line: monitoring
     // reads one. The key-setting runs report them.
     let (opened, _warnings) = keysource::open(&source, false)?;
     let _signals = SignalGuard::block().map_err(Error::SignalMask)?;
     let loaded = opened.read()?;
     let held = target.read()?;
+    let schedule = Schedule::at(counters.now, counters.interval);
     Ok(Checked {
         verdict: check::classify(&held, &loaded.key, &counters),
+        tickets: outputs.check(&loaded.key, schedule)?,
         target: &options.target,
         counters,
         main_id: loaded.key.fingerprint(),

@@ -69,8 +69,8 @@ impl Nginx {
         Ok(Some(all))
     }
 
-    /// The directory's path of file `name`, for messages.
-    pub fn path_of(&self, name: &str) -> std::path::PathBuf {
-        self.dir.path_of(name)
+    /// The directory, as given.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
     }
 }

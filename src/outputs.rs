@@ -1,12 +1,14 @@
 //! The ticket key outputs of one run: opened and checked together before a
 //! byte of key is read, then each written whatever became of the others.
 
+use crate::check::{TicketVerdict, classify_tickets};
 use crate::cli::Tickets;
 use crate::error::Error;
 use crate::haproxy::KeyFile;
+use crate::keys::MainKey;
 use crate::nginx::Nginx;
 use crate::report::Written;
-use crate::tickets::TicketSet;
+use crate::tickets::{Schedule, TicketSet};
 
 /// The ticket outputs asked for, checked.
 pub struct TicketOutputs {
@@ -50,5 +52,40 @@ impl TicketOutputs {
             }
         }
         (written, errors)
+    }
+
+    /// `--check`: what each output holds, compared with the set for
+    /// `schedule`; each verdict with the output's name.
+    pub fn check(
+        &self,
+        main: &MainKey,
+        schedule: Schedule,
+    ) -> Result<Vec<(String, TicketVerdict)>, Error> {
+        let mut verdicts = Vec::new();
+        if let Some(nginx) = &self.nginx {
+            let held = nginx.read()?;
+            verdicts.push((
+                format!("nginx tickets {}", nginx.path().display()),
+                classify_tickets(
+                    held.as_deref().map(|h| &h[..]),
+                    main,
+                    schedule,
+                    TicketSet::nginx_files,
+                ),
+            ));
+        }
+        if let Some(file) = &self.haproxy {
+            let held = file.read()?;
+            verdicts.push((
+                format!("HAProxy tickets {}", file.path().display()),
+                classify_tickets(
+                    held.as_deref().map(|h| &h[..]),
+                    main,
+                    schedule,
+                    TicketSet::haproxy_file,
+                ),
+            ));
+        }
+        Ok(verdicts)
     }
 }

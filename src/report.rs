@@ -10,7 +10,7 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use crate::check::{UNKNOWN_EXIT, Verdict};
+use crate::check::{TicketVerdict, UNKNOWN_EXIT, Verdict};
 use crate::counters::{Counters, UnixTime, utc_string};
 use crate::keys::PairText;
 use crate::tickets::Schedule;
@@ -339,15 +339,16 @@ pub struct Checked<'a> {
     pub main_id: String,
     /// Where the main key came from (its label).
     pub source: String,
+    /// Each ticket output's name and verdict.
+    pub tickets: Vec<(String, TicketVerdict)>,
 }
 
 /// `--check`'s exit code and its one line: the verdict with what it was
 /// compared against, or `UNKNOWN:` and why there is none.
 pub fn check_line(result: Result<Checked, String>) -> (u8, String) {
     match result {
-        Ok(c) => (
-            c.verdict.exit_code(),
-            format!(
+        Ok(c) => {
+            let mut line = format!(
                 "{} ({}, time {}, interval {}, counters {}/{}, main key id {}, {})",
                 c.verdict.summary(),
                 c.target.display(),
@@ -357,8 +358,21 @@ pub fn check_line(result: Result<Checked, String>) -> (u8, String) {
                 c.counters.backup,
                 c.main_id,
                 c.source
-            ),
-        ),
+            );
+            let mut code = c.verdict.exit_code();
+            for (output, verdict) in &c.tickets {
+                line.push_str(&format!("; {output}: {}", verdict.summary()));
+                code = code.max(verdict.exit_code());
+            }
+            // The worst verdict leads the line, as monitoring reads it.
+            if code > c.verdict.exit_code() {
+                line = format!(
+                    "{}: {line}",
+                    ["OK", "WARNING", "CRITICAL"][usize::from(code)]
+                );
+            }
+            (code, line)
+        }
         Err(why) => (UNKNOWN_EXIT, format!("UNKNOWN: {why}")),
     }
 }
@@ -548,7 +562,38 @@ mod tests {
             counters: c,
             main_id: "7ad202034d831e12".into(),
             source: "key file /k".into(),
+            tickets: vec![],
         };
+        let with_tickets = |tickets| Checked {
+            verdict: Verdict::InSync,
+            target: Path::new("/t"),
+            counters: c,
+            main_id: "7ad202034d831e12".into(),
+            source: "key file /k".into(),
+            tickets,
+        };
+        let (code, line) = check_line(Ok(with_tickets(vec![
+            ("nginx tickets /n".into(), TicketVerdict::InSync),
+            ("HAProxy tickets /h".into(), TicketVerdict::Previous),
+        ])));
+        assert_eq!(code, 1);
+        assert!(line.starts_with("WARNING: OK: the target holds the expected key pair (/t,"));
+        assert!(line.ends_with(
+            "key file /k); nginx tickets /n: OK; HAProxy tickets /h: WARNING (the previous \
+             interval's keys: a rotation was missed)"
+        ));
+        let (code, line) = check_line(Ok(with_tickets(vec![(
+            "nginx tickets /n".into(),
+            TicketVerdict::Missing,
+        )])));
+        assert_eq!(code, 2);
+        assert!(line.starts_with("CRITICAL: OK: "));
+        let (code, line) = check_line(Ok(with_tickets(vec![(
+            "nginx tickets /n".into(),
+            TicketVerdict::InSync,
+        )])));
+        assert_eq!(code, 0);
+        assert!(line.starts_with("OK: the target"));
         let (code, line) = check_line(Ok(checked));
         assert_eq!(code, 1);
         assert_eq!(
