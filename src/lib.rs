@@ -25,4 +25,5 @@ pub mod notify;
 pub mod outputs;
 pub mod procfs;
 pub mod report;
+pub mod runtime_api;
 pub mod tickets;
