@@ -9,10 +9,12 @@ use crate::calendar::Unexpressible;
 use crate::cli::UsageError;
 use crate::counters::BadTime;
 use crate::fileio::os_error;
+use crate::haproxy::SocketError;
 use crate::keydir::DirError;
 use crate::keys::Form;
 use crate::keysource::{KeyError, Source};
 use crate::procfs::{Step, TargetError};
+use crate::runtime_api::Refusal;
 
 /// The command to make a main key, as the fixes name it.
 const MAKE_KEY: &str = "make a key with '(umask 077; head -c 32 /dev/random > FILE)'";
@@ -35,6 +37,8 @@ pub enum Error {
     /// A ticket key output (its directory, a file in it) is unusable or
     /// could not be written.
     Tickets(DirError),
+    /// The running HAProxy could not be read or brought to the set.
+    Haproxy(SocketError),
     /// Several outputs failed (each is tried whatever became of the others).
     Outputs(Vec<Error>),
     /// Signals could not be held while key material is in memory.
@@ -150,6 +154,35 @@ impl Error {
                 DirError::NotFile { .. } => "remove it: tofurkey puts a regular file there",
                 DirError::Io { .. } => "check the directory and the space left in it",
             },
+            Error::Haproxy(e) => match e {
+                SocketError::Missing { .. } => {
+                    "start HAProxy, or give the path of its 'stats socket ... level admin'"
+                }
+                SocketError::NotSocket { .. } => "give the path of HAProxy's 'stats socket'",
+                SocketError::Untrusted { .. } => {
+                    "HAProxy makes its socket as root: find out who made this one"
+                }
+                SocketError::Io { why, .. } if why.kind() == io::ErrorKind::ConnectionRefused => {
+                    "nothing listens: start HAProxy"
+                }
+                SocketError::Io { why, .. } if why.kind() == io::ErrorKind::PermissionDenied => {
+                    "run as root"
+                }
+                SocketError::Io { .. } => "check HAProxy and its socket",
+                SocketError::NoAnswer { .. } => {
+                    "check that the socket answers: echo 'show info' | socat stdio PATH"
+                }
+                SocketError::Refused { refusal, .. } => match refusal {
+                    Refusal::Denied => "add 'level admin' to its 'stats socket' line",
+                    Refusal::UnknownFile => {
+                        "make a 'tls-ticket-keys' in haproxy.cfg name exactly this file, and \
+                         reload HAProxy"
+                    }
+                    Refusal::OtherKeySize => "reload HAProxy: it loads the file tofurkey wrote",
+                    Refusal::NotHaproxy => "give the path of HAProxy's admin socket",
+                },
+                SocketError::NotInSync { .. } => "check that nothing else sets its ticket keys",
+            },
             Error::SignalMask(_) => "report this as a bug",
         })
     }
@@ -177,6 +210,7 @@ impl fmt::Display for Error {
             Error::Key(e) => write!(f, "{e}")?,
             Error::Target(e) => write!(f, "{e}")?,
             Error::Tickets(e) => write!(f, "{e}")?,
+            Error::Haproxy(e) => write!(f, "{e}")?,
             Error::Outputs(errors) => {
                 for (i, e) in errors.iter().enumerate() {
                     let sep = if i == 0 { "" } else { "; " };
@@ -220,6 +254,12 @@ impl From<BadTime> for Error {
 impl From<KeyError> for Error {
     fn from(e: KeyError) -> Error {
         Error::Key(e)
+    }
+}
+
+impl From<SocketError> for Error {
+    fn from(e: SocketError) -> Error {
+        Error::Haproxy(e)
     }
 }
 

@@ -4,12 +4,26 @@
 //! The file holds the set base64, one key per line, oldest first
 //! (previous, current, next): HAProxy encrypts with the penultimate line.
 
+use std::fmt;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
+use nix::sys::socket::sockopt::PeerCredentials;
+use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, connect, getsockopt, socket};
 use zeroize::Zeroizing;
 
+use crate::fileio::{Kind, os_error};
 use crate::keydir::{DirError, KeyDir};
-use crate::tickets::TicketSet;
+use crate::runtime_api::{
+    Refusal, Shown, catch_up, parse_set, parse_show, set_command, show_command,
+};
+use crate::tickets::{BASE64_LEN, SET_LEN, TicketSet};
 
 /// HAProxy's ticket key file, its directory checked.
 pub struct KeyFile {
@@ -26,7 +40,7 @@ impl KeyFile {
             None => {
                 return Err(DirError::NotFile {
                     path: path.to_path_buf(),
-                    kind: crate::fileio::Kind::Directory,
+                    kind: Kind::Directory,
                 });
             }
         };
@@ -59,4 +73,324 @@ impl KeyFile {
     pub fn read(&self) -> Result<Option<Zeroizing<Vec<u8>>>, DirError> {
         self.dir.read(&self.name)
     }
+}
+
+/// How long one exchange with HAProxy may take, from connect to its last
+/// byte: a HAProxy (or whatever listens there) that stalls cannot hold a
+/// run, and the timer's next tick, for longer.
+pub const SOCKET_WAIT: Duration = Duration::from_secs(5);
+/// The longest answer read: `show tls-keys FILE` is under 500 bytes.
+const ANSWER_MAX: usize = 4096;
+
+/// Why the running HAProxy could not be read or brought to the set.
+#[derive(Debug)]
+pub enum SocketError {
+    /// Nothing is at the path: HAProxy is not running, or its
+    /// configuration names another socket.
+    Missing {
+        /// The socket's path.
+        path: PathBuf,
+    },
+    /// The path is not a socket.
+    NotSocket {
+        /// The socket's path.
+        path: PathBuf,
+        /// What is there instead.
+        what: &'static str,
+    },
+    /// Whoever listens there is neither root nor the running user: a socket
+    /// another user planted would receive the keys.
+    Untrusted {
+        /// The socket's path.
+        path: PathBuf,
+        /// The listener's uid.
+        uid: u32,
+    },
+    /// Connecting, sending or reading failed.
+    Io {
+        /// The socket's path.
+        path: PathBuf,
+        /// What was being done.
+        step: &'static str,
+        /// The system's reason.
+        why: io::Error,
+    },
+    /// No complete answer within [`SOCKET_WAIT`], or one too long.
+    NoAnswer {
+        /// The socket's path.
+        path: PathBuf,
+    },
+    /// HAProxy (or what answered) refused, or did not speak its API.
+    Refused {
+        /// The socket's path.
+        path: PathBuf,
+        /// The ticket key file named.
+        file: String,
+        /// Why.
+        refusal: Refusal,
+    },
+    /// HAProxy took every key but its ring is not the set after.
+    NotInSync {
+        /// The socket's path.
+        path: PathBuf,
+        /// The ticket key file named.
+        file: String,
+    },
+}
+
+impl fmt::Display for SocketError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SocketError::Missing { path } => {
+                write!(f, "HAProxy socket {}: nothing is there", path.display())
+            }
+            SocketError::NotSocket { path, what } => {
+                write!(
+                    f,
+                    "HAProxy socket {} is a {what}, not a socket",
+                    path.display()
+                )
+            }
+            SocketError::Untrusted { path, uid } => write!(
+                f,
+                "HAProxy socket {} is served by uid {uid}, neither root nor this user",
+                path.display()
+            ),
+            SocketError::Io { path, step, why } => write!(
+                f,
+                "HAProxy socket {}: cannot {step}: {}",
+                path.display(),
+                os_error(why)
+            ),
+            SocketError::NoAnswer { path } => write!(
+                f,
+                "HAProxy socket {}: no complete answer within {} s",
+                path.display(),
+                SOCKET_WAIT.as_secs()
+            ),
+            SocketError::Refused {
+                path,
+                file,
+                refusal,
+            } => write!(
+                f,
+                "HAProxy socket {}, ticket keys {file}: {refusal}",
+                path.display()
+            ),
+            SocketError::NotInSync { path, file } => write!(
+                f,
+                "HAProxy socket {}, ticket keys {file}: took the keys but does not hold the set",
+                path.display()
+            ),
+        }
+    }
+}
+
+/// The running HAProxy's ring of keys for one file, as read before any
+/// key was derived.
+pub struct Runtime {
+    path: PathBuf,
+    file: String,
+    /// The ring in the file's form (three lines of base64), for --check.
+    live: Zeroizing<Vec<u8>>,
+}
+
+/// What a push did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pushed {
+    /// Keys appended to the ring (0: it held the set already).
+    pub keys: usize,
+    /// The ring held none of the set's keys: keys of another main key or
+    /// tool (or three rotations missed), all replaced.
+    pub foreign: bool,
+}
+
+impl Runtime {
+    /// Connects to HAProxy's admin socket `path` and reads its ring for
+    /// the keys it loaded from `file`.
+    pub fn open(path: &Path, file: &Path) -> Result<Runtime, SocketError> {
+        let file = file.to_string_lossy().into_owned();
+        let answer = exchange(path, show_command(&file).as_bytes())?;
+        let live = match parse_show(&answer) {
+            Shown::Keys(keys) => {
+                let mut live = Zeroizing::new(Vec::with_capacity(SET_LEN * (BASE64_LEN + 1)));
+                for key in keys {
+                    live.extend_from_slice(key);
+                    live.push(b'\n');
+                }
+                live
+            }
+            Shown::Refused(refusal) => {
+                return Err(SocketError::Refused {
+                    path: path.to_path_buf(),
+                    file,
+                    refusal,
+                });
+            }
+        };
+        Ok(Runtime {
+            path: path.to_path_buf(),
+            file,
+            live,
+        })
+    }
+
+    /// The ring as read, in the file's form.
+    pub fn live(&self) -> &[u8] {
+        &self.live
+    }
+
+    /// Brings the ring to `set`: appends only the keys it lacks (none in
+    /// an interval already pushed), then reads it back.
+    pub fn push(&self, set: &TicketSet) -> Result<Pushed, SocketError> {
+        let want_keys = set.keys.each_ref().map(|k| k.haproxy_base64());
+        let want: [&[u8]; SET_LEN] = want_keys.each_ref().map(|k| &k[..]);
+        let live: Vec<&[u8]> = self.live.split(|&b| b == b'\n').take(SET_LEN).collect();
+        let live: [&[u8]; SET_LEN] = match live.try_into() {
+            Ok(l) => l,
+            Err(_) => unreachable!("open() keeps exactly three lines"),
+        };
+        let send = catch_up(&live, &want);
+        let foreign = !live.iter().any(|l| want.contains(l));
+        for (i, _) in send.iter().enumerate() {
+            let key = &want_keys[SET_LEN - send.len() + i];
+            let answer = exchange(&self.path, &set_command(&self.file, key))?;
+            parse_set(&answer).map_err(|refusal| self.refused(refusal))?;
+        }
+        if !send.is_empty() {
+            let answer = exchange(&self.path, show_command(&self.file).as_bytes())?;
+            match parse_show(&answer) {
+                Shown::Keys(now) if now == want => {}
+                Shown::Keys(_) => {
+                    return Err(SocketError::NotInSync {
+                        path: self.path.clone(),
+                        file: self.file.clone(),
+                    });
+                }
+                Shown::Refused(refusal) => return Err(self.refused(refusal)),
+            }
+        }
+        Ok(Pushed {
+            keys: send.len(),
+            foreign,
+        })
+    }
+
+    /// The socket's path and the file, for messages.
+    pub fn describe(&self) -> String {
+        format!("running HAProxy ({}, {})", self.path.display(), self.file)
+    }
+
+    fn refused(&self, refusal: Refusal) -> SocketError {
+        SocketError::Refused {
+            path: self.path.clone(),
+            file: self.file.clone(),
+            refusal,
+        }
+    }
+}
+
+/// One command, one connection: HAProxy's non-interactive mode answers
+/// and closes. The whole exchange is bounded by [`SOCKET_WAIT`].
+fn exchange(path: &Path, command: &[u8]) -> Result<Zeroizing<Vec<u8>>, SocketError> {
+    let deadline = Instant::now() + SOCKET_WAIT;
+    let io = |step, why| SocketError::Io {
+        path: path.to_path_buf(),
+        step,
+        why,
+    };
+    // A path that is not a socket is never connected to (nor followed).
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => {}
+        Ok(meta) => {
+            return Err(SocketError::NotSocket {
+                path: path.to_path_buf(),
+                what: Kind::of_mode(meta.mode()).map_or("regular file", Kind::name),
+            });
+        }
+        Err(why) if why.kind() == io::ErrorKind::NotFound => {
+            return Err(SocketError::Missing {
+                path: path.to_path_buf(),
+            });
+        }
+        Err(why) => return Err(io("inspect it", why)),
+    }
+    // Non-blocking connect: a listener whose backlog is full would
+    // otherwise hold the run for as long as it likes.
+    let fd = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        None,
+    )
+    .map_err(|e| io("make a socket", e.into()))?;
+    let addr = UnixAddr::new(path).map_err(|e| io("connect", e.into()))?;
+    connect(fd.as_raw_fd(), &addr).map_err(|e| io("connect", e.into()))?;
+    let peer = getsockopt(&fd, PeerCredentials).map_err(|e| io("identify its server", e.into()))?;
+    let uid = peer.uid();
+    if uid != 0 && uid != nix::unistd::geteuid().as_raw() {
+        return Err(SocketError::Untrusted {
+            path: path.to_path_buf(),
+            uid,
+        });
+    }
+    let mut stream = UnixStream::from(fd);
+    stream
+        .set_nonblocking(false)
+        .map_err(|e| io("connect", e))?;
+    let left = || {
+        deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+    };
+    let timed_out = |e: &io::Error| {
+        matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        )
+    };
+    stream
+        .set_write_timeout(left())
+        .map_err(|e| io("send", e))?;
+    match stream.write_all(command) {
+        Ok(()) => {}
+        Err(e) if timed_out(&e) => {
+            return Err(SocketError::NoAnswer {
+                path: path.to_path_buf(),
+            });
+        }
+        Err(e) => return Err(io("send", e)),
+    }
+    // Done sending: HAProxy answers the one command and closes.
+    let _ = stream.shutdown(Shutdown::Write);
+    let mut answer = Zeroizing::new(vec![0u8; ANSWER_MAX + 1]);
+    let mut len = 0;
+    loop {
+        let Some(wait) = left() else {
+            return Err(SocketError::NoAnswer {
+                path: path.to_path_buf(),
+            });
+        };
+        stream
+            .set_read_timeout(Some(wait))
+            .map_err(|e| io("read", e))?;
+        match stream.read(&mut answer[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if timed_out(&e) => {
+                return Err(SocketError::NoAnswer {
+                    path: path.to_path_buf(),
+                });
+            }
+            Err(e) => return Err(io("read", e)),
+        }
+        if len > ANSWER_MAX {
+            return Err(SocketError::NoAnswer {
+                path: path.to_path_buf(),
+            });
+        }
+    }
+    answer.truncate(len);
+    Ok(answer)
 }

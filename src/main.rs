@@ -127,8 +127,8 @@ fn set_keys(options: &Options, log: &Log) -> Result<String, Error> {
         false => Some(Target::open(&options.target)?),
     };
     let outputs = TicketOutputs::open(&options.tickets)?;
-    let (opened, warnings) = keysource::open(&source, true)?;
-    for warning in &warnings {
+    let (opened, key_warnings) = keysource::open(&source, true)?;
+    for warning in &key_warnings {
         log.warn(warning);
     }
 
@@ -152,15 +152,20 @@ fn set_keys(options: &Options, log: &Log) -> Result<String, Error> {
     let keys_id = pair.fingerprint();
     drop(pair);
     let tickets_id = set.as_ref().map(TicketSet::fingerprint);
-    let mut written = Written::default();
+    let (mut written, mut warnings) = (Written::default(), Vec::new());
     if let (Some(set), Some(id), false) = (&set, &tickets_id, options.dry_run) {
         let stamp = format!("{} {id}\n", counters.now.secs());
-        let (w, e) = outputs.write(set, &stamp);
-        written = w;
-        errors.extend(e);
+        let results = outputs.write(set, &stamp);
+        written = results.written;
+        errors.extend(results.errors);
+        warnings.extend(results.warnings);
     }
     drop(set);
     drop(signals);
+
+    for warning in &warnings {
+        log.warn(warning);
+    }
 
     if let Some(line) = shown {
         log.info(&line);

@@ -4,7 +4,7 @@
 use crate::check::{TicketVerdict, classify_tickets};
 use crate::cli::Tickets;
 use crate::error::Error;
-use crate::haproxy::KeyFile;
+use crate::haproxy::{KeyFile, Runtime};
 use crate::keys::MainKey;
 use crate::nginx::Nginx;
 use crate::report::Written;
@@ -14,44 +14,82 @@ use crate::tickets::{Schedule, TicketSet};
 pub struct TicketOutputs {
     nginx: Option<Nginx>,
     haproxy: Option<KeyFile>,
+    runtime: Option<Runtime>,
+}
+
+/// What writing the outputs did.
+pub struct Results {
+    /// What changed.
+    pub written: Written,
+    /// The outputs that failed.
+    pub errors: Vec<Error>,
+    /// What worked but the admin should know.
+    pub warnings: Vec<String>,
 }
 
 impl TicketOutputs {
-    /// Opens and checks every output asked for; writes nothing.
+    /// Opens and checks every output asked for, and reads the running
+    /// HAProxy's keys; writes nothing.
     pub fn open(asked: &Tickets) -> Result<TicketOutputs, Error> {
+        let nginx = asked.nginx.as_deref().map(Nginx::open).transpose()?;
+        let haproxy = asked
+            .haproxy_file
+            .as_deref()
+            .map(KeyFile::open)
+            .transpose()?;
+        let runtime = match (&asked.haproxy_socket, &asked.haproxy_file) {
+            (Some(socket), Some(file)) => Some(Runtime::open(socket, file)?),
+            _ => None,
+        };
         Ok(TicketOutputs {
-            nginx: asked.nginx.as_deref().map(Nginx::open).transpose()?,
-            haproxy: asked
-                .haproxy_file
-                .as_deref()
-                .map(KeyFile::open)
-                .transpose()?,
+            nginx,
+            haproxy,
+            runtime,
         })
     }
 
     /// True when no ticket output was asked for.
     pub fn is_empty(&self) -> bool {
-        self.nginx.is_none() && self.haproxy.is_none()
+        self.nginx.is_none() && self.haproxy.is_none() && self.runtime.is_none()
     }
 
     /// Writes `set` to every output; `stamp` is nginx's reload stamp. Each
-    /// output is tried; the errors of those that failed are returned.
-    pub fn write(&self, set: &TicketSet, stamp: &str) -> (Written, Vec<Error>) {
-        let mut errors = Vec::new();
-        let mut written = Written::default();
+    /// output is tried whatever became of the others; the running HAProxy
+    /// after its file, so that a HAProxy reloaded meanwhile loads the set.
+    pub fn write(&self, set: &TicketSet, stamp: &str) -> Results {
+        let mut r = Results {
+            written: Written::default(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+        };
         if let Some(nginx) = &self.nginx {
             match nginx.write(set, stamp) {
-                Ok(n) => written.nginx = Some(n),
-                Err(e) => errors.push(e.into()),
+                Ok(n) => r.written.nginx = Some(n),
+                Err(e) => r.errors.push(e.into()),
             }
         }
         if let Some(file) = &self.haproxy {
             match file.write(set) {
-                Ok(changed) => written.haproxy_file = Some(changed),
-                Err(e) => errors.push(e.into()),
+                Ok(changed) => r.written.haproxy_file = Some(changed),
+                Err(e) => r.errors.push(e.into()),
             }
         }
-        (written, errors)
+        if let Some(runtime) = &self.runtime {
+            match runtime.push(set) {
+                Ok(pushed) => {
+                    r.written.haproxy_runtime = Some(pushed.keys);
+                    if pushed.foreign {
+                        r.warnings.push(format!(
+                            "the {} held none of this set's keys (another main key or tool, or \
+                             three rotations missed): all three replaced",
+                            runtime.describe()
+                        ));
+                    }
+                }
+                Err(e) => r.errors.push(e.into()),
+            }
+        }
+        r
     }
 
     /// `--check`: what each output holds, compared with the set for
@@ -80,6 +118,17 @@ impl TicketOutputs {
                 format!("HAProxy tickets {}", file.path().display()),
                 classify_tickets(
                     held.as_deref().map(|h| &h[..]),
+                    main,
+                    schedule,
+                    TicketSet::haproxy_file,
+                ),
+            ));
+        }
+        if let Some(runtime) = &self.runtime {
+            verdicts.push((
+                runtime.describe(),
+                classify_tickets(
+                    Some(runtime.live()),
                     main,
                     schedule,
                     TicketSet::haproxy_file,

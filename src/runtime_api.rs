@@ -86,7 +86,10 @@ pub fn parse_show(answer: &[u8]) -> Shown<'_> {
             return Shown::Refused(Refusal::NotHaproxy);
         };
         let mut fields = line.splitn(2, |&b| b == b' ');
-        let (id, key) = (fields.next().unwrap_or_default(), fields.next().unwrap_or_default());
+        let (id, key) = (
+            fields.next().unwrap_or_default(),
+            fields.next().unwrap_or_default(),
+        );
         if !id.ends_with(format!(".{i}").as_bytes()) {
             return Shown::Refused(Refusal::NotHaproxy);
         }
@@ -119,7 +122,10 @@ fn refusal(answer: &[u8]) -> Option<Refusal> {
     let answer = answer.trim_ascii();
     if answer == DENIED {
         Some(Refusal::Denied)
-    } else if answer.windows(UNKNOWN_FILE.len()).any(|w| w == UNKNOWN_FILE) {
+    } else if answer
+        .windows(UNKNOWN_FILE.len())
+        .any(|w| w == UNKNOWN_FILE)
+    {
         Some(Refusal::UnknownFile)
     } else {
         None
@@ -129,7 +135,10 @@ fn refusal(answer: &[u8]) -> Option<Refusal> {
 /// The keys of `want` (oldest first) to append, in order, so that a ring
 /// holding `live` (oldest first) holds exactly `want`: none when it already
 /// does, one per missed rotation, all three when nothing lines up.
-pub fn catch_up<'a, K: PartialEq + ?Sized>(live: &[&K; SET_LEN], want: &'a [&'a K; SET_LEN]) -> &'a [&'a K] {
+pub fn catch_up<'a, K: PartialEq + ?Sized>(
+    live: &[&K; SET_LEN],
+    want: &'a [&'a K; SET_LEN],
+) -> &'a [&'a K] {
     // After appending `want[SET_LEN - m..]`, the ring is
     // `live[m..] ++ want[SET_LEN - m..]`: it is `want` when `live[m..]`
     // is `want[..SET_LEN - m]`.
@@ -161,8 +170,14 @@ mod tests {
     #[test]
     fn show_answers() {
         let (a, b, c) = (key(b'A'), key(b'B'), key(b'C'));
-        assert_eq!(parse_show(&show([&a, &b, &c])), Shown::Keys([&a[..], &b[..], &c[..]]));
-        assert_eq!(parse_show(b"Permission denied\n\n"), Shown::Refused(Refusal::Denied));
+        assert_eq!(
+            parse_show(&show([&a, &b, &c])),
+            Shown::Keys([&a[..], &b[..], &c[..]])
+        );
+        assert_eq!(
+            parse_show(b"Permission denied\n\n"),
+            Shown::Refused(Refusal::Denied)
+        );
         assert_eq!(
             parse_show(b"'show tls-keys' unable to locate referenced filename\n\n"),
             Shown::Refused(Refusal::UnknownFile)
@@ -175,9 +190,15 @@ mod tests {
         let mut four = show([&a, &b, &c]);
         four.extend_from_slice(b"0.3 x\n");
         assert_eq!(parse_show(&four), Shown::Refused(Refusal::NotHaproxy));
-        assert_eq!(parse_show(b"HTTP/1.1 400 Bad Request\r\n"), Shown::Refused(Refusal::NotHaproxy));
+        assert_eq!(
+            parse_show(b"HTTP/1.1 400 Bad Request\r\n"),
+            Shown::Refused(Refusal::NotHaproxy)
+        );
         assert_eq!(parse_show(b""), Shown::Refused(Refusal::NotHaproxy));
-        assert_eq!(parse_show(b"Unknown command: 'show'\n"), Shown::Refused(Refusal::NotHaproxy));
+        assert_eq!(
+            parse_show(b"Unknown command: 'show'\n"),
+            Shown::Refused(Refusal::NotHaproxy)
+        );
     }
 
     #[test]
