@@ -9,6 +9,7 @@ owns the scratch directory and removes it even if the child was killed.
 
 import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -47,10 +48,15 @@ def isolate(prefix, tools=(), timeout=600):
     scratch = tempfile.mkdtemp(prefix=prefix)
     argv = ["unshare", "--net", "--mount", "--propagation", "private", "--pid", "--mount-proc",
             "--kill-child", sys.executable, os.path.abspath(sys.argv[0]), *sys.argv[1:]]
+    # A polite kill becomes the exception on which run() kills unshare, whose
+    # --kill-child then takes the whole PID namespace down with it.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         code = subprocess.run(argv, env=dict(os.environ, **{SCRATCH: scratch}), timeout=timeout).returncode
     except subprocess.TimeoutExpired:  # run() has killed unshare, and so the namespace
         code = f"error: {sys.argv[0]} ran longer than {timeout} s"
+    except KeyboardInterrupt:
+        code = f"error: {sys.argv[0]} interrupted"
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     sys.exit(code)
