@@ -35,6 +35,8 @@ check: all
 	$(PYTHON) tests/install/test_make_install.py
 	bench/run $(BIN) --gate
 	TOFURKEY_BIN=$(abspath $(BIN)) $(PYTHON) tests/kernel/test_tfo_cluster.py
+	TOFURKEY_BIN=$(abspath $(BIN)) $(PYTHON) tests/tickets/test_nginx.py
+	TOFURKEY_BIN=$(abspath $(BIN)) $(PYTHON) tests/tickets/test_haproxy.py
 	TOFURKEY_BIN=$(abspath $(BIN)) $(PYTHON) tests/systemd/test_units.py
 
 # Installs what `make` built and never builds: as root, cargo is often not
@@ -48,6 +50,8 @@ install:
 	    >$(DESTDIR)$(unitdir)/tofurkey.service
 	chmod 0644 $(DESTDIR)$(unitdir)/tofurkey.service
 	install -D -m 0644 systemd/tofurkey.timer $(DESTDIR)$(unitdir)/tofurkey.timer
+	install -m 0644 systemd/tofurkey-nginx-reload.path systemd/tofurkey-nginx-reload.service \
+	    $(DESTDIR)$(unitdir)/
 	install -D -m 0755 systemd/tofurkey-generator $(DESTDIR)$(generatordir)/tofurkey-generator
 	install -D -m 0644 systemd/tofurkey.catalog $(DESTDIR)$(catalogdir)/tofurkey.catalog
 	install -D -m 0644 tofurkey.8 $(DESTDIR)$(mandir)/man8/tofurkey.8
@@ -55,6 +59,8 @@ install:
 uninstall:
 	rm -f $(DESTDIR)$(sbindir)/tofurkey $(DESTDIR)$(unitdir)/tofurkey.service \
 	      $(DESTDIR)$(unitdir)/tofurkey.timer $(DESTDIR)$(catalogdir)/tofurkey.catalog \
+	      $(DESTDIR)$(unitdir)/tofurkey-nginx-reload.path \
+	      $(DESTDIR)$(unitdir)/tofurkey-nginx-reload.service \
 	      $(DESTDIR)$(generatordir)/tofurkey-generator \
 	      $(DESTDIR)$(mandir)/man8/tofurkey.8
 
