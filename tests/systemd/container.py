@@ -19,8 +19,10 @@ import time
 
 SUITE = "bookworm"
 # Bump the tag when the package list changes, so a stale cached tree is not used.
-PACKAGES = "systemd,systemd-sysv,dbus"
-TREE_TAG = "bookworm-minbase-1"
+# nginx-light, haproxy, openssl and python3: the ticket key tests run the
+# real servers under their Debian units, with a real TLS client.
+PACKAGES = "systemd,systemd-sysv,dbus,nginx-light,haproxy,openssl,python3"
+TREE_TAG = "bookworm-minbase-2"
 CACHE = os.environ.get("TOFURKEY_TEST_CACHE", "/var/cache/tofurkey-test")
 HOST_DIR_INSIDE = "/run/host-x"
 PATH_INSIDE = "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
@@ -63,11 +65,27 @@ def ensure_tree(log):
         tmp = tempfile.mkdtemp(prefix="new-", dir=CACHE)
         try:
             log("debootstrap %s into %s (first run only)" % (SUITE, tree))
+            # Two stages: the first downloads and unpacks; the second, which
+            # configures the packages, runs with a policy-rc.d that forbids
+            # starting services and in a network namespace of its own, so
+            # that no nginx or HAProxy ever starts on the host.
             subprocess.run(
-                ["debootstrap", "--variant=minbase", "--include=" + PACKAGES,
+                ["debootstrap", "--foreign", "--variant=minbase", "--include=" + PACKAGES,
                  SUITE, tmp, debian_mirror()],
                 check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                 timeout=600)
+            policy = os.path.join(tmp, "usr/sbin/policy-rc.d")
+            with open(policy, "w") as f:
+                f.write("#!/bin/sh\nexit 101\n")
+            os.chmod(policy, 0o755)
+            subprocess.run(
+                ["unshare", "--net", "--mount", "--pid", "--fork", "--propagation", "private",
+                 "chroot", tmp, "/debootstrap/debootstrap", "--second-stage"],
+                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                timeout=900)
+            # (debootstrap removes its own policy-rc.d, which is ours too.)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(policy)
             archives = os.path.join(tmp, "var/cache/apt/archives")
             for name in os.listdir(archives):
                 if name.endswith(".deb"):

@@ -49,8 +49,10 @@ def _journal_vocabulary():
 
 
 MSG, ALL_FIELDS = _journal_vocabulary()
-# A key-setting run's entry carries every field but --check's.
-FIELDS = tuple(f for f in ALL_FIELDS if f != "TOFURKEY_CHECK_EXIT")
+# A key-setting run's entry carries every field but --check's and, without
+# ticket outputs, the tickets'.
+TICKET_FIELDS = tuple(f for f in ALL_FIELDS if f.startswith("TOFURKEY_TICKET"))
+FIELDS = tuple(f for f in ALL_FIELDS if f != "TOFURKEY_CHECK_EXIT" and f not in TICKET_FIELDS)
 KEYS_LINE = re.compile(r"^info: Generated ASCII TFO keys for procfs write: \[(\d+)\] (\S+)$", re.M)
 
 box = None          # the container
