@@ -202,6 +202,7 @@ impl Written {
         if let Some(n) = self.haproxy_runtime {
             parts.push(match n {
                 0 => "running HAProxy already in sync".to_string(),
+                1 => "1 key pushed to the running HAProxy".to_string(),
                 n => format!("{n} keys pushed to the running HAProxy"),
             });
         }
@@ -456,7 +457,7 @@ mod tests {
         let e = outcome.entry();
         assert!(e.message.ends_with(
             "; ticket keys: counter 11, next change 1036800 (1970-01-13T00:00:00Z), tickets id \
-             18e865e338bc5e94, nginx 3 of 3 files replaced, HAProxy file unchanged, 1 keys \
+             18e865e338bc5e94, nginx 3 of 3 files replaced, HAProxy file unchanged, 1 key \
              pushed to the running HAProxy"
         ));
         let names: Vec<_> = e.fields.iter().map(|(k, _)| *k).collect();

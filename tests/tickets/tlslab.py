@@ -11,10 +11,12 @@ import os
 import shutil
 import signal
 import socket
+import socketserver
 import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import NamedTuple
@@ -114,3 +116,40 @@ class Client:
             if tls.version() != self.version.name.replace("_", "."):
                 raise AssertionError(f"negotiated {tls.version()}, not {self.version.name}")
             return Reply(b"".join(chunks), tls.session, tls.session_reused)
+
+
+def ask(path, command):
+    """One command to a unix stream socket; reads the answer to EOF."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(TIMEOUT)
+        s.connect(str(path))
+        s.sendall(command.encode())
+        chunks = []
+        while chunk := s.recv(4096):
+            chunks.append(chunk)
+        return b"".join(chunks).decode()
+
+
+class LineServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    """A unix stream server on `path`, serving in a thread: each connection's one
+    line gets `answer(line)`; only each line's first word is kept, in `verbs`."""
+    daemon_threads = True
+
+    def __init__(self, path, answer):
+        self.path, self.verbs = path, []
+        verbs = self.verbs
+
+        class Handler(socketserver.StreamRequestHandler):
+            timeout = TIMEOUT
+
+            def handle(self):
+                line = self.rfile.readline().decode()
+                verbs.append(line.split(" ", 1)[0])
+                self.wfile.write(answer(line).encode())
+        super().__init__(str(path), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.shutdown()
+        self.server_close()
+        self.path.unlink()
