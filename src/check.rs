@@ -98,7 +98,8 @@ pub enum TicketVerdict {
     InSync,
     /// The previous interval's set: a rotation was missed.
     Previous,
-    /// Nothing there (a file missing).
+    /// Nothing there: a file missing, or no running HAProxy that holds
+    /// keys for its file.
     Missing,
     /// Anything else: another main key or interval, or not keys at all.
     Other,
@@ -121,7 +122,7 @@ impl TicketVerdict {
             TicketVerdict::Previous => {
                 "WARNING (the previous interval's keys: a rotation was missed)"
             }
-            TicketVerdict::Missing => "CRITICAL (missing)",
+            TicketVerdict::Missing => "CRITICAL (missing: no file, or no HAProxy holding it)",
             TicketVerdict::Other => "CRITICAL (not the keys for now from this main key)",
         }
     }

@@ -191,69 +191,107 @@ impl fmt::Display for SocketError {
 pub struct Runtime {
     path: PathBuf,
     file: String,
-    /// The ring in the file's form (three lines of base64), for --check.
-    live: Zeroizing<Vec<u8>>,
+    ring: Ring,
+}
+
+/// What the socket said of the ring.
+enum Ring {
+    /// The ring in the file's form (three lines of base64).
+    Live(Zeroizing<Vec<u8>>),
+    /// Nothing listens (no socket, or a stale one): HAProxy is not
+    /// running, and reads the file when it starts. At boot, tofurkey runs
+    /// before HAProxy.
+    NotRunning,
+    /// HAProxy has no such ring, or one of 48-byte keys: a configuration
+    /// that does not (yet) load the file, or loaded another one there. The
+    /// file is still written (so that the fix, or a reload, finds it); the
+    /// push fails.
+    Refused(Refusal),
 }
 
 /// What a push did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Pushed {
+pub enum Pushed {
+    /// HAProxy is not running: nothing to push (it reads the file when it
+    /// starts).
+    NotRunning,
     /// Keys appended to the ring (0: it held the set already).
-    pub keys: usize,
-    /// The ring held none of the set's keys: keys of another main key or
-    /// tool (or three rotations missed), all replaced.
-    pub foreign: bool,
+    Keys {
+        /// How many.
+        count: usize,
+        /// The ring held none of the set's keys: keys of another main key
+        /// or tool (or three rotations missed), all replaced.
+        foreign: bool,
+    },
 }
 
 impl Runtime {
     /// Connects to HAProxy's admin socket `path` and reads its ring for
-    /// the keys it loaded from `file`.
+    /// the keys it loaded from `file`. A socket that is not HAProxy's
+    /// admin socket, or not served by root or this user, is an error.
     pub fn open(path: &Path, file: &Path) -> Result<Runtime, SocketError> {
         let file = file.to_string_lossy().into_owned();
-        let answer = exchange(path, show_command(&file).as_bytes())?;
-        let live = match parse_show(&answer) {
-            Shown::Keys(keys) => {
-                let mut live = Zeroizing::new(Vec::with_capacity(SET_LEN * (BASE64_LEN + 1)));
-                for key in keys {
-                    live.extend_from_slice(key);
-                    live.push(b'\n');
+        let ring = match exchange(path, show_command(&file).as_bytes()) {
+            Ok(answer) => match parse_show(&answer) {
+                Shown::Keys(keys) => {
+                    let mut live = Zeroizing::new(Vec::with_capacity(SET_LEN * (BASE64_LEN + 1)));
+                    for key in keys {
+                        live.extend_from_slice(key);
+                        live.push(b'\n');
+                    }
+                    Ring::Live(live)
                 }
-                live
+                Shown::Refused(r @ (Refusal::UnknownFile | Refusal::OtherKeySize)) => {
+                    Ring::Refused(r)
+                }
+                Shown::Refused(refusal) => {
+                    return Err(SocketError::Refused {
+                        path: path.to_path_buf(),
+                        file,
+                        refusal,
+                    });
+                }
+            },
+            Err(SocketError::Missing { .. }) => Ring::NotRunning,
+            Err(SocketError::Io { why, .. }) if why.kind() == io::ErrorKind::ConnectionRefused => {
+                Ring::NotRunning
             }
-            Shown::Refused(refusal) => {
-                return Err(SocketError::Refused {
-                    path: path.to_path_buf(),
-                    file,
-                    refusal,
-                });
-            }
+            Err(e) => return Err(e),
         };
         Ok(Runtime {
             path: path.to_path_buf(),
             file,
-            live,
+            ring,
         })
     }
 
-    /// The ring as read, in the file's form.
-    pub fn live(&self) -> &[u8] {
-        &self.live
+    /// The ring as read, in the file's form, for `--check`: `None` if
+    /// there is none (HAProxy not running, or no ring for the file).
+    pub fn live(&self) -> Option<&[u8]> {
+        match &self.ring {
+            Ring::Live(live) => Some(live),
+            Ring::NotRunning | Ring::Refused(_) => None,
+        }
     }
 
     /// Brings the ring to `set`: appends only the keys it lacks (none in
     /// an interval already pushed), then reads it back.
     pub fn push(&self, set: &TicketSet) -> Result<Pushed, SocketError> {
+        let ring = match &self.ring {
+            Ring::Live(live) => live,
+            Ring::NotRunning => return Ok(Pushed::NotRunning),
+            Ring::Refused(refusal) => return Err(self.refused(*refusal)),
+        };
         let want_keys = set.keys.each_ref().map(|k| k.haproxy_base64());
         let want: [&[u8]; SET_LEN] = want_keys.each_ref().map(|k| &k[..]);
-        let live: Vec<&[u8]> = self.live.split(|&b| b == b'\n').take(SET_LEN).collect();
+        let live: Vec<&[u8]> = ring.split(|&b| b == b'\n').take(SET_LEN).collect();
         let live: [&[u8]; SET_LEN] = match live.try_into() {
             Ok(l) => l,
             Err(_) => unreachable!("open() keeps exactly three lines"),
         };
         let send = catch_up(&live, &want);
         let foreign = !live.iter().any(|l| want.contains(l));
-        for (i, _) in send.iter().enumerate() {
-            let key = &want_keys[SET_LEN - send.len() + i];
+        for key in &want_keys[SET_LEN - send.len()..] {
             let answer = exchange(&self.path, &set_command(&self.file, key))?;
             parse_set(&answer).map_err(|refusal| self.refused(refusal))?;
         }
@@ -270,8 +308,8 @@ impl Runtime {
                 Shown::Refused(refusal) => return Err(self.refused(refusal)),
             }
         }
-        Ok(Pushed {
-            keys: send.len(),
+        Ok(Pushed::Keys {
+            count: send.len(),
             foreign,
         })
     }

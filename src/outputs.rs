@@ -4,10 +4,10 @@
 use crate::check::{TicketVerdict, classify_tickets};
 use crate::cli::Tickets;
 use crate::error::Error;
-use crate::haproxy::{KeyFile, Runtime};
+use crate::haproxy::{KeyFile, Pushed, Runtime};
 use crate::keys::MainKey;
 use crate::nginx::Nginx;
-use crate::report::Written;
+use crate::report::{Push, Written};
 use crate::tickets::{Schedule, TicketSet};
 
 /// The ticket outputs asked for, checked.
@@ -76,9 +76,10 @@ impl TicketOutputs {
         }
         if let Some(runtime) = &self.runtime {
             match runtime.push(set) {
-                Ok(pushed) => {
-                    r.written.haproxy_runtime = Some(pushed.keys);
-                    if pushed.foreign {
+                Ok(Pushed::NotRunning) => r.written.haproxy_runtime = Some(Push::NotRunning),
+                Ok(Pushed::Keys { count, foreign }) => {
+                    r.written.haproxy_runtime = Some(Push::Keys(count));
+                    if foreign {
                         r.warnings.push(format!(
                             "the {} held none of this set's keys (another main key or tool, or \
                              three rotations missed): all three replaced",
@@ -127,12 +128,7 @@ impl TicketOutputs {
         if let Some(runtime) = &self.runtime {
             verdicts.push((
                 runtime.describe(),
-                classify_tickets(
-                    Some(runtime.live()),
-                    main,
-                    schedule,
-                    TicketSet::haproxy_file,
-                ),
+                classify_tickets(runtime.live(), main, schedule, TicketSet::haproxy_file),
             ));
         }
         Ok(verdicts)

@@ -171,6 +171,15 @@ pub fn autokey(label: &str, created: bool) -> Entry {
     }
 }
 
+/// What reached the running HAProxy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Push {
+    /// It is not running (it reads the file when it starts).
+    NotRunning,
+    /// Keys appended to its ring (0 to 3; 0: it held the set already).
+    Keys(usize),
+}
+
 /// What the ticket outputs changed, output by output (`None`: not asked).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Written {
@@ -178,8 +187,8 @@ pub struct Written {
     pub nginx: Option<usize>,
     /// Whether HAProxy's file was replaced.
     pub haproxy_file: Option<bool>,
-    /// Keys pushed into the running HAProxy (0 to 3).
-    pub haproxy_runtime: Option<usize>,
+    /// What reached the running HAProxy.
+    pub haproxy_runtime: Option<Push>,
 }
 
 impl Written {
@@ -201,9 +210,12 @@ impl Written {
         }
         if let Some(n) = self.haproxy_runtime {
             parts.push(match n {
-                0 => "running HAProxy already in sync".to_string(),
-                1 => "1 key pushed to the running HAProxy".to_string(),
-                n => format!("{n} keys pushed to the running HAProxy"),
+                Push::NotRunning => "HAProxy not running: nothing pushed".to_string(),
+                Push::Keys(0) => "running HAProxy already in sync".to_string(),
+                Push::Keys(n) => format!(
+                    "{n} key{} pushed to the running HAProxy",
+                    if n == 1 { "" } else { "s" }
+                ),
             });
         }
         (!parts.is_empty()).then(|| parts.join(", "))
@@ -439,7 +451,7 @@ mod tests {
         let written = Written {
             nginx: Some(3),
             haproxy_file: Some(false),
-            haproxy_runtime: Some(1),
+            haproxy_runtime: Some(Push::Keys(1)),
         };
         let outcome = Outcome {
             counters: &c,
@@ -468,11 +480,19 @@ mod tests {
         let none_changed = Written {
             nginx: Some(0),
             haproxy_file: None,
-            haproxy_runtime: Some(0),
+            haproxy_runtime: Some(Push::Keys(0)),
         };
         assert_eq!(
             none_changed.summary().as_deref(),
             Some("nginx files unchanged, running HAProxy already in sync")
+        );
+        let stopped = Written {
+            haproxy_runtime: Some(Push::NotRunning),
+            ..Written::default()
+        };
+        assert_eq!(
+            stopped.summary().as_deref(),
+            Some("HAProxy not running: nothing pushed")
         );
     }
 

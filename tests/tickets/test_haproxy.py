@@ -303,23 +303,44 @@ class HaproxyTicketClusterTest(unittest.TestCase):
         plain.write_text("")
         garbage = tlslab.LineServer(SCRATCH / "garbage.sock", lambda line: "HTTP/1.1 400 Bad Request\r\n\r\n")
         self.addCleanup(garbage.close)
-        unknown = host.keys.with_name("unknown.keys")  # a valid place HAProxy never loaded
-        cases = [(plain, None, "is a regular file, not a socket"),
-                 (SCRATCH / "missing.sock", None, "nothing is there"),
-                 (garbage.path, None, "its answer is not HAProxy's runtime API"),
-                 ("own", unknown, "no tls-ticket-keys in its configuration names the file")]
+        cases = [(plain, "is a regular file, not a socket"),
+                 (garbage.path, "its answer is not HAProxy's runtime API")]
         before = host.keys.read_bytes(), host.ring()
-        for sock, keys, message in cases:
+        for sock, message in cases:
             with self.subTest(message):
-                done = self.tofurkey("B", T + INTERVAL, sock=sock, keys=keys)  # a run that would change all
+                done = self.tofurkey("B", T + INTERVAL, sock=sock)  # a run that would change all
                 self.assertEqual(done.returncode, 1, done.stderr)
                 lines = done.stderr.splitlines()
                 self.assertEqual(len(lines), 1, done.stderr)
                 self.assertTrue(lines[0].startswith("error: ") and message in lines[0], lines[0])
                 self.assertTrue((host.keys.read_bytes(), host.ring()) == before, "the file or ring changed")
-                self.assertFalse(unknown.exists(), "the unknown file was written")
                 self.assert_in_step("B")
         self.assertEqual(garbage.verbs, ["show"])
+
+    def test_9_a_file_haproxy_does_not_load_is_written_and_the_push_fails(self):
+        # A configuration that does not name the file yet: the file is
+        # written (for the fix to find), HAProxy's own ring is untouched.
+        host = self.hosts["B"]
+        unknown = host.keys.with_name("unknown.keys")
+        before = host.keys.read_bytes(), host.ring()
+        done = self.tofurkey("B", T + INTERVAL, keys=unknown)
+        self.assertEqual(done.returncode, 1, done.stderr)
+        lines = done.stderr.splitlines()
+        self.assertEqual(len(lines), 1, done.stderr)
+        self.assertIn("no tls-ticket-keys in its configuration names the file", lines[0])
+        self.assertTrue((host.keys.read_bytes(), host.ring()) == before, "the file or ring changed")
+        self.assertEqual(len(unknown.read_bytes().splitlines()), 3, "the file was not written")
+        self.assert_in_step("B")
+
+    def test_9b_haproxy_not_running_gets_its_file(self):
+        # At boot tofurkey runs before HAProxy: no socket is no error, and
+        # the file HAProxy will read is set.
+        host = self.hosts["B"]
+        before = host.keys.read_bytes()
+        done = self.tofurkey("B", T + INTERVAL, sock=SCRATCH / "missing.sock")
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIn("HAProxy file replaced, HAProxy not running: nothing pushed", done.stderr)
+        self.assertFalse(host.keys.read_bytes() == before, "the file was not written")
 
 
 def main():
