@@ -19,10 +19,11 @@ import time
 
 SUITE = "bookworm"
 # Bump the tag when the package list changes, so a stale cached tree is not used.
-# nginx-light, haproxy, openssl and python3: the ticket key tests run the
-# real servers under their Debian units, with a real TLS client.
-PACKAGES = "systemd,systemd-sysv,dbus,nginx-light,haproxy,openssl,python3"
-TREE_TAG = "bookworm-minbase-2"
+# nginx-light, haproxy and openssl: the ticket key tests run the real
+# servers under their Debian units, with a real TLS client; procps has the
+# /bin/kill that haproxy.service reloads with.
+PACKAGES = "systemd,systemd-sysv,dbus,procps,nginx-light,haproxy,openssl"
+TREE_TAG = "bookworm-minbase-3"
 CACHE = os.environ.get("TOFURKEY_TEST_CACHE", "/var/cache/tofurkey-test")
 HOST_DIR_INSIDE = "/run/host-x"
 PATH_INSIDE = "PATH=/usr/sbin:/usr/bin:/sbin:/bin"

@@ -15,6 +15,7 @@ import base64
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -460,6 +461,236 @@ class Units(unittest.TestCase):
             errors = second.stop()
             shutil.rmtree(wants)
         self.assertEqual(errors, [])
+
+def readme_files():
+    """The files the README's setup writes ('sudo tee PATH <<END'), in
+    order: the tests configure what the README says, word for word."""
+    with open("README.md") as f:
+        text = f.read()
+    return re.findall(r"sudo tee (\S+) >/dev/null <<'END'\n(.*?\n)END\n", text, re.S)
+
+
+def ticket_name(port, out="/root/session.pem"):
+    """The key name of the TLS 1.2 ticket the server on port issues (its
+    first 16 bytes, public: every ticket carries it in clear); the session
+    is kept in `out`."""
+    box.sh('echo | timeout 5 openssl s_client -connect 127.0.0.1:"$1" -tls1_2 -sess_out "$2" '
+           '>/dev/null 2>&1', str(port), out, check=False)
+    text = box.run("openssl", "sess_id", "-in", out, "-noout", "-text").stdout
+    m = re.search(r"TLS session ticket:\n\s*0000 - ((?:[0-9a-f]{2}[ -]){16})", text)
+    assert m, "no ticket from port %d:\n%s" % (port, text)
+    return bytes.fromhex(m.group(1).replace("-", " "))
+
+
+def resumes(port, session):
+    """Whether the session kept in file `session` resumes on port."""
+    r = box.sh('echo | timeout 5 openssl s_client -connect 127.0.0.1:"$1" -tls1_2 -sess_in "$2" '
+               '2>/dev/null', str(port), session, check=False)
+    return "Reused, TLSv1.2" in r.stdout
+
+
+def reload(unit):
+    """systemctl reload, failing with the unit's journal."""
+    r = box.run("systemctl", "reload", unit, check=False)
+    assert r.returncode == 0, "reload %s failed:\n%s" % (
+        unit, box.run("journalctl", "-u", unit, "-n", "20", "--no-pager").stdout)
+
+
+def unit_starts(unit, since):
+    return len(journal("UNIT=" + unit, "MESSAGE_ID=" + UNIT_STARTING, "--since=@%d" % int(since)))
+
+
+TICKETS_DROPIN = SERVICE_DROPIN_DIR + "/tickets.conf"
+# The test's own interval: 10 s, keeping the README's options.
+SHORT_INTERVAL = b"[Service]\nExecStart=\nExecStart=/usr/sbin/tofurkey -i 10 $TOFURKEY_OPTIONS\n"
+
+
+class Tickets(unittest.TestCase):
+    """The README's ticket setups under the real systemd, nginx and HAProxy
+    of Debian, rotating every 10 s."""
+
+    def setUp(self):
+        reset()
+        box.write(CREDSTORE, os.urandom(32))
+        remember_main_key(CREDSTORE)
+        box.write(TIMER_DROPIN, box.run("tofurkey", "--print-timer", "-i", "10").stdout.encode(),
+                  mode="0644")
+        box.write(SERVICE_DROPIN_DIR + "/60-interval.conf", SHORT_INTERVAL, mode="0644")
+        box.sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout /root/t.key -out /root/t.crt "
+               "-days 2 -subj /CN=localhost 2>/dev/null && cat /root/t.crt /root/t.key > /root/t.pem")
+
+    def tearDown(self):
+        box.sh("set +e; systemctl disable --now tofurkey-nginx-reload.path; "
+               "rm -f /etc/nginx/conf.d/tofurkey-tickets.conf /etc/nginx/conf.d/test.conf "
+               "/etc/systemd/system/nginx.service.wants/tofurkey.service "
+               "/etc/systemd/system/haproxy.service.wants/tofurkey.service; "
+               "cp /root/haproxy.cfg.orig /etc/haproxy/haproxy.cfg 2>/dev/null; "
+               "systemctl daemon-reload; systemctl restart nginx haproxy; rm -rf /run/tofurkey/*",
+               check=False)
+        reset()
+
+    def setup_from_readme(self, index):
+        path, text = readme_files()[index]
+        self.assertEqual(path, TICKETS_DROPIN)
+        box.write(path, text.encode(), mode="0644")
+        return readme_files()
+
+    def security(self):
+        out = box.run("systemd-analyze", "security", "--no-pager", UNIT).stdout
+        m = re.search(r"Overall exposure level for %s: (\d+\.\d+)" % re.escape(UNIT), out)
+        self.assertTrue(m, out)
+        self.assertLessEqual(float(m.group(1)), 2.0, out)
+        rw = unit_props("ReadWritePaths")["ReadWritePaths"].split()
+        self.assertEqual(rw, ["-/proc/sys/net/ipv4/tcp_fastopen_key"], "writes more than the README says")
+
+    def test_nginx_rotates_and_reloads(self):
+        files = self.setup_from_readme(0)
+        box.run("systemctl", "add-wants", "nginx.service", UNIT)
+        box.run("systemctl", "daemon-reload")
+        code, p, _, _ = start_unit()
+        self.assertEqual((code, p["Result"]), (0, "success"))
+        self.security()
+        conf_path, conf = files[1]
+        box.write(conf_path, conf.encode(), mode="0644")
+        box.write("/etc/nginx/conf.d/test.conf", b"server { listen 127.0.0.1:8443 ssl; "
+                  b"ssl_certificate /root/t.crt; ssl_certificate_key /root/t.key; return 200; }\n",
+                  mode="0644")
+        box.run("systemctl", "reload", "nginx")
+        box.run("systemctl", "enable", "--now", "tofurkey-nginx-reload.path")
+        master = unit_props("MainPID", unit="nginx.service")["MainPID"]
+        since = time.time()
+        restart_timer()
+        samples = []           # (time, current.key's name, nginx's ticket name)
+        resumed = []           # after each change: did the last ticket of the old key resume?
+        while time.time() < since + 32:
+            t = time.time()
+            name = box.read("/run/tofurkey/current.key", binary=True)[:16]
+            out = "/root/s%d.pem" % (len(samples) % 2)
+            if samples and samples[-1][1] != name:
+                # The set just changed: the old current key is now previous.
+                old = "/root/s%d.pem" % ((len(samples) - 1) % 2)
+                time.sleep(1.5)
+                resumed.append(resumes(8443, old))
+            issued = ticket_name(8443, out)
+            samples.append((t, name, issued))
+            time.sleep(0.3)
+        self.assertEqual(unit_props("MainPID", unit="nginx.service")["MainPID"], master,
+                         "nginx was restarted, not reloaded")
+        names = []
+        for _, name, _ in samples:
+            if not names or names[-1] != name:
+                names.append(name)
+        self.assertGreaterEqual(len(names), 3, "fewer than 2 rotations of the files seen")
+        # Once the files have held a set for 1.5 s, nginx encrypts with its current key.
+        for i, (t, name, issued) in enumerate(samples):
+            if all(n == name for tt, n, _ in samples if t - 1.5 <= tt <= t):
+                if samples[0][0] <= t - 1.5:
+                    self.assertEqual(issued, name, "nginx not reloaded to the new keys at %.1f" % t)
+        # One reload per change of the set: not at the half-interval runs.
+        changes = len(names) - 1
+        runs = unit_starts(UNIT, since)
+        reloads = unit_starts("tofurkey-nginx-reload.service", since)
+        self.assertGreater(runs, reloads + 1, "the half-interval runs reloaded too")
+        self.assertIn(reloads, (changes, changes + 1), "reloads %d for %d changes" % (reloads, changes))
+        # A ticket of the key just replaced resumes under the next set.
+        self.assertTrue(resumed and all(resumed), resumed)
+        # No ticket key material in the journal.
+        text = box.run("journalctl", "-o", "json", "--no-pager").stdout.lower()
+        for f in ("current.key", "previous.key", "next.key"):
+            self.assertNotIn(box.read("/run/tofurkey/" + f, binary=True).hex(), text)
+
+    def test_nginx_broken_config_keeps_serving_the_keys_it_has(self):
+        files = self.setup_from_readme(0)
+        box.run("systemctl", "add-wants", "nginx.service", UNIT)
+        box.run("systemctl", "daemon-reload")
+        start_unit()
+        conf_path, conf = files[1]
+        box.write(conf_path, conf.encode(), mode="0644")
+        box.write("/etc/nginx/conf.d/test.conf", b"server { listen 127.0.0.1:8443 ssl; "
+                  b"ssl_certificate /root/t.crt; ssl_certificate_key /root/t.key; return 200; }\n",
+                  mode="0644")
+        box.run("systemctl", "reload", "nginx")
+        box.run("systemctl", "enable", "--now", "tofurkey-nginx-reload.path")
+        loaded = box.read("/run/tofurkey/current.key", binary=True)[:16]
+        self.assertEqual(ticket_name(8443), loaded)
+        box.write("/etc/nginx/conf.d/broken.conf", b"this is not nginx;\n", mode="0644")
+        try:
+            restart_timer()
+            deadline = time.time() + 15    # the next set, within one interval
+            while time.time() < deadline and \
+                    box.read("/run/tofurkey/current.key", binary=True)[:16] == loaded:
+                time.sleep(0.2)
+            self.assertNotEqual(box.read("/run/tofurkey/current.key", binary=True)[:16], loaded)
+            deadline = time.time() + 5
+            while time.time() < deadline and unit_props(
+                    "Result", unit="tofurkey-nginx-reload.service")["Result"] != "exit-code":
+                time.sleep(0.2)
+            self.assertEqual(unit_props("Result", unit="tofurkey-nginx-reload.service")["Result"],
+                             "exit-code", "the failed reload is not shown")
+            self.assertEqual(unit_props("ActiveState", unit="nginx.service")["ActiveState"], "active")
+            self.assertEqual(ticket_name(8443), loaded, "nginx changed keys without a reload")
+        finally:
+            box.run("rm", "-f", "/etc/nginx/conf.d/broken.conf")
+        # Fixed: the next change reloads it to the current set.
+        current = box.read("/run/tofurkey/current.key", binary=True)[:16]
+        deadline = time.time() + 15
+        while time.time() < deadline and ticket_name(8443) == loaded:
+            time.sleep(0.3)
+        self.assertIn(ticket_name(8443), (current, box.read("/run/tofurkey/current.key", binary=True)[:16]))
+
+    def test_haproxy_push_under_its_debian_unit(self):
+        files = self.setup_from_readme(2)
+        box.sh("cp /etc/haproxy/haproxy.cfg /root/haproxy.cfg.orig && "
+               "sed -i 's/ no-tls-tickets//' /etc/haproxy/haproxy.cfg && cp /root/t.pem /etc/haproxy/site.pem")
+        m = re.search(r"```\n(frontend tls\n.*?)```", open("README.md").read(), re.S)
+        self.assertTrue(m, "no HAProxy frontend in the README")
+        box.sh('printf "\n%s" "$1" >> /etc/haproxy/haproxy.cfg', m.group(1))
+        box.run("systemctl", "add-wants", "haproxy.service", UNIT)
+        box.run("systemctl", "daemon-reload")
+        code, p, _, _ = start_unit()      # HAProxy runs, but without the file: the push fails
+        self.assertEqual(box.run("test", "-s", "/run/tofurkey/haproxy.keys", check=False).returncode, 0)
+        self.security()
+        reload("haproxy")
+        master = unit_props("MainPID", unit="haproxy.service")["MainPID"]
+        since = time.time()
+        restart_timer()
+        options = shlex.split(re.search(r'Environment="TOFURKEY_OPTIONS=(.*)"', files[2][1]).group(1))
+        seen, checks = [], []
+        while time.time() < since + 25:
+            name = ticket_name(443)
+            lines = box.read("/run/tofurkey/haproxy.keys").split()
+            current = base64.b64decode(lines[1])[:16]
+            t_check = time.time()
+            r = box.run("tofurkey", "--check", "-k", CREDSTORE, "-i", "10", *options, check=False)
+            checks.append((r.returncode, t_check, r.stdout.split(";")[-1].strip()))
+            if not seen or seen[-1][0] != current:
+                seen.append((current, time.time()))
+            if time.time() - seen[-1][1] > 1.5:
+                self.assertEqual(name, current, "HAProxy does not encrypt with the current key")
+            time.sleep(0.3)
+        self.assertGreaterEqual(len(seen), 3, "fewer than 2 rotations seen")
+        self.assertEqual(unit_props("MainPID", unit="haproxy.service")["MainPID"], master,
+                         "HAProxy was restarted")
+        # In sync, but for the 2 s after each boundary before the timer's
+        # run (a WARNING: the previous set or pair), never CRITICAL.
+        for code, at, what in checks:
+            self.assertIn(code, (0, 1), what)
+            if code == 1:
+                self.assertLess(at % 5, 3.5, "WARNING %.1f s after a boundary: %s" % (at % 5, what))
+        self.assertGreater([c for c, _, _ in checks].count(0), len(checks) // 3, checks)
+        entries = [e for e in journal("-u", UNIT, "--since=@%d" % int(since))
+                   if e.get("MESSAGE_ID") == MSG["keys_set"]]
+        for f in TICKET_FIELDS:
+            self.assertTrue(all(f in e for e in entries), f)
+        pushed = [e["TOFURKEY_TICKETS_CHANGED"] for e in entries]
+        self.assertTrue(any("1 key pushed to the running HAProxy" in c for c in pushed), pushed)
+        self.assertTrue(any("already in sync" in c for c in pushed), pushed)
+        # A reload: the new worker reads the file, and holds the set too.
+        reload("haproxy")
+        r = box.run("tofurkey", "--check", "-k", CREDSTORE, "-i", "10", *options, check=False)
+        self.assertIn(r.returncode, (0, 1), r.stdout)
+        self.assertNotEqual(unit_props("MainPID", unit="haproxy.service")["MainPID"], "0")
+
 
 if __name__ == "__main__":
     # A CI timeout's SIGTERM must still shut the container down.
