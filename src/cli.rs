@@ -286,6 +286,31 @@ mod tests {
     }
 
     #[test]
+    fn ticket_outputs() {
+        let o = opts(&[
+            "--nginx-tickets",
+            "/run/t",
+            "--haproxy-tickets",
+            "/run/t/h.keys",
+        ]);
+        assert_eq!(o.tickets.nginx, Some(PathBuf::from("/run/t")));
+        assert_eq!(o.tickets.haproxy_file, Some(PathBuf::from("/run/t/h.keys")));
+        assert!(o.tickets.any() && o.tickets.haproxy_socket.is_none());
+        assert!(!opts(&[]).tickets.any());
+        let o = opts(&["--haproxy-tickets=/k", "--haproxy-socket=/s"]);
+        assert_eq!(o.tickets.haproxy_socket, Some(PathBuf::from("/s")));
+        assert!(usage_error(&["--haproxy-socket", "/s"]).starts_with("--haproxy-socket needs"));
+        assert_eq!(
+            usage_error(&["--nginx-tickets", ""]),
+            "--nginx-tickets: empty path"
+        );
+        match run(&["--check", "--nginx-tickets", "/run/t"]) {
+            Ok(Command::Check(o)) => assert!(o.tickets.nginx.is_some()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn defaults() {
         let o = opts(&[]);
         assert_eq!(o.key, KeySpec::Default);

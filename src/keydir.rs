@@ -9,7 +9,7 @@
 //! reached relative to that fd, never through a link.
 
 use std::fmt;
-use std::fs::{File, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
@@ -137,9 +137,14 @@ impl KeyDir {
             .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(path)
             .map_err(|why| match why.raw_os_error() {
-                Some(libc::ELOOP) => DirError::Symlink {
-                    path: path.to_path_buf(),
-                },
+                // With O_DIRECTORY a link gives ENOTDIR, as a file does.
+                Some(libc::ELOOP | libc::ENOTDIR)
+                    if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) =>
+                {
+                    DirError::Symlink {
+                        path: path.to_path_buf(),
+                    }
+                }
                 Some(libc::ENOTDIR) => DirError::NotDirectory {
                     path: path.to_path_buf(),
                 },
