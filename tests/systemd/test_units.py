@@ -642,7 +642,8 @@ class Tickets(unittest.TestCase):
         files = self.setup_from_readme(2)
         box.sh("cp /etc/haproxy/haproxy.cfg /root/haproxy.cfg.orig && "
                "sed -i 's/ no-tls-tickets//' /etc/haproxy/haproxy.cfg && cp /root/t.pem /etc/haproxy/site.pem")
-        m = re.search(r"```\n(frontend tls\n.*?)```", open("README.md").read(), re.S)
+        with open("README.md") as f:
+            m = re.search(r"```\n(frontend tls\n.*?)```", f.read(), re.S)
         self.assertTrue(m, "no HAProxy frontend in the README")
         box.sh('printf "\n%s" "$1" >> /etc/haproxy/haproxy.cfg', m.group(1))
         box.run("systemctl", "add-wants", "haproxy.service", UNIT)
