@@ -30,9 +30,10 @@ $(BIN): FORCE
 
 # Unit and integration tests (debug build), then the suites that use the
 # real kernel and a real systemd with the release binary.
-check: all
+check: all deb
 	$(CARGO) test --locked
 	$(PYTHON) tests/install/test_make_install.py
+	$(PYTHON) tests/install/test_deb.py
 	bench/run $(BIN) --gate
 	TOFURKEY_BIN=$(abspath $(BIN)) $(PYTHON) tests/kernel/test_tfo_cluster.py
 	TOFURKEY_BIN=$(abspath $(BIN)) $(PYTHON) tests/tickets/test_nginx.py
@@ -63,6 +64,13 @@ uninstall:
 	      $(DESTDIR)$(unitdir)/tofurkey-nginx-reload.service \
 	      $(DESTDIR)$(generatordir)/tofurkey-generator \
 	      $(DESTDIR)$(mandir)/man8/tofurkey.8
+
+# The Debian package of what `make` built (cargo-deb; Cargo.toml's
+# [package.metadata.deb] and debian/ say what goes in), into target/debian/.
+CARGO_DEB_VERSION := 3.8.0
+deb: all
+	command -v cargo-deb >/dev/null || $(CARGO) install --locked cargo-deb --version $(CARGO_DEB_VERSION)
+	$(CARGO) deb --no-build --locked --target $(TRIPLE) -o target/debian/
 
 # Per-run cost: instructions, peak RSS, size, build time (bench/run says how).
 bench: all
@@ -102,4 +110,4 @@ mutants:
 clean:
 	$(CARGO) clean
 
-.PHONY: all check install uninstall bench fuzz mutants clean FORCE
+.PHONY: all check deb install uninstall bench fuzz mutants clean FORCE
