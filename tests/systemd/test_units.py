@@ -693,6 +693,112 @@ class Tickets(unittest.TestCase):
         self.assertNotEqual(unit_props("MainPID", unit="haproxy.service")["MainPID"], "0")
 
 
+def fake_1_3_4_deb(dest):
+    """A stand-in for a tofurkey 1.3.4 package (the real one cannot be had
+    here): what matters to the upgrade, a daemon tofurkey.service at the
+    same path, enabled under multi-user.target and running, as its
+    dh_installsystemd scripts leave it."""
+    root = tempfile.mkdtemp(prefix="tofurkey-old-")
+    try:
+        for d in ("DEBIAN", "usr/sbin", "lib/systemd/system"):
+            os.makedirs(os.path.join(root, d))
+        files = {
+            "DEBIAN/control": "Package: tofurkey\nVersion: 1.3.4-1\nArchitecture: all\n"
+                              "Maintainer: test <test@example.org>\nDescription: old daemon\n",
+            "DEBIAN/postinst": "#!/bin/sh\nset -e\ndeb-systemd-helper enable tofurkey.service\n"
+                               "deb-systemd-invoke start tofurkey.service\n",
+            "DEBIAN/prerm": '#!/bin/sh\nset -e\n[ "$1" = remove ] && deb-systemd-invoke stop tofurkey.service || true\n',
+            "usr/sbin/tofurkey": "#!/bin/sh\nexec sleep infinity\n",
+            "lib/systemd/system/tofurkey.service":
+                "[Service]\nExecStart=/usr/sbin/tofurkey\nRestart=on-failure\n"
+                "[Install]\nWantedBy=multi-user.target\n",
+        }
+        for name, text in files.items():
+            with open(os.path.join(root, name), "w") as f:
+                f.write(text)
+            os.chmod(os.path.join(root, name), 0o755 if "/sbin/" in name or "DEBIAN/p" in name else 0o644)
+        subprocess.run(["dpkg-deb", "--root-owner-group", "--build", root, dest], check=True,
+                       capture_output=True)
+    finally:
+        shutil.rmtree(root)
+
+
+class Package(unittest.TestCase):
+    """The .deb of `make deb`, installed the Debian way in a fresh container:
+    over a 1.3.4 daemon, upgraded, purged."""
+
+    def test_install_over_1_3_4_upgrade_and_purge(self):
+        debs = [d for d in os.listdir("target/debian") if re.fullmatch(r"tofurkey_.*\.deb", d)]
+        self.assertEqual(len(debs), 1, "make deb first: %s" % debs)
+        pool = tempfile.mkdtemp(prefix="tofurkey-debs-")
+        shutil.copy(os.path.join("target/debian", debs[0]), os.path.join(pool, "new.deb"))
+        fake_1_3_4_deb(os.path.join(pool, "old.deb"))
+        inside = Container(pool, log=log)
+        try:
+            inside.start()
+            sh = inside.sh
+            show = lambda unit, *p: dict(
+                line.split("=", 1) for line in inside.run(
+                    "systemctl", "show", unit, *("-p" + n for n in p)).stdout.splitlines())
+            sh("dpkg -i /run/host-x/old.deb >/dev/null")
+            self.assertEqual(show(UNIT, "ActiveState", "Type")["ActiveState"], "active")
+            daemon = show(UNIT, "MainPID")["MainPID"]
+            self.assertNotEqual(daemon, "0")
+
+            # Over 1.3.4: its daemon stopped and no longer enabled, the timer
+            # enabled and started, keys set at once.
+            sh("dpkg -i /run/host-x/new.deb >/dev/null")
+            self.assertEqual(sh("systemctl is-enabled tofurkey.timer").stdout.strip(), "enabled")
+            self.assertEqual(sh("systemctl is-active tofurkey.timer").stdout.strip(), "active")
+            p = wait_for_run(0, within=inside)
+            self.assertEqual(p["Result"], "success")
+            self.assertNotIn(daemon, inside.run("ps", "-eo", "pid=").stdout.split(), "1.3.4's daemon runs on")
+            self.assertNotEqual(inside.run("test", "-e", "/etc/systemd/system/multi-user.target.wants/"
+                                           + UNIT, check=False).returncode, 0)
+            key = inside.read(TFO_KEY).strip()
+            secrets.add(key)
+            self.assertNotEqual(set(key) - set("0-,"), set(), "no keys after install")
+            # The catalog is registered: journalctl -x explains the run.
+            explained = inside.run("journalctl", "-x", "-u", UNIT, "--no-pager").stdout
+            self.assertIn("Subject: TCP Fast Open keys set", explained)
+
+            # An upgrade (the same package again: prerm upgrade, postinst
+            # configure with the old version) keeps the timer and the keys,
+            # and the new binary sets them again.
+            before = show(UNIT, "InvocationID")["InvocationID"]
+            sh("dpkg -i /run/host-x/new.deb >/dev/null")
+            self.assertNotEqual(inside.read(TFO_KEY).strip().strip("0-,"), "")
+            self.assertEqual(sh("systemctl is-enabled tofurkey.timer").stdout.strip(), "enabled")
+            self.assertEqual(sh("systemctl is-active tofurkey.timer").stdout.strip(), "active")
+            deadline = time.monotonic() + 20
+            while show(UNIT, "InvocationID")["InvocationID"] == before and time.monotonic() < deadline:
+                time.sleep(0.1)
+            self.assertNotEqual(show(UNIT, "InvocationID")["InvocationID"], before, "no run after upgrade")
+
+            # What the package and its units made, then purge.
+            inside.write("/root/main.key", os.urandom(32))
+            secrets.add(inside.read("/root/main.key", binary=True))
+            sh("mkdir -p /etc/credstore.encrypted && systemd-creds encrypt --name=tofurkey.key "
+               "/root/main.key /etc/credstore.encrypted/tofurkey.key && systemctl daemon-reload")
+            generated = "/run/systemd/generator/tofurkey.service.d/50-credstore-encrypted.conf"
+            inside.run("test", "-e", generated)
+            sh("systemctl enable tofurkey-nginx-reload.path 2>/dev/null")
+            sh("dpkg --purge tofurkey >/dev/null")
+            left = sh("ls -d /lib/systemd/system/tofurkey* /usr/sbin/tofurkey /run/tofurkey* "
+                      "/run/systemd/generator/tofurkey* /etc/systemd/system/*/tofurkey* "
+                      "/var/lib/systemd/deb-systemd-helper-enabled/*tofurkey* "
+                      "/var/lib/systemd/deb-systemd-helper-enabled/*/tofurkey* "
+                      "/usr/lib/systemd/catalog/tofurkey* 2>/dev/null || true").stdout.split()
+            self.assertEqual(left, [], "left after purge")
+            for unit in (TIMER, UNIT, "tofurkey-nginx-reload.path"):
+                self.assertEqual(show(unit, "LoadState")["LoadState"], "not-found", unit)
+            self.assertNotIn("tofurkey", inside.run("journalctl", "--list-catalog").stdout)
+        finally:
+            errors = inside.stop()
+            shutil.rmtree(pool)
+        self.assertEqual(errors, [])
+
+
 if __name__ == "__main__":
     # A CI timeout's SIGTERM must still shut the container down.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
