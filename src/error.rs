@@ -7,6 +7,7 @@ use std::io;
 
 use crate::calendar::Unexpressible;
 use crate::cli::UsageError;
+use crate::clock::ClockError;
 use crate::counters::BadTime;
 use crate::fileio::os_error;
 use crate::haproxy::SocketError;
@@ -242,6 +243,15 @@ impl From<UsageError> for Error {
 impl From<Unexpressible> for Error {
     fn from(e: Unexpressible) -> Error {
         Error::Timer(e)
+    }
+}
+
+impl From<ClockError> for Error {
+    fn from(e: ClockError) -> Error {
+        match e {
+            ClockError::BeforeEpoch => Error::Clock,
+            ClockError::Range(t) => Error::Time(t),
+        }
     }
 }
 

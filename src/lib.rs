@@ -11,6 +11,7 @@
 pub mod calendar;
 pub mod check;
 pub mod cli;
+pub mod clock;
 pub mod counters;
 pub mod error;
 pub mod fileio;
@@ -27,3 +28,4 @@ pub mod procfs;
 pub mod report;
 pub mod runtime_api;
 pub mod tickets;
+pub mod timesync;

@@ -11,13 +11,14 @@
 use std::env;
 use std::ffi::{OsString, c_char, c_int};
 use std::io::{self, Write};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use tofurkey::calendar;
 use tofurkey::check::{self, UNKNOWN_EXIT};
 use tofurkey::cli::{self, Command, Options, USAGE};
-use tofurkey::counters::{Counters, UnixTime};
+use tofurkey::clock;
+use tofurkey::counters::Counters;
 use tofurkey::error::Error;
+use tofurkey::fileio;
 use tofurkey::hygiene::{self, SignalGuard};
 use tofurkey::keys;
 use tofurkey::keysource::{self, Source};
@@ -27,6 +28,7 @@ use tofurkey::outputs::TicketOutputs;
 use tofurkey::procfs::Target;
 use tofurkey::report::{self, Checked, Outcome, TicketOutcome, Written};
 use tofurkey::tickets::{Schedule, TicketSet};
+use tofurkey::timesync::ClockSync;
 
 /// The C entry point (see the module doc for why not Rust's `fn main`).
 // SAFETY: `no_mangle` is unsafe because two symbols of one name would
@@ -177,6 +179,21 @@ fn set_keys(options: &Options, log: &Log) -> Result<String, Error> {
     if let Some(e) = Error::combine(errors) {
         return Err(e);
     }
+    // The keys are set whatever the clock's state (the kernel's random key
+    // is no better); the entry says what the kernel says of it.
+    let clock = match clock::sync() {
+        Ok(sync) => Some(sync),
+        Err(e) => {
+            log.warn(&format!(
+                "cannot read the clock's synchronization (adjtimex): {}; not checked",
+                fileio::os_error(&e)
+            ));
+            None
+        }
+    };
+    if clock == Some(ClockSync::Unsynchronized) {
+        log.send(&report::unsynchronized());
+    }
     let outcome = Outcome {
         counters: &counters,
         source: &label,
@@ -189,6 +206,7 @@ fn set_keys(options: &Options, log: &Log) -> Result<String, Error> {
             tickets_id: id,
             written,
         }),
+        clock,
     };
     log.send(&outcome.entry());
     Ok(outcome.status())
@@ -236,17 +254,8 @@ fn check_keys(options: &Options) -> Result<Checked<'_>, Error> {
 fn counters_and_source(options: &Options) -> Result<(Counters, Source), Error> {
     let now = match options.time {
         Some(t) => t,
-        None => clock()?,
+        None => clock::now()?,
     };
     let source = Source::choose(&options.key, env::var_os("CREDENTIALS_DIRECTORY"))?;
     Ok((Counters::at(now, options.interval), source))
-}
-
-/// The wall clock in whole seconds, range-checked like 1.3.4.
-fn clock() -> Result<UnixTime, Error> {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_err(|_| Error::Clock)?
-        .as_secs();
-    Ok(UnixTime::new(secs)?)
 }

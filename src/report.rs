@@ -14,6 +14,7 @@ use crate::check::{TicketVerdict, UNKNOWN_EXIT, Verdict};
 use crate::counters::{Counters, UnixTime, utc_string};
 use crate::keys::PairText;
 use crate::tickets::Schedule;
+use crate::timesync::ClockSync;
 
 /// How serious an entry is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,6 +38,9 @@ pub enum Event {
     AutokeyCreated,
     /// An existing local autokey was used: no cross-host sync.
     AutokeyUsed,
+    /// The wall clock is not synchronized: the keys may differ from the
+    /// fleet's.
+    ClockUnsynchronized,
     /// The run failed; keys in place are unchanged.
     Failure,
     /// `--check` result.
@@ -45,11 +49,12 @@ pub enum Event {
 
 impl Event {
     /// Every event, for the catalog test.
-    pub const ALL: [Event; 6] = [
+    pub const ALL: [Event; 7] = [
         Event::KeysSet,
         Event::DryRun,
         Event::AutokeyCreated,
         Event::AutokeyUsed,
+        Event::ClockUnsynchronized,
         Event::Failure,
         Event::Check,
     ];
@@ -61,6 +66,7 @@ impl Event {
             Event::DryRun => "ba908435ea5a4bbb85aaf2b1ef3123af",
             Event::AutokeyCreated => "a2fd2c25684942ed9a06fb322252348e",
             Event::AutokeyUsed => "1fb1109bf21f4377bbabcb5a9b665418",
+            Event::ClockUnsynchronized => "03c33dc5e30049a889344fa8f59c1c3a",
             Event::Failure => "42ac2550bae64165a34538ef4617dfe5",
             Event::Check => "5862ce66ac6f4910a2a14bd22ebdde79",
         }
@@ -94,8 +100,11 @@ pub const TICKET_CTR: &str = "TOFURKEY_TICKET_CTR";
 /// Journal field: what the ticket outputs changed.
 pub const TICKETS_CHANGED: &str = "TOFURKEY_TICKETS_CHANGED";
 
+/// Journal field: 1 if the kernel holds the wall clock synchronized, else 0.
+pub const CLOCK_SYNCHRONIZED: &str = "TOFURKEY_CLOCK_SYNCHRONIZED";
+
 /// Every journal field, for the catalog test.
-pub const FIELDS: [&str; 13] = [
+pub const FIELDS: [&str; 14] = [
     UNIX_TIME,
     INTERVAL,
     CTR_PRIMARY,
@@ -109,6 +118,7 @@ pub const FIELDS: [&str; 13] = [
     TICKETS_ID,
     TICKET_CTR,
     TICKETS_CHANGED,
+    CLOCK_SYNCHRONIZED,
 ];
 
 /// Journal fields of one entry, besides MESSAGE and PRIORITY.
@@ -180,6 +190,22 @@ pub enum Push {
     Keys(usize),
 }
 
+/// The warning of a run whose wall clock is not synchronized.
+pub fn unsynchronized() -> Entry {
+    Entry {
+        level: Level::Warning,
+        event: Some(Event::ClockUnsynchronized),
+        message: "the system clock is not synchronized (the kernel's NTP state): its keys may \
+                  not be the fleet's; keys set anyway: run a time daemon (systemd-timesyncd, \
+                  chrony)"
+            .to_string(),
+        fields: vec![(
+            CLOCK_SYNCHRONIZED,
+            ClockSync::Unsynchronized.flag().to_string(),
+        )],
+    }
+}
+
 /// What the ticket outputs changed, output by output (`None`: not asked).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Written {
@@ -248,6 +274,8 @@ pub struct Outcome<'a> {
     pub dry_run: bool,
     /// The ticket keys, if any output was asked for.
     pub tickets: Option<TicketOutcome<'a>>,
+    /// The kernel's word on the wall clock (`None`: it could not be read).
+    pub clock: Option<ClockSync>,
 }
 
 impl Outcome<'_> {
@@ -284,6 +312,9 @@ impl Outcome<'_> {
             (MAIN_KEY_ID, self.main_id.to_string()),
             (KEYS_ID, self.keys_id.to_string()),
         ];
+        if let Some(sync) = self.clock {
+            fields.push((CLOCK_SYNCHRONIZED, sync.flag().to_string()));
+        }
         if let Some(t) = &self.tickets {
             let changed = t.written.summary();
             message.push_str(&format!(
@@ -319,8 +350,12 @@ impl Outcome<'_> {
             .tickets
             .as_ref()
             .map_or(String::new(), |t| format!(", tickets id {}", t.tickets_id));
+        let clock = match self.clock {
+            Some(ClockSync::Unsynchronized) => ", clock not synchronized",
+            _ => "",
+        };
         format!(
-            "{what}: counters {}/{}, next rotation {}, keys id {}{tickets}",
+            "{what}: counters {}/{}, next rotation {}, keys id {}{tickets}{clock}",
             c.primary,
             c.backup,
             utc_string(c.next_rotation),
@@ -465,6 +500,7 @@ mod tests {
                 tickets_id: "18e865e338bc5e94",
                 written,
             }),
+            clock: Some(ClockSync::Unsynchronized),
         };
         let e = outcome.entry();
         assert!(e.message.ends_with(
@@ -473,9 +509,22 @@ mod tests {
              pushed to the running HAProxy"
         ));
         let names: Vec<_> = e.fields.iter().map(|(k, _)| *k).collect();
-        assert_eq!(names[9..], [TICKETS_ID, TICKET_CTR, TICKETS_CHANGED]);
-        assert_eq!(e.fields[10].1, "11");
-        assert!(outcome.status().ends_with(", tickets id 18e865e338bc5e94"));
+        assert_eq!(
+            names[9..],
+            [CLOCK_SYNCHRONIZED, TICKETS_ID, TICKET_CTR, TICKETS_CHANGED]
+        );
+        assert_eq!(e.fields[9].1, "0");
+        assert_eq!(e.fields[11].1, "11");
+        assert!(
+            outcome
+                .status()
+                .ends_with(", tickets id 18e865e338bc5e94, clock not synchronized")
+        );
+        let w = unsynchronized();
+        assert_eq!(
+            (w.level, w.event),
+            (Level::Warning, Some(Event::ClockUnsynchronized))
+        );
         assert_eq!(Written::default().summary(), None);
         let none_changed = Written {
             nginx: Some(0),
@@ -507,6 +556,7 @@ mod tests {
             keys_id: "3c6bf71f91f4ae4f",
             dry_run: false,
             tickets: None,
+            clock: Some(ClockSync::Synchronized),
         };
         let e = outcome.entry();
         assert_eq!((e.level, e.event), (Level::Info, Some(Event::KeysSet)));
@@ -517,7 +567,8 @@ mod tests {
              file /k, main key id 7ad202034d831e12, keys id 3c6bf71f91f4ae4f"
         );
         let names: Vec<_> = e.fields.iter().map(|(k, _)| *k).collect();
-        assert_eq!(names, FIELDS[..9]);
+        assert_eq!(names[..9], FIELDS[..9]);
+        assert_eq!(e.fields[9], (CLOCK_SYNCHRONIZED, "1".into()));
         assert_eq!(e.fields[2], (CTR_PRIMARY, "11".into()));
         assert_eq!(e.fields[6], (TARGET, "/t".into()));
         assert_eq!(

@@ -292,3 +292,34 @@ fn version_and_help() {
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stdout).contains("Usage: tofurkey"));
 }
+
+/// Every key-setting run reads the kernel's NTP state (for real: the host's
+/// clock is what it is) and warns when the clock is not synchronized, keys
+/// set all the same. Compared with the test's own adjtimex read.
+#[test]
+fn an_unsynchronized_clock_is_reported_and_the_keys_set() {
+    let kernel_says_unsynced = || {
+        // SAFETY: a zeroed timex (plain C data) with modes 0: read only.
+        let (state, status) = unsafe {
+            let mut tx: libc::timex = std::mem::zeroed();
+            (libc::adjtimex(&mut tx), tx.status)
+        };
+        assert!(state >= 0, "adjtimex failed");
+        state == 5 || status & 0x40 != 0
+    };
+    let d = Dir::new("clock");
+    let (key, target) = (d.spec_key(), d.target());
+    let before = kernel_says_unsynced();
+    let o = run(&["-k", key.to_str().unwrap(), "-P", target.to_str().unwrap()]);
+    let after = kernel_says_unsynced();
+    assert_eq!(
+        before, after,
+        "the clock's state changed during the test: run it again"
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ne!(bytes(&target), OLD_PAIR, "keys not set");
+    let warned = stderr(&o)
+        .lines()
+        .any(|l| l.starts_with("warning: the system clock is not synchronized"));
+    assert_eq!(warned, before, "{}", stderr(&o));
+}

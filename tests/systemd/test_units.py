@@ -121,6 +121,14 @@ def cleanup():
 
 # -- helpers ---------------------------------------------------------------
 
+def host_clock_unsynchronized():
+    """adjtimex(2) with no modes (read only) returns TIME_ERROR (5), which
+    the kernel also returns whenever STA_UNSYNC is set."""
+    import ctypes
+    buf = ctypes.create_string_buffer(512)        # larger than struct timex, zeroed: modes 0
+    return ctypes.CDLL(None).adjtimex(buf) == 5
+
+
 def container_key():
     key = box.read(TFO_KEY).strip()
     secrets.add(key)
@@ -368,9 +376,13 @@ class Units(unittest.TestCase):
         unit_events = ("keys_set", "autokey_created", "autokey_used", "failure")
         for name in unit_events:
             self.assertIn(MSG[name], by_id, "no %s entry" % name)
+        # The clock's state as the kernel holds it (one state for every
+        # namespace), read here independently of tofurkey.
+        synced = "0" if host_clock_unsynchronized() else "1"
         for e in by_id[MSG["keys_set"]]:
             for f in FIELDS:
                 self.assertIn(f, e)
+            self.assertEqual(e["TOFURKEY_CLOCK_SYNCHRONIZED"], synced)
             now, interval = int(e["TOFURKEY_UNIX_TIME"]), int(e["TOFURKEY_INTERVAL"])
             primary = now // interval
             backup = primary + 1 if now % interval >= interval // 2 else primary - 1
@@ -378,6 +390,11 @@ class Units(unittest.TestCase):
                              (primary, backup))
             self.assertEqual(int(e["TOFURKEY_NEXT_ROTATION"]), (now // (interval // 2) + 1) * (interval // 2))
             self.assertEqual(e["PRIORITY"], "6")
+        # An unsynchronized clock: a warning entry of its own, keys set.
+        warned = by_id.get(MSG["clock_unsynchronized"], [])
+        self.assertEqual(bool(warned), synced == "0")
+        for e in warned:
+            self.assertEqual((e["PRIORITY"], e["TOFURKEY_CLOCK_SYNCHRONIZED"]), ("4", "0"))
         self.assertIn("autokey " + AUTOKEY, {e["TOFURKEY_KEY_SOURCE"] for e in by_id[MSG["keys_set"]]})
         # Every autokey run warns, at warning priority, made or reused.
         for name in ("autokey_created", "autokey_used"):
@@ -411,6 +428,7 @@ class Units(unittest.TestCase):
         m = re.search(r'^\s*Status: "(.+)"$', status, re.M)
         self.assertTrue(m, "no Status: line in\n" + status)
         self.assertIn(str(int(time.time()) // 86400), m.group(1), "no counter in the status")
+        self.assertEqual(m.group(1).endswith(", clock not synchronized"), host_clock_unsynchronized())
 
     def test_h_security_exposure(self):
         out = box.run("systemd-analyze", "security", "--no-pager", UNIT).stdout

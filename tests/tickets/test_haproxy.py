@@ -171,7 +171,9 @@ class HaproxyTicketClusterTest(unittest.TestCase):
         info = [line for line in done.stderr.splitlines() if line.startswith("info: keys set: ")]
         if done.returncode != 0 or len(info) != 1:
             raise AssertionError(f"tofurkey at {now} exited {done.returncode}, stderr:\n{done.stderr}")
-        return info[0], [line for line in done.stderr.splitlines() if line.startswith("warning: ")]
+        # (The clock's own warning, on a host whose clock is not synchronized, is not the push's.)
+        return info[0], [line for line in done.stderr.splitlines()
+                         if line.startswith("warning: ") and "system clock" not in line]
 
     def assert_in_step(self, name):
         """The live ring is the file tofurkey wrote, and no process was replaced."""
