@@ -3,10 +3,10 @@
 //! and reads into fixed buffers.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
-use std::path::Path;
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
@@ -137,4 +137,69 @@ pub fn openat(dir: &File, name: &Path, flags: OFlag, mode: Mode) -> io::Result<F
     let fd = nix::fcntl::openat(Some(dir.as_raw_fd()), name, flags | OFlag::O_CLOEXEC, mode)?;
     // SAFETY: openat just returned this fd, and nothing else owns it.
     Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
+/// A file written whole under a temporary name in its directory, then
+/// renamed over its name by [`Staged::commit`]: a reader sees the old file
+/// or the new one, never a mix. Removed if dropped before.
+pub struct Staged<'a> {
+    dir: &'a File,
+    tmp: PathBuf,
+    name: &'a str,
+    done: bool,
+}
+
+impl<'a> Staged<'a> {
+    /// Writes and syncs `content` to a new file beside `name` in `dir`, of
+    /// a random name made with O_EXCL (nothing another user put there can
+    /// be it), with `mode` whatever the umask. The error names the step.
+    pub fn write(
+        dir: &'a File,
+        name: &'a str,
+        content: &[u8],
+        mode: u32,
+    ) -> Result<Staged<'a>, (&'static str, io::Error)> {
+        let mut random = [0u8; 8];
+        getrandom::fill(&mut random).map_err(|e| ("get random bytes for", e.into()))?;
+        let tmp = PathBuf::from(format!(".{name}.{}.tmp", hex::encode(random)));
+        let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_WRONLY;
+        let mut file = openat(dir, &tmp, flags, Mode::from_bits_truncate(mode))
+            .map_err(|e| ("create a temporary file for", e))?;
+        let staged = Staged {
+            dir,
+            tmp,
+            name,
+            done: false,
+        };
+        file.set_permissions(fs::Permissions::from_mode(mode))
+            .and_then(|()| file.write_all(content))
+            .and_then(|()| file.sync_all())
+            .map_err(|e| ("write", e))?;
+        Ok(staged)
+    }
+
+    /// The name it replaces.
+    pub fn name(&self) -> &'a str {
+        self.name
+    }
+
+    /// Renames it over its name.
+    pub fn commit(mut self) -> io::Result<()> {
+        let fd = Some(self.dir.as_raw_fd());
+        nix::fcntl::renameat(fd, &self.tmp, fd, self.name)?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staged<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = nix::unistd::unlinkat(
+                Some(self.dir.as_raw_fd()),
+                &self.tmp,
+                nix::unistd::UnlinkatFlags::NoRemoveDir,
+            );
+        }
+    }
 }

@@ -10,7 +10,7 @@
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -21,7 +21,7 @@ use nix::sys::stat::Mode;
 use nix::sys::statfs::{TMPFS_MAGIC, fstatfs};
 use zeroize::Zeroizing;
 
-use crate::fileio::{Kind, openat, os_error, read_up_to};
+use crate::fileio::{Kind, Staged, openat, os_error, read_up_to};
 
 /// Permission bits that let others than the owner write the directory.
 const OTHERS_WRITE: u32 = 0o022;
@@ -246,31 +246,17 @@ impl KeyDir {
         }
         let replaced = staged.len();
         for file in staged {
-            file.commit()?;
+            let name = file.name();
+            file.commit()
+                .map_err(|e| self.io(name, "rename into place", e))?;
         }
         Ok(replaced)
     }
 
     /// Writes `content` to a new temporary file beside `name`.
     fn stage<'a>(&'a self, name: &'a str, content: &[u8]) -> Result<Staged<'a>, DirError> {
-        let mut random = [0u8; 8];
-        getrandom::fill(&mut random)
-            .map_err(|e| self.io(name, "get random bytes for", e.into()))?;
-        let tmp = PathBuf::from(format!(".{name}.{}.tmp", hex::encode(random)));
-        let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_WRONLY;
-        let mode = Mode::from_bits_truncate(KEY_FILE_MODE);
-        let mut file = openat(&self.fd, &tmp, flags, mode)
-            .map_err(|e| self.io(name, "create a temporary file for", e))?;
-        let staged = Staged {
-            dir: self,
-            tmp,
-            name,
-            done: false,
-        };
-        file.write_all(content)
-            .and_then(|()| file.sync_all())
-            .map_err(|e| self.io(name, "write", e))?;
-        Ok(staged)
+        Staged::write(&self.fd, name, content, KEY_FILE_MODE)
+            .map_err(|(step, e)| self.io(name, step, e))
     }
 
     fn io(&self, name: &str, step: &'static str, why: io::Error) -> DirError {
@@ -278,39 +264,6 @@ impl KeyDir {
             path: self.path_of(name),
             step,
             why,
-        }
-    }
-}
-
-/// A written temporary file, renamed over its name by [`Staged::commit`];
-/// removed if dropped before.
-struct Staged<'a> {
-    dir: &'a KeyDir,
-    tmp: PathBuf,
-    name: &'a str,
-    done: bool,
-}
-
-impl Staged<'_> {
-    /// Renames the temporary file over its name: atomic, so a reader sees
-    /// the old file or the new one, never a mix.
-    fn commit(mut self) -> Result<(), DirError> {
-        let fd = Some(self.dir.fd.as_raw_fd());
-        nix::fcntl::renameat(fd, &self.tmp, fd, self.name)
-            .map_err(|e| self.dir.io(self.name, "rename into place", e.into()))?;
-        self.done = true;
-        Ok(())
-    }
-}
-
-impl Drop for Staged<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            let _ = nix::unistd::unlinkat(
-                Some(self.dir.fd.as_raw_fd()),
-                &self.tmp,
-                nix::unistd::UnlinkatFlags::NoRemoveDir,
-            );
         }
     }
 }
