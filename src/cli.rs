@@ -41,6 +41,7 @@ Sets cluster-synchronized TCP Fast Open keys, derived from a main key and the cl
   -P, --procfs PATH    write here instead of /proc/sys/net/ipv4/tcp_fastopen_key
   -T, --time UNIXTIME  pretend the time is UNIXTIME (testing)
       --check          compare the target with the expected keys; write nothing
+      --metrics PATH   write a Prometheus text file (node_exporter's textfile collector)
 TICKETS: TLS session-ticket keys from the same main key and interval, on tmpfs:
       --nginx-tickets DIR     DIR/previous.key, current.key, next.key for nginx
       --haproxy-tickets FILE  FILE of base64 keys for HAProxy's tls-ticket-keys
@@ -71,6 +72,8 @@ pub struct Options {
     pub time: Option<UnixTime>,
     /// Where TLS session-ticket keys go (nowhere by default).
     pub tickets: Tickets,
+    /// `--metrics PATH`: the Prometheus text file to replace.
+    pub metrics: Option<PathBuf>,
 }
 
 /// The ticket key outputs asked for.
@@ -119,6 +122,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
     let mut time = None;
     let (mut check, mut print_timer) = (false, false);
     let mut tickets = Tickets::default();
+    let mut metrics = None;
 
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
@@ -151,6 +155,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
             Long("haproxy-socket") => {
                 tickets.haproxy_socket = Some(path("--haproxy-socket", parser.value())?);
             }
+            Long("metrics") => metrics = Some(path("--metrics", parser.value())?),
             Long("check") => check = true,
             Long("print-timer") => print_timer = true,
             Short('h') | Long("help") => return Ok(Command::Help),
@@ -200,6 +205,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
         target,
         time,
         tickets,
+        metrics,
     };
     Ok(if check {
         Command::Check(options)
@@ -297,6 +303,11 @@ mod tests {
         assert_eq!(o.tickets.haproxy_file, Some(PathBuf::from("/run/t/h.keys")));
         assert!(o.tickets.any() && o.tickets.haproxy_socket.is_none());
         assert!(!opts(&[]).tickets.any());
+        assert_eq!(
+            opts(&["--metrics", "/m.prom"]).metrics,
+            Some(PathBuf::from("/m.prom"))
+        );
+        assert_eq!(opts(&[]).metrics, None);
         let o = opts(&["--haproxy-tickets=/k", "--haproxy-socket=/s"]);
         assert_eq!(o.tickets.haproxy_socket, Some(PathBuf::from("/s")));
         assert!(usage_error(&["--haproxy-socket", "/s"]).starts_with("--haproxy-socket needs"));

@@ -15,6 +15,7 @@ use crate::keydir::DirError;
 use crate::keys::Form;
 use crate::keysource::{KeyError, Source};
 use crate::procfs::{Step, TargetError};
+use crate::promfile::MetricsError;
 use crate::runtime_api::Refusal;
 
 /// The command to make a main key, as the fixes name it.
@@ -40,6 +41,8 @@ pub enum Error {
     Tickets(DirError),
     /// The running HAProxy could not be read or brought to the set.
     Haproxy(SocketError),
+    /// The keys were set, but the metrics file could not be written.
+    Metrics(MetricsError),
     /// Several outputs failed (each is tried whatever became of the others).
     Outputs(Vec<Error>),
     /// Signals could not be held while key material is in memory.
@@ -184,6 +187,17 @@ impl Error {
                 },
                 SocketError::NotInSync { .. } => "check that nothing else sets its ticket keys",
             },
+            Error::Metrics(e) => match e.why.kind() {
+                io::ErrorKind::NotFound => {
+                    "make the directory (node_exporter's textfile directory; Debian's is \
+                     /var/lib/prometheus/node-exporter); the keys are set"
+                }
+                io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
+                    "run as root, or let the unit write the directory (ReadWritePaths=); the keys \
+                     are set"
+                }
+                _ => "check the directory; the keys are set",
+            },
             Error::SignalMask(_) => "report this as a bug",
         })
     }
@@ -212,6 +226,7 @@ impl fmt::Display for Error {
             Error::Target(e) => write!(f, "{e}")?,
             Error::Tickets(e) => write!(f, "{e}")?,
             Error::Haproxy(e) => write!(f, "{e}")?,
+            Error::Metrics(e) => write!(f, "{e}")?,
             Error::Outputs(errors) => {
                 for (i, e) in errors.iter().enumerate() {
                     let sep = if i == 0 { "" } else { "; " };

@@ -23,9 +23,11 @@ use tofurkey::hygiene::{self, SignalGuard};
 use tofurkey::keys;
 use tofurkey::keysource::{self, Source};
 use tofurkey::log::{self, Log};
+use tofurkey::metrics::{self, Metrics};
 use tofurkey::notify;
 use tofurkey::outputs::TicketOutputs;
 use tofurkey::procfs::Target;
+use tofurkey::promfile;
 use tofurkey::report::{self, Checked, Outcome, TicketOutcome, Written};
 use tofurkey::tickets::{Schedule, TicketSet};
 use tofurkey::timesync::ClockSync;
@@ -94,16 +96,18 @@ fn print(text: &str) -> u8 {
     }
 }
 
-/// A key-setting run: log the outcome, set STATUS, map errors to exit codes.
-/// A run that set the keys exits 0 even if its log could not be written.
+/// A key-setting run: log the outcome, set STATUS, write the metrics, map
+/// errors to exit codes. A run that set the keys exits 0 even if its log
+/// could not be written; one whose metrics could not be written exits 1.
 fn run(options: &Options) -> u8 {
     let log = Log::new(options.verbose);
     for warning in hygiene::harden() {
         log.warn(&warning);
     }
-    match set_keys(options, &log) {
-        Ok(status) => {
-            if let Err(e) = notify::status(&status) {
+    let result = set_keys(options, &log);
+    let code = match &result {
+        Ok((status, _)) => {
+            if let Err(e) = notify::status(status) {
                 log.warn(&format!("cannot send STATUS to systemd: {e}"));
             }
             0
@@ -114,11 +118,42 @@ fn run(options: &Options) -> u8 {
             let _ = notify::status(&status);
             e.exit_code()
         }
+    };
+    let Some(path) = &options.metrics else {
+        return code;
+    };
+    let metrics = match result {
+        Ok((_, metrics)) => Some(metrics),
+        Err(_) => failed_run_metrics(options, path),
+    };
+    if let Some(Err(e)) = metrics.map(|m| promfile::write(path, &m.render())) {
+        let e = Error::Metrics(e);
+        log.send(&report::failure(&e.to_string()).0);
+        return code.max(e.exit_code());
     }
+    code
 }
 
-/// The job: counters, main key, derive, write. Returns the STATUS line.
-fn set_keys(options: &Options, log: &Log) -> Result<String, Error> {
+/// The metrics of a failed run: its time, no keys, and the last success
+/// the previous file recorded. `None` without a usable clock.
+fn failed_run_metrics(options: &Options, path: &std::path::Path) -> Option<Metrics> {
+    let now = options.time.map_or_else(clock::now, Ok).ok()?;
+    let counters = Counters::at(now, options.interval);
+    Some(Metrics {
+        run: now.secs(),
+        success: false,
+        last_success: promfile::previous(path).and_then(|text| metrics::last_success(&text)),
+        interval: options.interval.secs(),
+        next_rotation: counters.next_rotation,
+        keys: None,
+        tickets_id: None,
+        clock: clock::sync().ok(),
+    })
+}
+
+/// The job: counters, main key, derive, write. Returns the STATUS line and
+/// the run's metrics.
+fn set_keys(options: &Options, log: &Log) -> Result<(String, Metrics), Error> {
     let (counters, source) = counters_and_source(options)?;
     let schedule = Schedule::at(counters.now, counters.interval);
     let label = source.label();
@@ -209,7 +244,17 @@ fn set_keys(options: &Options, log: &Log) -> Result<String, Error> {
         clock,
     };
     log.send(&outcome.entry());
-    Ok(outcome.status())
+    let metrics = Metrics {
+        run: counters.now.secs(),
+        success: true,
+        last_success: Some(counters.now.secs()),
+        interval: counters.interval.secs(),
+        next_rotation: counters.next_rotation,
+        keys: Some((keys_id.clone(), main_id.clone())),
+        tickets_id: tickets_id.clone(),
+        clock,
+    };
+    Ok((outcome.status(), metrics))
 }
 
 /// `--check`: one line on stdout, a monitoring exit code; writes nothing.

@@ -47,7 +47,7 @@ class Deb(unittest.TestCase):
         # The unit runs the binary where the package puts it.
         unit = run("sh", "-c", 'dpkg-deb --fsys-tarfile "$1" | tar -xOf - ./lib/systemd/system/tofurkey.service',
                    "sh", the_deb()).stdout
-        self.assertIn("\nExecStart=/usr/sbin/tofurkey $TOFURKEY_OPTIONS\n", unit)
+        self.assertIn("\nExecStart=/usr/sbin/tofurkey $TOFURKEY_OPTIONS $TOFURKEY_METRICS\n", unit)
 
     def test_version_is_above_1_3_4_and_matches_the_binary(self):
         version = run("dpkg-deb", "-f", the_deb(), "Version").stdout.strip()

@@ -32,7 +32,7 @@ class MakeInstall(unittest.TestCase):
             self.assertTrue(os.access(dest + "/usr/local/sbin/tofurkey", os.X_OK))
             with open(dest + "/usr/local/lib/systemd/system/tofurkey.service") as f:
                 unit = f.read()
-            self.assertIn("\nExecStart=/usr/local/sbin/tofurkey $TOFURKEY_OPTIONS\n", unit)
+            self.assertIn("\nExecStart=/usr/local/sbin/tofurkey $TOFURKEY_OPTIONS $TOFURKEY_METRICS\n", unit)
             self.assertNotIn("/usr/sbin/tofurkey", unit)
             mode = os.stat(dest + "/usr/local/lib/systemd/system/tofurkey.service").st_mode
             self.assertEqual(mode & 0o777, 0o644)

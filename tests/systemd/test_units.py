@@ -520,7 +520,7 @@ def unit_starts(unit, since):
 
 TICKETS_DROPIN = SERVICE_DROPIN_DIR + "/tickets.conf"
 # The test's own interval: 10 s, keeping the README's options.
-SHORT_INTERVAL = b"[Service]\nExecStart=\nExecStart=/usr/sbin/tofurkey -i 10 $TOFURKEY_OPTIONS\n"
+SHORT_INTERVAL = b"[Service]\nExecStart=\nExecStart=/usr/sbin/tofurkey -i 10 $TOFURKEY_OPTIONS $TOFURKEY_METRICS\n"
 
 
 class Tickets(unittest.TestCase):

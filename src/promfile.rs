@@ -1,0 +1,74 @@
+//! The metrics file: read the previous one (for the last success), and
+//! replace it atomically: a temporary file in the same directory, renamed
+//! over it, so node_exporter never reads half a file. Mode 0644: metrics
+//! are for everyone (they hold no secret).
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::fileio::{Staged, open_regular, os_error, read_up_to};
+
+/// Mode of the metrics file.
+const MODE: u32 = 0o644;
+/// The most of a previous file read: ours are under 2 kB.
+const READ_MAX: usize = 16 * 1024;
+
+/// Why the metrics file could not be written.
+#[derive(Debug)]
+pub struct MetricsError {
+    /// The file.
+    pub path: PathBuf,
+    /// What was being done.
+    pub step: &'static str,
+    /// The system's reason.
+    pub why: io::Error,
+}
+
+impl fmt::Display for MetricsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cannot {} metrics file {}: {}",
+            self.step,
+            self.path.display(),
+            os_error(&self.why)
+        )
+    }
+}
+
+/// The previous file's text, if there is one to read (not an error if
+/// not: a first run, or a file that is not ours).
+pub fn previous(path: &Path) -> Option<String> {
+    let mut file = open_regular(path, false).ok()?;
+    let mut buf = vec![0u8; READ_MAX];
+    let len = read_up_to(&mut file, &mut buf).ok()?;
+    buf.truncate(len);
+    String::from_utf8(buf).ok()
+}
+
+/// Replaces `path` with `text`.
+pub fn write(path: &Path, text: &str) -> Result<(), MetricsError> {
+    let fail = |step, why| MetricsError {
+        path: path.to_path_buf(),
+        step,
+        why,
+    };
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| fail("name", io::Error::from(io::ErrorKind::InvalidInput)))?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let dir: File = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(dir)
+        .map_err(|e| fail("open the directory of", e))?;
+    let staged = Staged::write(&dir, name, text.as_bytes(), MODE).map_err(|(s, e)| fail(s, e))?;
+    staged.commit().map_err(|e| fail("rename into place", e))
+}
