@@ -71,8 +71,11 @@ impl Metrics {
         if let Some((keys_id, main_id)) = &self.keys {
             gauge(
                 "tofurkey_keys_info",
-                "Fingerprints of the key pair and the main key: equal on hosts in sync.",
-                &format!("{{keys_id=\"{keys_id}\",main_key_id=\"{main_id}\"}} 1"),
+                "Fingerprints of the key pair and the main key (and the interval): equal on hosts in sync.",
+                &format!(
+                    "{{keys_id=\"{keys_id}\",main_key_id=\"{main_id}\",interval=\"{}\"}} 1",
+                    self.interval
+                ),
             );
         }
         if let Some(id) = &self.tickets_id {
@@ -127,7 +130,7 @@ mod tests {
             "tofurkey_last_run_success 1",
             "tofurkey_next_rotation_timestamp_seconds 1036800",
             "tofurkey_interval_seconds 86400",
-            "tofurkey_keys_info{keys_id=\"3c6bf71f91f4ae4f\",main_key_id=\"7ad202034d831e12\"} 1",
+            "tofurkey_keys_info{keys_id=\"3c6bf71f91f4ae4f\",main_key_id=\"7ad202034d831e12\",interval=\"86400\"} 1",
             "tofurkey_tickets_info{tickets_id=\"18e865e338bc5e94\"} 1",
             "tofurkey_clock_synchronized 0",
         ] {

@@ -69,7 +69,7 @@ fn a_run_leaves_its_metrics_and_no_secret() {
     assert_eq!(sample(&text, "tofurkey_interval_seconds"), Some("86400"));
     // The documented fingerprints of the test vector.
     assert!(text.contains(
-        "\ntofurkey_keys_info{keys_id=\"3c6bf71f91f4ae4f\",main_key_id=\"7ad202034d831e12\"} 1\n"
+        "\ntofurkey_keys_info{keys_id=\"3c6bf71f91f4ae4f\",main_key_id=\"7ad202034d831e12\",interval=\"86400\"} 1\n"
     ));
     assert!(matches!(
         sample(&text, "tofurkey_clock_synchronized"),

@@ -210,6 +210,20 @@ def invocation_entries(invocation):
             if e.get("SYSLOG_IDENTIFIER") == "tofurkey"]
 
 
+def entries_since(t0, message_id, timeout=5):
+    """tofurkey's entries with message_id logged since unix time t0 (a
+    finished oneshot may no longer show its InvocationID), waiting for the
+    journal."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [e for e in journal("-u", UNIT, "MESSAGE_ID=" + message_id, "--since=@%d" % int(t0))
+                 if int(e["__REALTIME_TIMESTAMP"]) >= t0 * 1e6]
+        if found or time.monotonic() > deadline:
+            assert found, "no %s entry since %.3f" % (message_id, t0)
+            return found
+        time.sleep(0.1)
+
+
 def remember_main_key(path):
     secrets.add(box.read(path, binary=True)[:32])
 
@@ -450,6 +464,38 @@ class Units(unittest.TestCase):
         self.assertEqual(len(entries), 1, entries)
         self.assertTrue(entries[0]["MESSAGE"].startswith("OK:"), entries[0])
         self.assertEqual(entries[0]["TOFURKEY_CHECK_EXIT"], "0")
+
+    def test_h3_metrics_drop_in(self):
+        reset()
+        path, text = next(f for f in readme_files() if f[0].endswith("/metrics.conf"))
+        box.write(path, text.encode(), mode="0644")
+        prom = re.search(r"--metrics (\S+)\"", text).group(1)
+        box.run("mkdir", "-p", os.path.dirname(prom))
+        box.run("systemctl", "daemon-reload")
+        code, p, t0, _ = start_unit()
+        self.assertEqual((code, p["Result"]), (0, "success"))
+        self.assertEqual(box.run("stat", "-c", "%a", prom).stdout.strip(), "644")
+        metrics = box.read(prom)
+        entry = entries_since(t0, MSG["keys_set"])[-1]
+        self.assertIn('tofurkey_keys_info{keys_id="%s",main_key_id="%s",interval="86400"} 1'
+                      % (entry["TOFURKEY_KEYS_ID"], entry["TOFURKEY_MAIN_KEY_ID"]), metrics)
+        self.assertIn("\ntofurkey_last_run_success 1\n", metrics)
+        self.assertIn("\ntofurkey_clock_synchronized %s\n" % ("0" if host_clock_unsynchronized() else "1"),
+                      metrics)
+        rw = unit_props("ReadWritePaths")["ReadWritePaths"].split()
+        self.assertIn("-" + os.path.dirname(prom), rw)
+        out = box.run("systemd-analyze", "security", "--no-pager", UNIT).stdout
+        m = re.search(r"Overall exposure level for %s: (\d+\.\d+)" % re.escape(UNIT), out)
+        self.assertLessEqual(float(m.group(1)), 2.0, out)
+        # No directory: the run fails (exit 1, the reason in the journal),
+        # the keys set all the same.
+        box.run("rm", "-rf", os.path.dirname(prom))
+        code, p, t0, _ = start_unit()
+        self.assertEqual((p["Result"], p["ExecMainStatus"]), ("exit-code", "1"))
+        failures = entries_since(t0, MSG["failure"])
+        self.assertTrue(any("metrics file" in e["MESSAGE"] for e in failures), failures)
+        entries_since(t0, MSG["keys_set"])     # the keys were set all the same
+        reset()
 
     def test_i_enabled_timer_sets_keys_at_boot(self):
         # A second container boots with the units in place and the timer
