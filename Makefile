@@ -47,10 +47,11 @@ install:
 	install -D -m 0755 $(BIN) $(DESTDIR)$(sbindir)/tofurkey
 	install -d $(DESTDIR)$(unitdir)
 	# The unit runs the binary where it was installed (sbindir).
-	sed 's|^ExecStart=/usr/sbin/tofurkey|ExecStart=$(sbindir)/tofurkey|' systemd/tofurkey.service \
-	    >$(DESTDIR)$(unitdir)/tofurkey.service
-	chmod 0644 $(DESTDIR)$(unitdir)/tofurkey.service
-	install -D -m 0644 systemd/tofurkey.timer $(DESTDIR)$(unitdir)/tofurkey.timer
+	for u in tofurkey.service tofurkey@.service; do \
+	    sed 's|^ExecStart=/usr/sbin/tofurkey|ExecStart=$(sbindir)/tofurkey|' systemd/$$u \
+	        >$(DESTDIR)$(unitdir)/$$u && chmod 0644 $(DESTDIR)$(unitdir)/$$u || exit 1; \
+	done
+	install -m 0644 systemd/tofurkey.timer systemd/tofurkey@.timer $(DESTDIR)$(unitdir)/
 	install -m 0644 systemd/tofurkey-nginx-reload.path systemd/tofurkey-nginx-reload.service \
 	    $(DESTDIR)$(unitdir)/
 	install -D -m 0755 systemd/tofurkey-generator $(DESTDIR)$(generatordir)/tofurkey-generator
@@ -60,6 +61,7 @@ install:
 uninstall:
 	rm -f $(DESTDIR)$(sbindir)/tofurkey $(DESTDIR)$(unitdir)/tofurkey.service \
 	      $(DESTDIR)$(unitdir)/tofurkey.timer $(DESTDIR)$(catalogdir)/tofurkey.catalog \
+	      $(DESTDIR)$(unitdir)/tofurkey@.service $(DESTDIR)$(unitdir)/tofurkey@.timer \
 	      $(DESTDIR)$(unitdir)/tofurkey-nginx-reload.path \
 	      $(DESTDIR)$(unitdir)/tofurkey-nginx-reload.service \
 	      $(DESTDIR)$(generatordir)/tofurkey-generator \

@@ -36,6 +36,8 @@ class Deb(unittest.TestCase):
         for want in ("/usr/sbin/tofurkey",
                      "/lib/systemd/system/tofurkey.service",
                      "/lib/systemd/system/tofurkey.timer",
+                     "/lib/systemd/system/tofurkey@.service",
+                     "/lib/systemd/system/tofurkey@.timer",
                      "/lib/systemd/system/tofurkey-nginx-reload.path",
                      "/lib/systemd/system/tofurkey-nginx-reload.service",
                      "/lib/systemd/system-generators/tofurkey-generator",

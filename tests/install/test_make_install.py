@@ -37,6 +37,31 @@ class MakeInstall(unittest.TestCase):
             mode = os.stat(dest + "/usr/local/lib/systemd/system/tofurkey.service").st_mode
             self.assertEqual(mode & 0o777, 0o644)
 
+    def test_the_namespace_template_is_the_host_unit_but_for_its_namespace(self):
+        # A copy that must not drift: every hardening line the same, the
+        # differences only those the template is for.
+        def lines(name):
+            with open(os.path.join(REPO, "systemd", name)) as f:
+                return [l for l in f.read().splitlines() if l and not l.startswith("#")]
+        host, template = lines("tofurkey.service"), lines("tofurkey@.service")
+        only_host = [l for l in host if l not in template]
+        only_template = [l for l in template if l not in host]
+        self.assertEqual(sorted(only_host), sorted([
+            "Description=Set TCP Fast Open keys from the main key and the clock",
+            "ExecStart=/usr/sbin/tofurkey $TOFURKEY_OPTIONS $TOFURKEY_METRICS",
+            "RuntimeDirectory=tofurkey", "RuntimeDirectoryMode=0700", "RuntimeDirectoryPreserve=yes"]))
+        self.assertEqual(sorted(only_template), sorted([
+            "Description=Set TCP Fast Open keys in network namespace %i (/run/netns/%i)",
+            "AssertPathExists=/run/netns/%i", "NetworkNamespacePath=/run/netns/%i",
+            "ExecStart=/usr/sbin/tofurkey $TOFURKEY_OPTIONS"]))
+        with tempfile.TemporaryDirectory() as dest:
+            r = make(REPO, "install", "DESTDIR=" + dest, "prefix=/usr/local",
+                     "unitdir=/usr/local/lib/systemd/system")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with open(dest + "/usr/local/lib/systemd/system/tofurkey@.service") as f:
+                self.assertIn("\nExecStart=/usr/local/sbin/tofurkey $TOFURKEY_OPTIONS\n", f.read())
+            self.assertTrue(os.path.exists(dest + "/usr/local/lib/systemd/system/tofurkey@.timer"))
+
     def test_nothing_built_says_run_make_first(self):
         with tempfile.TemporaryDirectory() as tmp:
             clone, dest = os.path.join(tmp, "clone"), os.path.join(tmp, "dest")

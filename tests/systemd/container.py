@@ -21,9 +21,10 @@ SUITE = "bookworm"
 # Bump the tag when the package list changes, so a stale cached tree is not used.
 # nginx-light, haproxy and openssl: the ticket key tests run the real
 # servers under their Debian units, with a real TLS client; procps has the
-# /bin/kill that haproxy.service reloads with.
-PACKAGES = "systemd,systemd-sysv,dbus,procps,nginx-light,haproxy,openssl"
-TREE_TAG = "bookworm-minbase-3"
+# /bin/kill that haproxy.service reloads with; iproute2 makes the named
+# network namespaces of tofurkey@.service.
+PACKAGES = "systemd,systemd-sysv,dbus,procps,iproute2,nginx-light,haproxy,openssl"
+TREE_TAG = "bookworm-minbase-4"
 CACHE = os.environ.get("TOFURKEY_TEST_CACHE", "/var/cache/tofurkey-test")
 HOST_DIR_INSIDE = "/run/host-x"
 PATH_INSIDE = "PATH=/usr/sbin:/usr/bin:/sbin:/bin"

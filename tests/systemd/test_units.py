@@ -497,6 +497,56 @@ class Units(unittest.TestCase):
         entries_since(t0, MSG["keys_set"])     # the keys were set all the same
         reset()
 
+    def test_h4_named_network_namespaces(self):
+        reset()
+        for ns in ("blue", "green"):
+            box.run("ip", "netns", "add", ns)
+        try:
+            in_ns = lambda ns: box.run("ip", "netns", "exec", ns, "cat", TFO_KEY).stdout.strip()
+            code, p, t0, t1 = start_unit()
+            self.assertEqual(code, 0)
+            host = container_key()
+            # Both instances at the short interval, as the README's
+            # "Another interval" has it for the template too.
+            box.write("/etc/systemd/system/tofurkey@.timer.d/interval.conf",
+                      box.run("tofurkey", "--print-timer", "-i", "10").stdout.encode(), mode="0644")
+            box.write("/etc/systemd/system/tofurkey@.service.d/interval.conf",
+                      b"[Service]\nExecStart=\nExecStart=/usr/sbin/tofurkey -i 10 $TOFURKEY_OPTIONS\n",
+                      mode="0644")
+            box.run("systemctl", "daemon-reload")
+            since = time.time()
+            box.run("systemctl", "enable", "--now", "tofurkey@blue.timer", "tofurkey@green.timer")
+            # A namespace that does not exist fails its instance, clearly.
+            r = box.run("systemctl", "start", "tofurkey@nosuch.service", check=False)
+            self.assertNotEqual(r.returncode, 0)
+            said = box.run("journalctl", "-u", "tofurkey@nosuch.service", "--no-pager").stdout
+            self.assertIn("Assertion failed for tofurkey@nosuch.service", said)
+            self.assertIn("(/run/netns/nosuch)", said)
+            seen = {"blue": [], "green": []}
+            while time.time() < since + 23:
+                t = time.time()
+                for ns in seen:
+                    key = in_ns(ns)
+                    secrets.add(key)
+                    if not seen[ns] or seen[ns][-1][1] != key:
+                        seen[ns].append((t, key))
+                time.sleep(0.2)
+            for ns, keys in seen.items():
+                self.assertGreaterEqual(len(keys), 4, "%s: fewer than 3 rotations" % ns)
+                for t, key in keys[1:]:
+                    # Each key is the autokey's for its moment at -i 10.
+                    want = {expected_keys(AUTOKEY, t + d, 10) for d in (-2, -1, 0, 1)}
+                    self.assertIn(key, want, "%s at %.1f" % (ns, t))
+                self.assertEqual(unit_props("Result", unit="tofurkey@%s.service" % ns)["Result"], "success")
+            # The same keys as the host's unit for the same moment and interval.
+            self.assertEqual(in_ns("blue"), in_ns("green"))
+            self.assertEqual(expected_keys(AUTOKEY, t0), host)
+        finally:
+            box.sh("systemctl disable --now tofurkey@blue.timer tofurkey@green.timer; "
+                   "rm -rf /etc/systemd/system/tofurkey@.timer.d /etc/systemd/system/tofurkey@.service.d; "
+                   "ip netns del blue; ip netns del green; systemctl daemon-reload; "
+                   "systemctl reset-failed", check=False)
+
     def test_i_enabled_timer_sets_keys_at_boot(self):
         # A second container boots with the units in place and the timer
         # enabled, as a host does after 'systemctl enable tofurkey.timer'.
