@@ -897,14 +897,18 @@ class Package(unittest.TestCase):
             generated = "/run/systemd/generator/tofurkey.service.d/50-credstore-encrypted.conf"
             inside.run("test", "-e", generated)
             sh("systemctl enable tofurkey-nginx-reload.path 2>/dev/null")
+            sh("ip netns add blue && systemctl enable --now tofurkey@blue.timer 2>/dev/null")
+            self.assertEqual(sh("systemctl is-active tofurkey@blue.timer").stdout.strip(), "active")
             sh("dpkg --purge tofurkey >/dev/null")
+            self.assertNotEqual(sh("systemctl is-active tofurkey@blue.timer", check=False).stdout.strip(),
+                                "active", "an instance runs on after the purge")
             left = sh("ls -d /lib/systemd/system/tofurkey* /usr/sbin/tofurkey /run/tofurkey* "
                       "/run/systemd/generator/tofurkey* /etc/systemd/system/*/tofurkey* "
                       "/var/lib/systemd/deb-systemd-helper-enabled/*tofurkey* "
                       "/var/lib/systemd/deb-systemd-helper-enabled/*/tofurkey* "
                       "/usr/lib/systemd/catalog/tofurkey* 2>/dev/null || true").stdout.split()
             self.assertEqual(left, [], "left after purge")
-            for unit in (TIMER, UNIT, "tofurkey-nginx-reload.path"):
+            for unit in (TIMER, UNIT, "tofurkey-nginx-reload.path", "tofurkey@blue.timer"):
                 self.assertEqual(show(unit, "LoadState")["LoadState"], "not-found", unit)
             self.assertNotIn("tofurkey", inside.run("journalctl", "--list-catalog").stdout)
         finally:
