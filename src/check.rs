@@ -142,7 +142,10 @@ pub fn classify_tickets(
     };
     if held == &form(&TicketSet::derive(main, schedule))[..] {
         TicketVerdict::InSync
-    } else if held == &form(&TicketSet::derive(main, schedule.previous()))[..] {
+    } else if schedule
+        .previous()
+        .is_some_and(|p| held == &form(&TicketSet::derive(main, p))[..])
+    {
         TicketVerdict::Previous
     } else {
         TicketVerdict::Other
@@ -209,20 +212,25 @@ mod tests {
             let held = |s| form(&TicketSet::derive(&main, s));
             let verdict = |h: Option<&[u8]>| classify_tickets(h, &main, now, form);
             assert_eq!(verdict(Some(&held(now))), TicketVerdict::InSync);
-            assert_eq!(
-                verdict(Some(&held(now.previous()))),
-                TicketVerdict::Previous
-            );
+            let previous = now.previous().unwrap();
+            assert_eq!(verdict(Some(&held(previous))), TicketVerdict::Previous);
             let next = at(1_800_000_100 + 3600);
             assert_eq!(verdict(Some(&held(next))), TicketVerdict::Other);
             assert_eq!(
-                verdict(Some(&held(now.previous().previous()))),
+                verdict(Some(&held(previous.previous().unwrap()))),
                 TicketVerdict::Other
             );
             let other = form(&TicketSet::derive(&MainKey::new([8; 32]), now));
             assert_eq!(verdict(Some(&other)), TicketVerdict::Other);
             assert_eq!(verdict(Some(b"")), TicketVerdict::Other);
             assert_eq!(verdict(None), TicketVerdict::Missing);
+            // The first set there is has no previous one: no underflow.
+            let first = Schedule::at(
+                UnixTime::new(1_000_000).unwrap(),
+                Interval::new(604_800).unwrap(),
+            );
+            let v = classify_tickets(Some(b"x"), &main, first, form);
+            assert_eq!(v, TicketVerdict::Other);
         }
         // nginx's and HAProxy's forms of one set differ: one is never
         // taken for the other.

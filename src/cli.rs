@@ -150,7 +150,19 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
             }
             Long("nginx-tickets") => tickets.nginx = Some(path("--nginx-tickets", parser.value())?),
             Long("haproxy-tickets") => {
-                tickets.haproxy_file = Some(path("--haproxy-tickets", parser.value())?);
+                let file = path("--haproxy-tickets", parser.value())?;
+                // HAProxy's runtime API names the file in a command line.
+                if !file
+                    .to_str()
+                    .is_some_and(|s| s.bytes().all(|b| b.is_ascii_graphic() && b != b';'))
+                {
+                    return Err(UsageError(format!(
+                        "--haproxy-tickets: '{}' holds a space, ';', a control character or \
+                         non-ASCII: HAProxy's runtime API cannot name it; choose a plain path",
+                        file.display()
+                    )));
+                }
+                tickets.haproxy_file = Some(file);
             }
             Long("haproxy-socket") => {
                 tickets.haproxy_socket = Some(path("--haproxy-socket", parser.value())?);

@@ -9,11 +9,12 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use nix::fcntl::AtFlags;
 use nix::sys::socket::sockopt::PeerCredentials;
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, connect, getsockopt, socket};
 use zeroize::Zeroizing;
@@ -153,7 +154,8 @@ impl fmt::Display for SocketError {
             }
             SocketError::Untrusted { path, uid } => write!(
                 f,
-                "HAProxy socket {} is served by uid {uid}, neither root nor this user",
+                "HAProxy socket {}: it, its directory or its server is uid {uid}'s, neither root's \
+                 nor this user's, or the directory is open to others",
                 path.display()
             ),
             SocketError::Io { path, step, why } => write!(
@@ -277,17 +279,20 @@ impl Runtime {
     /// Brings the ring to `set`: appends only the keys it lacks (none in
     /// an interval already pushed), then reads it back.
     pub fn push(&self, set: &TicketSet) -> Result<Pushed, SocketError> {
-        let ring = match &self.ring {
-            Ring::Live(live) => live,
+        match &self.ring {
+            Ring::Live(_) => {}
             Ring::NotRunning => return Ok(Pushed::NotRunning),
             Ring::Refused(refusal) => return Err(self.refused(*refusal)),
-        };
+        }
         let want_keys = set.keys.each_ref().map(|k| k.haproxy_base64());
         let want: [&[u8]; SET_LEN] = want_keys.each_ref().map(|k| &k[..]);
-        let live: Vec<&[u8]> = ring.split(|&b| b == b'\n').take(SET_LEN).collect();
-        let live: [&[u8]; SET_LEN] = match live.try_into() {
-            Ok(l) => l,
-            Err(_) => unreachable!("open() keeps exactly three lines"),
+        // The ring as it is now, not as open() read it: the file was written
+        // since, and a HAProxy reloaded meanwhile already holds it (pushing
+        // on the old reading would overshoot).
+        let answer = exchange(&self.path, show_command(&self.file).as_bytes())?;
+        let live = match parse_show(&answer) {
+            Shown::Keys(live) => live,
+            Shown::Refused(refusal) => return Err(self.refused(refusal)),
         };
         let send = catch_up(&live, &want);
         let foreign = !live.iter().any(|l| want.contains(l));
@@ -337,22 +342,68 @@ fn exchange(path: &Path, command: &[u8]) -> Result<Zeroizing<Vec<u8>>, SocketErr
         step,
         why,
     };
-    // A path that is not a socket is never connected to (nor followed).
-    match fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_socket() => {}
-        Ok(meta) => {
-            return Err(SocketError::NotSocket {
-                path: path.to_path_buf(),
-                what: Kind::of_mode(meta.mode()).map_or("regular file", Kind::name),
-            });
-        }
+    // The socket is reached through its directory's fd, never by its path
+    // again: its directory must be root's or ours and closed to others (or
+    // sticky), and the socket itself root's or ours, so that nobody else can
+    // put a listener of their own, or a link, where the keys go.
+    let name = path.file_name().ok_or(SocketError::NotSocket {
+        path: path.to_path_buf(),
+        what: "directory",
+    })?;
+    let parent = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let dir = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(parent)
+    {
+        Ok(dir) => dir,
         Err(why) if why.kind() == io::ErrorKind::NotFound => {
             return Err(SocketError::Missing {
                 path: path.to_path_buf(),
             });
         }
-        Err(why) => return Err(io("inspect it", why)),
+        Err(why) => return Err(io("open its directory", why)),
+    };
+    let me = nix::unistd::geteuid().as_raw();
+    let trusted = |uid: u32| uid == 0 || uid == me;
+    let meta = dir.metadata().map_err(|e| io("inspect its directory", e))?;
+    let sticky = meta.mode() & libc::S_ISVTX != 0;
+    if !trusted(meta.uid()) || (meta.mode() & 0o022 != 0 && !sticky) {
+        return Err(SocketError::Untrusted {
+            path: path.to_path_buf(),
+            uid: meta.uid(),
+        });
     }
+    let st =
+        match nix::sys::stat::fstatat(Some(dir.as_raw_fd()), name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(nix::errno::Errno::ENOENT) => {
+                return Err(SocketError::Missing {
+                    path: path.to_path_buf(),
+                });
+            }
+            Err(e) => return Err(io("inspect it", e.into())),
+        };
+    match Kind::of_mode(st.st_mode) {
+        Some(Kind::Socket) => {}
+        kind => {
+            return Err(SocketError::NotSocket {
+                path: path.to_path_buf(),
+                what: kind.map_or("regular file", Kind::name),
+            });
+        }
+    }
+    if !trusted(st.st_uid) {
+        return Err(SocketError::Untrusted {
+            path: path.to_path_buf(),
+            uid: st.st_uid,
+        });
+    }
+    let mut via_fd = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
+    via_fd.push(name);
     // Non-blocking connect: a listener whose backlog is full would
     // otherwise hold the run for as long as it likes.
     let fd = socket(
@@ -362,11 +413,11 @@ fn exchange(path: &Path, command: &[u8]) -> Result<Zeroizing<Vec<u8>>, SocketErr
         None,
     )
     .map_err(|e| io("make a socket", e.into()))?;
-    let addr = UnixAddr::new(path).map_err(|e| io("connect", e.into()))?;
+    let addr = UnixAddr::new(&via_fd).map_err(|e| io("connect", e.into()))?;
     connect(fd.as_raw_fd(), &addr).map_err(|e| io("connect", e.into()))?;
     let peer = getsockopt(&fd, PeerCredentials).map_err(|e| io("identify its server", e.into()))?;
     let uid = peer.uid();
-    if uid != 0 && uid != nix::unistd::geteuid().as_raw() {
+    if !trusted(uid) {
         return Err(SocketError::Untrusted {
             path: path.to_path_buf(),
             uid,
@@ -387,8 +438,14 @@ fn exchange(path: &Path, command: &[u8]) -> Result<Zeroizing<Vec<u8>>, SocketErr
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
         )
     };
+    // A deadline already passed is no answer (a None timeout would block).
+    let Some(wait) = left() else {
+        return Err(SocketError::NoAnswer {
+            path: path.to_path_buf(),
+        });
+    };
     stream
-        .set_write_timeout(left())
+        .set_write_timeout(Some(wait))
         .map_err(|e| io("send", e))?;
     match stream.write_all(command) {
         Ok(()) => {}

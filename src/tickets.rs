@@ -163,12 +163,13 @@ impl Schedule {
     }
 
     /// The schedule one interval earlier: what a host still holds when a
-    /// rotation was missed.
-    pub fn previous(self) -> Schedule {
-        Schedule {
+    /// rotation was missed. `None` in the first interval whose set exists
+    /// (its previous set would need key −1).
+    pub fn previous(self) -> Option<Schedule> {
+        (self.current >= 2).then_some(Schedule {
             current: self.current - 1,
             ..self
-        }
+        })
     }
 }
 
@@ -363,9 +364,12 @@ mod tests {
         assert_eq!(at(23 * 86_400 + 43_200, 86_400), at(23 * 86_400, 86_400));
         assert_eq!(at(12 * 86_400 - 1, 86_400), s);
         assert_eq!(at(12 * 86_400, 86_400).current, 12);
-        assert_eq!(s.previous().current, 10);
+        assert_eq!(s.previous().map(|p| p.current), Some(10));
         let later = at(2_000_000, 86_400);
-        assert_eq!(later.previous(), at(23 * 86_400 - 1, 86_400));
+        assert_eq!(later.previous(), Some(at(23 * 86_400 - 1, 86_400)));
+        // n = 1 (the earliest time, the longest interval): no previous set.
+        assert_eq!(at(1_000_000, 604_800).current, 1);
+        assert_eq!(at(1_000_000, 604_800).previous(), None);
     }
 
     #[test]
