@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::counters::{Interval, UnixTime};
 use crate::keysource::KeySpec;
+use crate::nginx::{FILES, STAMP};
 use crate::procfs::DEFAULT_TARGET;
 
 /// A command line that cannot be run: what is wrong and how to fix it.
@@ -200,6 +201,19 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
     }
     if print_timer {
         return Ok(Command::PrintTimer(interval));
+    }
+    if let (Some(dir), Some(file)) = (&tickets.nginx, &tickets.haproxy_file) {
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if file.parent() == Some(dir.as_path()) && (FILES.contains(&name) || name == STAMP) {
+            return Err(UsageError(format!(
+                "--haproxy-tickets {}: a file of nginx's in --nginx-tickets {}: give it another name",
+                file.display(),
+                dir.display()
+            )));
+        }
     }
     if tickets.haproxy_socket.is_some() && tickets.haproxy_file.is_none() {
         return Err(UsageError(

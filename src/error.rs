@@ -14,6 +14,7 @@ use crate::haproxy::SocketError;
 use crate::keydir::DirError;
 use crate::keys::Form;
 use crate::keysource::{KeyError, Source};
+use crate::outputs::OutputError;
 use crate::procfs::{Step, TargetError};
 use crate::promfile::MetricsError;
 use crate::runtime_api::Refusal;
@@ -155,6 +156,7 @@ impl Error {
                 DirError::NotDirectory { .. } => "give a directory",
                 DirError::NotTmpfs { .. } => "use a directory under /run",
                 DirError::Untrusted { .. } => "'chown root: DIR; chmod go-w DIR'",
+                DirError::NotFilePath { .. } => "give the path of a file in the directory",
                 DirError::NotFile { .. } => "remove it: tofurkey puts a regular file there",
                 DirError::Io { .. } => "check the directory and the space left in it",
             },
@@ -279,6 +281,15 @@ impl From<BadTime> for Error {
 impl From<KeyError> for Error {
     fn from(e: KeyError) -> Error {
         Error::Key(e)
+    }
+}
+
+impl From<OutputError> for Error {
+    fn from(e: OutputError) -> Error {
+        match e {
+            OutputError::Dir(e) => Error::Tickets(e),
+            OutputError::Socket(e) => Error::Haproxy(e),
+        }
     }
 }
 

@@ -37,11 +37,10 @@ impl KeyFile {
     /// Checks the file's directory and the file's name; writes nothing.
     pub fn open(path: &Path) -> Result<KeyFile, DirError> {
         let name = match path.file_name().and_then(|n| n.to_str()) {
-            Some(n) => n.to_string(),
-            None => {
-                return Err(DirError::NotFile {
+            Some(n) if !path.as_os_str().as_encoded_bytes().ends_with(b"/") => n.to_string(),
+            _ => {
+                return Err(DirError::NotFilePath {
                     path: path.to_path_buf(),
-                    kind: Kind::Directory,
                 });
             }
         };
@@ -204,6 +203,10 @@ enum Ring {
     /// running, and reads the file when it starts. At boot, tofurkey runs
     /// before HAProxy.
     NotRunning,
+    /// It did not answer in time, or the connection failed after it was
+    /// made (a reload under way): the push tries again, the other outputs
+    /// are written all the same.
+    Unread,
     /// HAProxy has no such ring, or one of 48-byte keys: a configuration
     /// that does not (yet) load the file, or loaded another one there. The
     /// file is still written (so that the fix, or a reload, finds it); the
@@ -258,6 +261,7 @@ impl Runtime {
             Err(SocketError::Io { why, .. }) if why.kind() == io::ErrorKind::ConnectionRefused => {
                 Ring::NotRunning
             }
+            Err(SocketError::Io { .. } | SocketError::NoAnswer { .. }) => Ring::Unread,
             Err(e) => return Err(e),
         };
         Ok(Runtime {
@@ -272,7 +276,7 @@ impl Runtime {
     pub fn live(&self) -> Option<&[u8]> {
         match &self.ring {
             Ring::Live(live) => Some(live),
-            Ring::NotRunning | Ring::Refused(_) => None,
+            Ring::NotRunning | Ring::Unread | Ring::Refused(_) => None,
         }
     }
 
@@ -280,7 +284,7 @@ impl Runtime {
     /// an interval already pushed), then reads it back.
     pub fn push(&self, set: &TicketSet) -> Result<Pushed, SocketError> {
         match &self.ring {
-            Ring::Live(_) => {}
+            Ring::Live(_) | Ring::Unread => {}
             Ring::NotRunning => return Ok(Pushed::NotRunning),
             Ring::Refused(refusal) => return Err(self.refused(*refusal)),
         }

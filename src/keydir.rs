@@ -65,6 +65,12 @@ pub enum DirError {
         /// Its permission bits.
         mode: u32,
     },
+    /// A file was asked for, and the path names a directory (it ends in
+    /// `/`, or `..`).
+    NotFilePath {
+        /// The path.
+        path: PathBuf,
+    },
     /// A key file's name is taken by something that is not a regular file.
     NotFile {
         /// The file.
@@ -108,6 +114,9 @@ impl fmt::Display for DirError {
                 "directory {} (owner uid {owner}, mode {mode:04o}) can be changed by another user",
                 path.display()
             ),
+            DirError::NotFilePath { path } => {
+                write!(f, "{} names a directory, not a file", path.display())
+            }
             DirError::NotFile { path, kind } => {
                 write!(
                     f,
@@ -165,6 +174,23 @@ impl KeyDir {
                 owner,
                 mode,
             });
+        }
+        // Its parent too: whoever can write it could rename this directory
+        // away and put one of their own, with their keys, in its place
+        // (a sticky parent such as /dev/shm lets only owners rename).
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            let meta = fs::metadata(parent).map_err(io)?;
+            let (owner, mode) = (meta.uid(), meta.mode() & 0o7777);
+            let sticky = mode & libc::S_ISVTX != 0;
+            if (owner != 0 && owner != nix::unistd::geteuid().as_raw())
+                || (mode & OTHERS_WRITE != 0 && !sticky)
+            {
+                return Err(DirError::Untrusted {
+                    path: parent.to_path_buf(),
+                    owner,
+                    mode,
+                });
+            }
         }
         let fs = fstatfs(&fd).map_err(|e| io(e.into()))?.filesystem_type();
         if fs != TMPFS_MAGIC {

@@ -119,7 +119,8 @@ fn run(options: &Options) -> u8 {
             e.exit_code()
         }
     };
-    let Some(path) = &options.metrics else {
+    // A dry run writes nothing: no metrics either.
+    let Some(path) = options.metrics.as_ref().filter(|_| !options.dry_run) else {
         return code;
     };
     let metrics = match result {
@@ -190,11 +191,10 @@ fn set_keys(options: &Options, log: &Log) -> Result<(String, Metrics), Error> {
     drop(pair);
     let tickets_id = set.as_ref().map(TicketSet::fingerprint);
     let (mut written, mut warnings) = (Written::default(), Vec::new());
-    if let (Some(set), Some(id), false) = (&set, &tickets_id, options.dry_run) {
-        let stamp = format!("{} {id}\n", counters.now.secs());
-        let results = outputs.write(set, &stamp);
+    if let (Some(set), false) = (&set, options.dry_run) {
+        let results = outputs.write(set, counters.now.secs());
         written = results.written;
-        errors.extend(results.errors);
+        errors.extend(results.errors.into_iter().map(Error::from));
         warnings.extend(results.warnings);
     }
     drop(set);

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use crate::keydir::{DirError, KeyDir};
+use crate::keydir::{DirError, KeyDir, READ_MAX};
 use crate::tickets::{KEY_LEN, SET_LEN, TicketSet};
 
 /// The key files, oldest first (as [`TicketSet::keys`]); nginx encrypts with
@@ -41,17 +41,24 @@ impl Nginx {
         Ok(Nginx { dir })
     }
 
-    /// Puts `set` in place; `stamp` (non-secret: the run's time and the
-    /// set's fingerprint) goes into [`STAMP`] if a key file changed.
+    /// Puts `set` in place and, if a key file changed (or the stamp does
+    /// not name this set: an earlier stamp write failed), writes the stamp:
+    /// the run's time `now` and the set's fingerprint, nothing secret.
     /// Returns how many key files were replaced.
-    pub fn write(&self, set: &TicketSet, stamp: &str) -> Result<usize, DirError> {
+    pub fn write(&self, set: &TicketSet, now: u64) -> Result<usize, DirError> {
         let bytes = set.nginx_files();
         let mut files = bytes.chunks_exact(KEY_LEN);
         let files: [(&str, &[u8]); SET_LEN] =
             FILES.map(|name| (name, files.next().unwrap_or_default()));
         let replaced = self.dir.replace(&files)?;
-        if replaced > 0 {
-            self.dir.replace(&[(STAMP, stamp.as_bytes())])?;
+        let id = set.fingerprint();
+        let stamped = self.dir.read(STAMP)?.is_some_and(|s| {
+            s.strip_suffix(b"\n")
+                .is_some_and(|s| s.ends_with(id.as_bytes()))
+        });
+        if replaced > 0 || !stamped {
+            self.dir
+                .replace(&[(STAMP, format!("{now} {id}\n").as_bytes())])?;
         }
         Ok(replaced)
     }
@@ -59,7 +66,8 @@ impl Nginx {
     /// Reads the key files for `--check`, concatenated oldest first as
     /// [`TicketSet::nginx_files`]; `None` if one is missing.
     pub fn read(&self) -> Result<Option<Zeroizing<Vec<u8>>>, DirError> {
-        let mut all = Zeroizing::new(Vec::new());
+        // Sized once: a growing Vec would free unwiped copies of the keys.
+        let mut all = Zeroizing::new(Vec::with_capacity(SET_LEN * (READ_MAX + 1)));
         for name in FILES {
             match self.dir.read(name)? {
                 Some(bytes) => all.extend_from_slice(&bytes),

@@ -3,8 +3,8 @@
 
 use crate::check::{TicketVerdict, classify_tickets};
 use crate::cli::Tickets;
-use crate::error::Error;
-use crate::haproxy::{KeyFile, Pushed, Runtime};
+use crate::haproxy::{KeyFile, Pushed, Runtime, SocketError};
+use crate::keydir::DirError;
 use crate::keys::MainKey;
 use crate::nginx::Nginx;
 use crate::report::{Push, Written};
@@ -17,12 +17,33 @@ pub struct TicketOutputs {
     runtime: Option<Runtime>,
 }
 
+/// Why a ticket output could not be used.
+#[derive(Debug)]
+pub enum OutputError {
+    /// A key directory or file.
+    Dir(DirError),
+    /// The running HAProxy.
+    Socket(SocketError),
+}
+
+impl From<DirError> for OutputError {
+    fn from(e: DirError) -> OutputError {
+        OutputError::Dir(e)
+    }
+}
+
+impl From<SocketError> for OutputError {
+    fn from(e: SocketError) -> OutputError {
+        OutputError::Socket(e)
+    }
+}
+
 /// What writing the outputs did.
 pub struct Results {
     /// What changed.
     pub written: Written,
     /// The outputs that failed.
-    pub errors: Vec<Error>,
+    pub errors: Vec<OutputError>,
     /// What worked but the admin should know.
     pub warnings: Vec<String>,
 }
@@ -30,7 +51,7 @@ pub struct Results {
 impl TicketOutputs {
     /// Opens and checks every output asked for, and reads the running
     /// HAProxy's keys; writes nothing.
-    pub fn open(asked: &Tickets) -> Result<TicketOutputs, Error> {
+    pub fn open(asked: &Tickets) -> Result<TicketOutputs, OutputError> {
         let nginx = asked.nginx.as_deref().map(Nginx::open).transpose()?;
         let haproxy = asked
             .haproxy_file
@@ -53,17 +74,18 @@ impl TicketOutputs {
         self.nginx.is_none() && self.haproxy.is_none() && self.runtime.is_none()
     }
 
-    /// Writes `set` to every output; `stamp` is nginx's reload stamp. Each
+    /// Writes `set` to every output; `now` is the run's time (for nginx's
+    /// reload stamp). Each
     /// output is tried whatever became of the others; the running HAProxy
     /// after its file, so that a HAProxy reloaded meanwhile loads the set.
-    pub fn write(&self, set: &TicketSet, stamp: &str) -> Results {
+    pub fn write(&self, set: &TicketSet, now: u64) -> Results {
         let mut r = Results {
             written: Written::default(),
             errors: Vec::new(),
             warnings: Vec::new(),
         };
         if let Some(nginx) = &self.nginx {
-            match nginx.write(set, stamp) {
+            match nginx.write(set, now) {
                 Ok(n) => r.written.nginx = Some(n),
                 Err(e) => r.errors.push(e.into()),
             }
@@ -99,7 +121,7 @@ impl TicketOutputs {
         &self,
         main: &MainKey,
         schedule: Schedule,
-    ) -> Result<Vec<(String, TicketVerdict)>, Error> {
+    ) -> Result<Vec<(String, TicketVerdict)>, OutputError> {
         let mut verdicts = Vec::new();
         if let Some(nginx) = &self.nginx {
             let held = nginx.read()?;

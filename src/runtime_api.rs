@@ -22,12 +22,22 @@ const UPDATED: &[u8] = b"TLS ticket key updated!";
 const SHOW_HEADER: &[u8] = b"# id secret";
 
 /// What an answer to `show tls-keys FILE` says.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(PartialEq, Eq)]
 pub enum Shown<'a> {
     /// The ring, oldest first (base64, as HAProxy prints it).
     Keys([&'a [u8]; SET_LEN]),
     /// Not an answer of HAProxy's runtime API.
     Refused(Refusal),
+}
+
+/// Names the variant only: the keys are secrets.
+impl fmt::Debug for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Shown::Keys(_) => f.write_str("Keys(<secret>)"),
+            Shown::Refused(r) => write!(f, "Refused({r:?})"),
+        }
+    }
 }
 
 /// Why HAProxy (or what answered on its socket) did not do what was asked.
@@ -198,6 +208,15 @@ mod tests {
         assert_eq!(
             parse_show(b"Unknown command: 'show'\n"),
             Shown::Refused(Refusal::NotHaproxy)
+        );
+    }
+
+    #[test]
+    fn debug_hides_the_keys() {
+        let k = key(b'K');
+        assert_eq!(
+            format!("{:?}", Shown::Keys([&k[..], &k[..], &k[..]])),
+            "Keys(<secret>)"
         );
     }
 

@@ -285,6 +285,12 @@ fn bad_directories_and_files_write_nothing_anywhere() {
     let haproxy_link = good.path("haproxy.keys");
     symlink("/etc/hostname", &haproxy_link).unwrap();
     let missing = good.path("missing");
+    // A good directory in a parent others can write (not sticky).
+    let loose = Shm::new("bad-loose");
+    set_mode(loose.0.path(), 0o777);
+    let loose_child = loose.path("keys");
+    fs::create_dir(&loose_child).unwrap();
+    set_mode(&loose_child, 0o700);
 
     let nginx = |dir: &Path| vec!["--nginx-tickets".to_string(), dir.display().to_string()];
     let cases: Vec<(Vec<String>, &str)> = vec![
@@ -303,6 +309,17 @@ fn bad_directories_and_files_write_nothing_anywhere() {
         (
             nginx(&link),
             "is a symbolic link, not a directory: give the real directory",
+        ),
+        (
+            nginx(&loose_child),
+            "mode 0777) can be changed by another user",
+        ),
+        (
+            vec![
+                "--haproxy-tickets".into(),
+                format!("{}/", good.0.path().display()),
+            ],
+            "names a directory, not a file: give the path of a file in the directory",
         ),
         (
             nginx(fifo_dir.0.path()),
