@@ -347,9 +347,11 @@ fn exchange(path: &Path, command: &[u8]) -> Result<Zeroizing<Vec<u8>>, SocketErr
         why,
     };
     // The socket is reached through its directory's fd, never by its path
-    // again: its directory must be root's or ours and closed to others (or
-    // sticky), and the socket itself root's or ours, so that nobody else can
-    // put a listener of their own, or a link, where the keys go.
+    // again: the directory must be closed to other users (or sticky), the
+    // socket root's or ours, and its listener root's or ours (below), so
+    // that nobody else can put a listener of their own, or a link, where the
+    // keys go. (Debian's /run/haproxy is haproxy's, group-writable: who can
+    // write it can read the keys through the admin socket anyway.)
     let name = path.file_name().ok_or(SocketError::NotSocket {
         path: path.to_path_buf(),
         what: "directory",
@@ -375,7 +377,7 @@ fn exchange(path: &Path, command: &[u8]) -> Result<Zeroizing<Vec<u8>>, SocketErr
     let trusted = |uid: u32| uid == 0 || uid == me;
     let meta = dir.metadata().map_err(|e| io("inspect its directory", e))?;
     let sticky = meta.mode() & libc::S_ISVTX != 0;
-    if !trusted(meta.uid()) || (meta.mode() & 0o022 != 0 && !sticky) {
+    if meta.mode() & 0o002 != 0 && !sticky {
         return Err(SocketError::Untrusted {
             path: path.to_path_buf(),
             uid: meta.uid(),

@@ -305,8 +305,15 @@ class HaproxyTicketClusterTest(unittest.TestCase):
         plain.write_text("")
         garbage = tlslab.LineServer(SCRATCH / "garbage.sock", lambda line: "HTTP/1.1 400 Bad Request\r\n\r\n")
         self.addCleanup(garbage.close)
+        # A socket in a directory any user may write: someone else's could be there.
+        open_dir = SCRATCH / "open-dir"
+        open_dir.mkdir()
+        open_dir.chmod(0o777)
+        planted = tlslab.LineServer(open_dir / "admin.sock", lambda line: "")
+        self.addCleanup(planted.close)
         cases = [(plain, "is a regular file, not a socket"),
-                 (garbage.path, "its answer is not HAProxy's runtime API")]
+                 (garbage.path, "its answer is not HAProxy's runtime API"),
+                 (planted.path, "or the directory is open to others")]
         before = host.keys.read_bytes(), host.ring()
         for sock, message in cases:
             with self.subTest(message):
@@ -318,6 +325,7 @@ class HaproxyTicketClusterTest(unittest.TestCase):
                 self.assertTrue((host.keys.read_bytes(), host.ring()) == before, "the file or ring changed")
                 self.assert_in_step("B")
         self.assertEqual(garbage.verbs, ["show"])
+        self.assertEqual(planted.verbs, [], "a socket in an open directory was spoken to")
 
     def test_9_a_file_haproxy_does_not_load_is_written_and_the_push_fails(self):
         # A configuration that does not name the file yet: the file is
