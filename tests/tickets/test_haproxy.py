@@ -22,7 +22,6 @@ import signal
 import subprocess
 import unittest
 from pathlib import Path
-from ssl import TLSVersion
 
 import tlslab
 
@@ -30,7 +29,6 @@ HAPROXY = "haproxy"
 TOFURKEY = os.environ.get("TOFURKEY_BIN", str(Path(__file__).resolve().parents[2] / "target/debug/tofurkey"))
 INTERVAL = 3600
 T = 1_800_000_000  # a multiple of INTERVAL: key n = 500000 from T to T+I-1
-VERSIONS = (TLSVersion.TLSv1_2, TLSVersion.TLSv1_3)
 SCRATCH = None  # set by main(): the directory tlslab.isolate() made
 
 CONFIG = """\
@@ -120,7 +118,7 @@ def snapshot(path):
     return info.st_ino, info.st_mtime_ns, info.st_ctime_ns
 
 
-class HaproxyTicketClusterTest(unittest.TestCase):
+class HaproxyTicketClusterTest(tlslab.Resumption, unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
@@ -143,7 +141,7 @@ class HaproxyTicketClusterTest(unittest.TestCase):
             keys = cls.secrets / f"keys-{name}"
             keys.mkdir(mode=0o700)
             cls.hosts[name] = Haproxy(name, port, keys / "haproxy.keys", pem, master_worker)
-        cls.clients = {version: tlslab.Client(version) for version in VERSIONS}
+        cls.clients = {version: tlslab.Client(version) for version in tlslab.VERSIONS}
 
     def setUp(self):
         for host in self.hosts.values():
@@ -186,25 +184,6 @@ class HaproxyTicketClusterTest(unittest.TestCase):
         self.push(name, now, sock=None)
         self.hosts[name].close()
         self.hosts[name].start()
-
-    def resumes(self, issuer, checker, version):
-        """Takes a fresh ticket from the issuer; does the checker resume its session?"""
-        client, issuer, checker = self.clients[version], self.hosts[issuer], self.hosts[checker]
-        first = client.get(issuer.port)
-        self.assertTrue(first.body.endswith(f"\r\n\r\n{issuer.name}\n".encode()), first.body)
-        # Without this, a True below would mean nothing.
-        self.assertFalse(first.reused, f"a fresh connection to {issuer.name} claims to resume")
-        self.assertTrue(first.session is not None and first.session.has_ticket, f"no ticket from {issuer.name}")
-        second = client.get(checker.port, session=first.session)
-        self.assertTrue(second.body.endswith(f"\r\n\r\n{checker.name}\n".encode()), second.body)
-        return second.reused
-
-    def assert_resumption(self, expected, pairs):
-        for version in VERSIONS:
-            for issuer, checker in pairs:
-                with self.subTest(version=version.name, issuer=issuer, checker=checker):
-                    self.assertEqual(self.resumes(issuer, checker, version), expected,
-                                     f"{version.name}: ticket from {issuer} offered to {checker}")
 
     def relay(self, name):
         """A socket in front of `name`'s admin socket that counts the commands passed on."""

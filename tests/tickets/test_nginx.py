@@ -23,7 +23,6 @@ import stat
 import subprocess
 import unittest
 from pathlib import Path
-from ssl import TLSVersion
 
 import tlslab
 
@@ -31,7 +30,6 @@ NGINX = "nginx"
 TOFURKEY = os.environ.get("TOFURKEY_BIN", str(Path(__file__).resolve().parents[2] / "target/debug/tofurkey"))
 INTERVAL = 3600
 T = 1_800_000_000  # a multiple of INTERVAL: key n = 500000 from T to T+I-1
-VERSIONS = (TLSVersion.TLSv1_2, TLSVersion.TLSv1_3)
 FILES = ("previous.key", "current.key", "next.key")
 STAMP = "changed"
 STARTED = re.compile(r"start worker process (\d+)")
@@ -114,7 +112,7 @@ def snapshot(directory):
             for info in [os.stat(directory / name)]}
 
 
-class NginxTicketClusterTest(unittest.TestCase):
+class NginxTicketClusterTest(tlslab.Resumption, unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
@@ -136,7 +134,7 @@ class NginxTicketClusterTest(unittest.TestCase):
             cls.set_keys(keys, T)  # nginx refuses to start without its key files
             cls.hosts[name] = Nginx(name, port, keys, cert, key)
             cls.addClassCleanup(cls.hosts[name].close)
-        cls.clients = {version: tlslab.Client(version) for version in VERSIONS}
+        cls.clients = {version: tlslab.Client(version) for version in tlslab.VERSIONS}
 
     @classmethod
     def set_keys(cls, keys, now, main_key="shared"):
@@ -155,25 +153,6 @@ class NginxTicketClusterTest(unittest.TestCase):
         host = self.hosts[name]
         self.set_keys(host.keys, now, main_key)
         host.reload()
-
-    def resumes(self, issuer, checker, version):
-        """Takes a fresh ticket from the issuer; does the checker resume its session?"""
-        client, issuer, checker = self.clients[version], self.hosts[issuer], self.hosts[checker]
-        first = client.get(issuer.port)
-        self.assertTrue(first.body.endswith(f"\r\n\r\n{issuer.name}\n".encode()), first.body)
-        # Without this, a True below would mean nothing.
-        self.assertFalse(first.reused, f"a fresh connection to {issuer.name} claims to resume")
-        self.assertTrue(first.session is not None and first.session.has_ticket, f"no ticket from {issuer.name}")
-        second = client.get(checker.port, session=first.session)
-        self.assertTrue(second.body.endswith(f"\r\n\r\n{checker.name}\n".encode()), second.body)
-        return second.reused
-
-    def assert_resumption(self, expected, pairs):
-        for version in VERSIONS:
-            for issuer, checker in pairs:
-                with self.subTest(version=version.name, issuer=issuer, checker=checker):
-                    self.assertEqual(self.resumes(issuer, checker, version), expected,
-                                     f"{version.name}: ticket from {issuer} offered to {checker}")
 
     def test_1_same_interval_resumes_both_ways(self):
         self.set_host("A", T)

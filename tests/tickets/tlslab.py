@@ -88,6 +88,34 @@ def wait_until(predicate, what, timeout=TIMEOUT):
         time.sleep(0.02)
 
 
+# Both TLS versions a resumption is proven with.
+VERSIONS = (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3)
+
+
+class Resumption:
+    """Resumption checks for a test case with `clients` (a Client per
+    version) and `hosts` (servers with a `port` and a `name` they answer)."""
+
+    def resumes(self, issuer, checker, version):
+        """Takes a fresh ticket from the issuer; does the checker resume its session?"""
+        client, issuer, checker = self.clients[version], self.hosts[issuer], self.hosts[checker]
+        first = client.get(issuer.port)
+        self.assertTrue(first.body.endswith(f"\r\n\r\n{issuer.name}\n".encode()), first.body)
+        # Without this, a True below would mean nothing.
+        self.assertFalse(first.reused, f"a fresh connection to {issuer.name} claims to resume")
+        self.assertTrue(first.session is not None and first.session.has_ticket, f"no ticket from {issuer.name}")
+        second = client.get(checker.port, session=first.session)
+        self.assertTrue(second.body.endswith(f"\r\n\r\n{checker.name}\n".encode()), second.body)
+        return second.reused
+
+    def assert_resumption(self, expected, pairs):
+        for version in VERSIONS:
+            for issuer, checker in pairs:
+                with self.subTest(version=version.name, issuer=issuer, checker=checker):
+                    self.assertEqual(self.resumes(issuer, checker, version), expected,
+                                     f"{version.name}: ticket from {issuer} offered to {checker}")
+
+
 class Reply(NamedTuple):
     body: bytes
     session: ssl.SSLSession
