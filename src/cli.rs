@@ -89,13 +89,6 @@ pub struct Tickets {
     pub haproxy_socket: Option<PathBuf>,
 }
 
-impl Tickets {
-    /// True when any ticket output is asked for.
-    pub fn any(&self) -> bool {
-        self.nginx.is_some() || self.haproxy_file.is_some()
-    }
-}
-
 /// What this invocation is asked to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
@@ -327,8 +320,8 @@ mod tests {
         ]);
         assert_eq!(o.tickets.nginx, Some(PathBuf::from("/run/t")));
         assert_eq!(o.tickets.haproxy_file, Some(PathBuf::from("/run/t/h.keys")));
-        assert!(o.tickets.any() && o.tickets.haproxy_socket.is_none());
-        assert!(!opts(&[]).tickets.any());
+        assert!(o.tickets.haproxy_socket.is_none());
+        assert_eq!(opts(&[]).tickets, Tickets::default());
         assert_eq!(
             opts(&["--metrics", "/m.prom"]).metrics,
             Some(PathBuf::from("/m.prom"))
