@@ -449,6 +449,20 @@ mod tests {
     const CATALOG: &str = include_str!("../systemd/tofurkey.catalog");
     const MAN_PAGE: &str = include_str!("../tofurkey.8");
 
+    /// The test vector's run: a key file, a synchronized clock, no tickets.
+    fn spec_outcome(c: &Counters) -> Outcome<'_> {
+        Outcome {
+            counters: c,
+            source: "key file /k",
+            target: Path::new("/t"),
+            main_id: "7ad202034d831e12",
+            keys_id: "3c6bf71f91f4ae4f",
+            dry_run: false,
+            tickets: None,
+            clock: Some(ClockSync::Synchronized),
+        }
+    }
+
     fn spec_counters() -> Counters {
         Counters::at(UnixTime::new(1_000_000).unwrap(), Interval::DEFAULT)
     }
@@ -489,18 +503,13 @@ mod tests {
             haproxy_runtime: Some(Push::Keys(1)),
         };
         let outcome = Outcome {
-            counters: &c,
-            source: "key file /k",
-            target: Path::new("/t"),
-            main_id: "7ad202034d831e12",
-            keys_id: "3c6bf71f91f4ae4f",
-            dry_run: false,
             tickets: Some(TicketOutcome {
                 schedule,
                 tickets_id: "18e865e338bc5e94",
                 written,
             }),
             clock: Some(ClockSync::Unsynchronized),
+            ..spec_outcome(&c)
         };
         let e = outcome.entry();
         assert!(e.message.ends_with(
@@ -548,16 +557,7 @@ mod tests {
     #[test]
     fn the_run_entry_and_status() {
         let c = spec_counters();
-        let outcome = Outcome {
-            counters: &c,
-            source: "key file /k",
-            target: Path::new("/t"),
-            main_id: "7ad202034d831e12",
-            keys_id: "3c6bf71f91f4ae4f",
-            dry_run: false,
-            tickets: None,
-            clock: Some(ClockSync::Synchronized),
-        };
+        let outcome = spec_outcome(&c);
         let e = outcome.entry();
         assert_eq!((e.level, e.event), (Level::Info, Some(Event::KeysSet)));
         assert_eq!(
