@@ -649,6 +649,22 @@ class Tickets(unittest.TestCase):
         box.write(path, text.encode(), mode="0644")
         return readme_files()
 
+    def setup_nginx(self):
+        """The README's nginx setup, a TLS server on 127.0.0.1:8443 that uses
+        it, and the reload path unit on; the keys set once."""
+        files = self.setup_from_readme(0)
+        box.run("systemctl", "add-wants", "nginx.service", UNIT)
+        box.run("systemctl", "daemon-reload")
+        code, p, _, _ = start_unit()
+        self.assertEqual((code, p["Result"]), (0, "success"))
+        conf_path, conf = files[1]
+        box.write(conf_path, conf.encode(), mode="0644")
+        box.write("/etc/nginx/conf.d/test.conf", b"server { listen 127.0.0.1:8443 ssl; "
+                  b"ssl_certificate /root/t.crt; ssl_certificate_key /root/t.key; return 200; }\n",
+                  mode="0644")
+        reload("nginx")
+        box.run("systemctl", "enable", "--now", "tofurkey-nginx-reload.path")
+
     def security(self):
         out = box.run("systemd-analyze", "security", "--no-pager", UNIT).stdout
         m = re.search(r"Overall exposure level for %s: (\d+\.\d+)" % re.escape(UNIT), out)
@@ -658,19 +674,8 @@ class Tickets(unittest.TestCase):
         self.assertEqual(rw, ["-/proc/sys/net/ipv4/tcp_fastopen_key"], "writes more than the README says")
 
     def test_nginx_rotates_and_reloads(self):
-        files = self.setup_from_readme(0)
-        box.run("systemctl", "add-wants", "nginx.service", UNIT)
-        box.run("systemctl", "daemon-reload")
-        code, p, _, _ = start_unit()
-        self.assertEqual((code, p["Result"]), (0, "success"))
+        self.setup_nginx()
         self.security()
-        conf_path, conf = files[1]
-        box.write(conf_path, conf.encode(), mode="0644")
-        box.write("/etc/nginx/conf.d/test.conf", b"server { listen 127.0.0.1:8443 ssl; "
-                  b"ssl_certificate /root/t.crt; ssl_certificate_key /root/t.key; return 200; }\n",
-                  mode="0644")
-        box.run("systemctl", "reload", "nginx")
-        box.run("systemctl", "enable", "--now", "tofurkey-nginx-reload.path")
         master = unit_props("MainPID", unit="nginx.service")["MainPID"]
         since = time.time()
         restart_timer()
@@ -714,17 +719,7 @@ class Tickets(unittest.TestCase):
             self.assertNotIn(box.read("/run/tofurkey/" + f, binary=True).hex(), text)
 
     def test_nginx_broken_config_keeps_serving_the_keys_it_has(self):
-        files = self.setup_from_readme(0)
-        box.run("systemctl", "add-wants", "nginx.service", UNIT)
-        box.run("systemctl", "daemon-reload")
-        start_unit()
-        conf_path, conf = files[1]
-        box.write(conf_path, conf.encode(), mode="0644")
-        box.write("/etc/nginx/conf.d/test.conf", b"server { listen 127.0.0.1:8443 ssl; "
-                  b"ssl_certificate /root/t.crt; ssl_certificate_key /root/t.key; return 200; }\n",
-                  mode="0644")
-        box.run("systemctl", "reload", "nginx")
-        box.run("systemctl", "enable", "--now", "tofurkey-nginx-reload.path")
+        self.setup_nginx()
         loaded = box.read("/run/tofurkey/current.key", binary=True)[:16]
         self.assertEqual(ticket_name(8443), loaded)
         box.write("/etc/nginx/conf.d/broken.conf", b"this is not nginx;\n", mode="0644")
