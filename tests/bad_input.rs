@@ -68,13 +68,7 @@ fn bad_key_files() {
     key_case(&d, &dir, "is a directory");
     // A FIFO nobody writes to: must be refused, not waited on.
     let fifo = d.path("key.fifo");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&fifo);
     key_case(&d, &fifo, "is a FIFO");
     // /dev/zero would even "read" 32 bytes: devices are refused outright.
     key_case(&d, Path::new("/dev/zero"), "is a device");
@@ -150,13 +144,7 @@ fn bad_targets() {
     // opened: a directory, a FIFO without a reader, a device that would
     // accept the write and keep nothing.
     let fifo = d.path("target.fifo");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&fifo);
     for (path, kind) in [
         (d.0.as_path(), "directory"),
         (fifo.as_path(), "FIFO"),

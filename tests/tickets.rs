@@ -275,13 +275,7 @@ fn bad_directories_and_files_write_nothing_anywhere() {
     symlink(good.0.path(), &link).unwrap();
     let fifo_dir = Shm::new("bad-fifo");
     let fifo = fifo_dir.path("current.key");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&fifo);
     let haproxy_link = good.path("haproxy.keys");
     symlink("/etc/hostname", &haproxy_link).unwrap();
     let missing = good.path("missing");

@@ -614,8 +614,3 @@ fn check_usage_errors_are_unknown() {
         "UNKNOWN: interval 11 is invalid: use an even number of seconds from 10 to 604800\n"
     );
 }
-
-fn mkfifo(path: &Path) {
-    let ok = Command::new("mkfifo").arg(path).status().unwrap().success();
-    assert!(ok, "mkfifo {}", path.display());
-}

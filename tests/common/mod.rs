@@ -214,6 +214,12 @@ pub fn give_to_nobody(path: &Path) {
     std::os::unix::fs::chown(path, Some(65534), Some(65534)).expect("chown fixture");
 }
 
+/// Makes a FIFO at `path` (nobody writes to it).
+pub fn mkfifo(path: &Path) {
+    let ok = Command::new("mkfifo").arg(path).status().unwrap().success();
+    assert!(ok, "mkfifo {}", path.display());
+}
+
 /// Reads a file, for "unchanged" comparisons.
 pub fn bytes(p: &Path) -> Vec<u8> {
     fs::read(p).unwrap_or_default()
