@@ -22,27 +22,6 @@ fn attempt(args: &[&str], as_nobody: bool) -> Output {
     bounded(&mut cmd)
 }
 
-/// Asserts exit `code`, an `error:` first line containing `want`, a single
-/// line for runtime errors, and the target unchanged.
-fn refused(o: &Output, code: i32, want: &str, target: &Path) {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(code), "{err}");
-    let first = err.lines().next().unwrap_or_default();
-    assert!(
-        first.starts_with("error: ") && first.contains(want),
-        "want '{want}' in: {err}"
-    );
-    if code == 1 {
-        assert_eq!(err.lines().count(), 1, "one line: {err}");
-    } else {
-        assert!(
-            err.contains("Usage: tofurkey"),
-            "usage text after a usage error: {err}"
-        );
-    }
-    assert_eq!(bytes(target), OLD_PAIR, "target changed");
-}
-
 fn key_case(d: &Dir, key: &Path, want: &str) {
     let target = d.target();
     let o = attempt(

@@ -214,6 +214,27 @@ pub fn give_to_nobody(path: &Path) {
     std::os::unix::fs::chown(path, Some(65534), Some(65534)).expect("chown fixture");
 }
 
+/// Asserts exit `code`, an `error:` first line containing `want`, a single
+/// line for runtime errors, and the target unchanged.
+pub fn refused(o: &Output, code: i32, want: &str, target: &Path) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(code), "{err}");
+    let first = err.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("error: ") && first.contains(want),
+        "want '{want}' in: {err}"
+    );
+    if code == 1 {
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+    } else {
+        assert!(
+            err.contains("Usage: tofurkey"),
+            "usage text after a usage error: {err}"
+        );
+    }
+    assert_eq!(bytes(target), OLD_PAIR, "target changed");
+}
+
 /// Makes a FIFO at `path` (nobody writes to it).
 pub fn mkfifo(path: &Path) {
     let ok = Command::new("mkfifo").arg(path).status().unwrap().success();
