@@ -191,8 +191,8 @@ fn set_keys(options: &Options, log: &Log) -> Result<(String, Metrics), Error> {
     drop(pair);
     let tickets_id = set.as_ref().map(TicketSet::fingerprint);
     let (mut written, mut warnings) = (Written::default(), Vec::new());
-    if let (Some(set), false) = (&set, options.dry_run) {
-        let results = outputs.write(set, counters.now.secs());
+    if let (Some(set), Some(id), false) = (&set, &tickets_id, options.dry_run) {
+        let results = outputs.write(set, id, counters.now.secs());
         written = results.written;
         errors.extend(results.errors.into_iter().map(Error::from));
         warnings.extend(results.warnings);

@@ -43,15 +43,14 @@ impl Nginx {
 
     /// Puts `set` in place and, if a key file changed (or the stamp does
     /// not name this set: an earlier stamp write failed), writes the stamp:
-    /// the run's time `now` and the set's fingerprint, nothing secret.
+    /// the run's time `now` and the set's fingerprint `id`, nothing secret.
     /// Returns how many key files were replaced.
-    pub fn write(&self, set: &TicketSet, now: u64) -> Result<usize, DirError> {
+    pub fn write(&self, set: &TicketSet, id: &str, now: u64) -> Result<usize, DirError> {
         let bytes = set.nginx_files();
         let mut files = bytes.chunks_exact(KEY_LEN);
         let files: [(&str, &[u8]); SET_LEN] =
             FILES.map(|name| (name, files.next().unwrap_or_default()));
         let replaced = self.dir.replace(&files)?;
-        let id = set.fingerprint();
         let stamped = self.dir.read(STAMP)?.is_some_and(|s| {
             s.strip_suffix(b"\n")
                 .is_some_and(|s| s.ends_with(id.as_bytes()))

@@ -74,18 +74,18 @@ impl TicketOutputs {
         self.nginx.is_none() && self.haproxy.is_none() && self.runtime.is_none()
     }
 
-    /// Writes `set` to every output; `now` is the run's time (for nginx's
-    /// reload stamp). Each
-    /// output is tried whatever became of the others; the running HAProxy
-    /// after its file, so that a HAProxy reloaded meanwhile loads the set.
-    pub fn write(&self, set: &TicketSet, now: u64) -> Results {
+    /// Writes `set` to every output; its fingerprint `id` and the run's
+    /// time `now` go into nginx's reload stamp. Each output is tried
+    /// whatever became of the others; the running HAProxy after its file,
+    /// so that a HAProxy reloaded meanwhile loads the set.
+    pub fn write(&self, set: &TicketSet, id: &str, now: u64) -> Results {
         let mut r = Results {
             written: Written::default(),
             errors: Vec::new(),
             warnings: Vec::new(),
         };
         if let Some(nginx) = &self.nginx {
-            match nginx.write(set, now) {
+            match nginx.write(set, id, now) {
                 Ok(n) => r.written.nginx = Some(n),
                 Err(e) => r.errors.push(e.into()),
             }
