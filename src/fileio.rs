@@ -91,6 +91,15 @@ pub fn open_regular(path: &Path, write: bool) -> Result<File, OpenError> {
     Ok(file)
 }
 
+/// The directory a file `path` is in: its parent, or `.` for a bare name
+/// (where `Path::parent` gives the empty path).
+pub fn dir_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
 /// An OS error's text without std's "(os error N)": the errno's name is
 /// what an admin searches for, the number adds nothing.
 pub fn os_error(why: &io::Error) -> String {

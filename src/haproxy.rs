@@ -19,7 +19,7 @@ use nix::sys::socket::sockopt::PeerCredentials;
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, connect, getsockopt, socket};
 use zeroize::Zeroizing;
 
-use crate::fileio::{Kind, os_error};
+use crate::fileio::{Kind, dir_of, os_error};
 use crate::keydir::{DirError, KeyDir};
 use crate::runtime_api::{
     Refusal, Shown, catch_up, parse_set, parse_show, set_command, show_command,
@@ -44,10 +44,7 @@ impl KeyFile {
                 });
             }
         };
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
+        let dir = dir_of(path);
         let dir = KeyDir::open(dir)?;
         dir.check(&name)?;
         Ok(KeyFile {
@@ -356,10 +353,7 @@ fn exchange(path: &Path, command: &[u8]) -> Result<Zeroizing<Vec<u8>>, SocketErr
         path: path.to_path_buf(),
         what: "directory",
     })?;
-    let parent = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
+    let parent = dir_of(path);
     let dir = match fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)

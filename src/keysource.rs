@@ -26,7 +26,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::Mode;
 use zeroize::Zeroizing;
 
-use crate::fileio::{self, Kind, openat, os_error};
+use crate::fileio::{self, Kind, dir_of, openat, os_error};
 use crate::keys::{MAIN_KEY_LEN, MainKey};
 
 /// The credential name systemd units pass the main key under.
@@ -574,10 +574,7 @@ fn open_autokey(source: &Source, path: &Path, create: bool) -> Result<Input, Key
             });
         }
     };
-    let dir_path = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
+    let dir_path = dir_of(path);
     let dir = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_DIRECTORY)

@@ -9,7 +9,7 @@ use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::fileio::{Staged, open_regular, os_error, read_up_to};
+use crate::fileio::{Staged, dir_of, open_regular, os_error, read_up_to};
 
 /// Mode of the metrics file.
 const MODE: u32 = 0o644;
@@ -60,10 +60,7 @@ pub fn write(path: &Path, text: &str) -> Result<(), MetricsError> {
         .file_name()
         .and_then(|n| n.to_str())
         .ok_or_else(|| fail("name", io::Error::from(io::ErrorKind::InvalidInput)))?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
+    let dir = dir_of(path);
     let dir: File = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
