@@ -853,6 +853,11 @@ class Package(unittest.TestCase):
             self.assertEqual(show(UNIT, "ActiveState", "Type")["ActiveState"], "active")
             daemon = show(UNIT, "MainPID")["MainPID"]
             self.assertNotEqual(daemon, "0")
+            # Masked, as a 1.3.4 package once removed leaves it (its dh
+            # postrm runs deb-systemd-helper mask once the unit file is gone).
+            sh("mkdir -p /var/lib/systemd/deb-systemd-helper-masked && "
+               "touch /var/lib/systemd/deb-systemd-helper-masked/tofurkey.service && "
+               "ln -s /dev/null /etc/systemd/system/tofurkey.service")
 
             # Over 1.3.4: its daemon stopped and no longer enabled, the timer
             # enabled and started, keys set at once.
