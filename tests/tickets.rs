@@ -381,3 +381,51 @@ fn an_unwritable_directory_fails_its_output_and_leaves_it_empty() {
     // The outputs are independent: the TFO key was set all the same.
     assert_ne!(bytes(&target), OLD_PAIR);
 }
+
+/// The stamp is nginx's reload trigger: written when a key file changed,
+/// and whenever it does not name the set (a stamp write that failed is
+/// retried by the next run), never else.
+#[test]
+fn the_stamp_follows_the_set() {
+    let d = Dir::new("stamp");
+    let (key, target) = (d.spec_key(), d.target());
+    let shm = Shm::new("stamp");
+    let args = nginx_args(shm.0.path());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let stamp = shm.path("changed");
+    assert_eq!(
+        run_at(1_000_000, &key, &target, &args, &[]).status.code(),
+        Some(0)
+    );
+    let inode = |name: &str| fs::metadata(shm.path(name)).unwrap().ino();
+    let keys_before = ["previous.key", "current.key", "next.key"].map(inode);
+    // Same set: the stamp is left as it is.
+    assert_eq!(
+        run_at(1_000_001, &key, &target, &args, &[]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        fs::read_to_string(&stamp).unwrap(),
+        "1000000 18e865e338bc5e94\n"
+    );
+    // A stamp that does not name the set (or none) is written again; the
+    // key files are not.
+    for damage in [Some("garbage\n"), None] {
+        match damage {
+            Some(text) => fs::write(&stamp, text).unwrap(),
+            None => fs::remove_file(&stamp).unwrap(),
+        }
+        assert_eq!(
+            run_at(1_000_002, &key, &target, &args, &[]).status.code(),
+            Some(0)
+        );
+        assert_eq!(
+            fs::read_to_string(&stamp).unwrap(),
+            "1000002 18e865e338bc5e94\n"
+        );
+        assert_eq!(
+            ["previous.key", "current.key", "next.key"].map(inode),
+            keys_before
+        );
+    }
+}
