@@ -20,6 +20,9 @@ Needs root and haproxy; fails otherwise. Everything runs in private namespaces
 import os
 import signal
 import subprocess
+import sys
+import tempfile
+import time
 import unittest
 from pathlib import Path
 
@@ -149,7 +152,8 @@ class HaproxyTicketClusterTest(tlslab.Resumption, unittest.TestCase):
             self.addCleanup(host.close)
             host.start()
 
-    def tofurkey(self, name, now, main_key="shared", sock="own", keys=None, check=False):
+    def tofurkey(self, name, now, main_key="shared", sock="own", keys=None, check=False,
+                 timeout=tlslab.TIMEOUT):
         """Runs tofurkey as host `name` at time `now`, by default pushing to its socket."""
         host = self.hosts[name]
         argv = [TOFURKEY, *(["--check"] if check else []), "-k", str(self.main_keys[main_key]), "-P", str(host.tfo),
@@ -157,7 +161,7 @@ class HaproxyTicketClusterTest(tlslab.Resumption, unittest.TestCase):
         if sock:
             argv += ["--haproxy-socket", str(host.admin if sock == "own" else sock)]
         host.tfo.touch(mode=0o600)
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=tlslab.TIMEOUT)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
         held = (host.keys.read_text().split() if host.keys.exists() else []) + \
             (host.ring().decode().split() if host.process else [])
         self.assertFalse(any(k in done.stdout + done.stderr for k in held), "tofurkey printed a key")
@@ -305,6 +309,65 @@ class HaproxyTicketClusterTest(tlslab.Resumption, unittest.TestCase):
                 self.assert_in_step("B")
         self.assertEqual(garbage.verbs, ["show"])
         self.assertEqual(planted.verbs, [], "a socket in an open directory was spoken to")
+
+    def test_8b_a_socket_of_another_user_gets_nothing(self):
+        # Served by nobody from a directory anyone may write (sticky, as
+        # /tmp): the socket is nobody's; then, chowned to root, its listener
+        # still is. Neither is sent a command.
+        host = self.hosts["B"]
+        outside = tempfile.TemporaryDirectory(prefix="tofurkey-haproxy-shared-")
+        self.addCleanup(outside.cleanup)
+        os.chmod(outside.name, 0o711)            # nobody may pass, not list
+        shared = Path(outside.name) / "sticky"
+        shared.mkdir()
+        shared.chmod(0o1777)
+        path = shared / "admin.sock"
+        server = subprocess.Popen(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
+             "import socket, sys\n"
+             "s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen()\n"
+             "while True:\n"
+             "    c, _ = s.accept(); c.settimeout(5)\n"
+             "    if c.recv(4096): print('sent a command', flush=True)\n"
+             "    c.close()\n", str(path)],
+            stdout=subprocess.PIPE, text=True)
+        self.addCleanup(server.kill)
+        tlslab.wait_until(path.exists, "nobody's socket")
+        before = host.keys.read_bytes(), host.ring()
+        for owner in ("nobody's", "root's"):
+            if owner == "root's":
+                os.chown(path, 0, 0)
+            with self.subTest(owner):
+                done = self.tofurkey("B", T + INTERVAL, sock=path)
+                self.assertEqual(done.returncode, 1, done.stderr)
+                self.assertIn("uid 65534's, neither root's nor this user's", done.stderr)
+                self.assertTrue((host.keys.read_bytes(), host.ring()) == before, "the file or ring changed")
+        server.kill()
+        # It may see a connection (the listener is known only then), never a byte.
+        self.assertNotIn("sent a command", server.communicate(timeout=tlslab.TIMEOUT)[0])
+        # Root's listener on a socket given to nobody (who could have put it
+        # there): not even connected to.
+        given = tlslab.LineServer(shared / "given.sock", lambda line: "")
+        self.addCleanup(given.close)
+        os.chown(given.path, 65534, 65534)
+        done = self.tofurkey("B", T + INTERVAL, sock=given.path)
+        self.assertEqual(done.returncode, 1, done.stderr)
+        self.assertIn("uid 65534's, neither root's nor this user's", done.stderr)
+        self.assertEqual(given.verbs, [])
+
+    def test_8c_a_haproxy_that_does_not_answer_fails_only_its_push(self):
+        # Silent past the 5 s of each exchange (a HAProxy busy reloading):
+        # the file is written all the same, the run exits 1.
+        host = self.hosts["B"]
+        silent = tlslab.LineServer(SCRATCH / "silent.sock", lambda line: time.sleep(6) or "")
+        silent.handle_error = lambda *_: None     # its late answers find tofurkey gone
+        self.addCleanup(silent.close)
+        before = host.keys.read_bytes()
+        # Two exchanges of 5 s each: the read before the key, the push's.
+        done = self.tofurkey("B", T + INTERVAL, sock=silent.path, timeout=20)
+        self.assertEqual(done.returncode, 1, done.stderr)
+        self.assertIn("no complete answer within 5 s", done.stderr)
+        self.assertFalse(host.keys.read_bytes() == before, "the file was not written")
 
     def test_9_a_file_haproxy_does_not_load_is_written_and_the_push_fails(self):
         # A configuration that does not name the file yet: the file is
