@@ -6,8 +6,9 @@
 //! (timer events), [`check`] (verdicts), [`report`] (what a run says).
 //! The edges: [`cli`], [`keysource`], [`procfs`], [`fileio`], [`log`],
 //! [`notify`], [`hygiene`]; [`error`] wraps their errors with exit codes
-//! and fixes. `main.rs` wires them.
+//! and fixes. `main.rs` wires them, over the allocator in [`arena`].
 
+pub mod arena;
 pub mod calendar;
 pub mod check;
 pub mod cli;
