@@ -15,9 +15,14 @@ PYTHON ?= python3
 # The release binary is linked statically and not position-independent: a
 # run is microseconds of work, so the dynamic loader and self-relocation
 # would be most of its cost (see `make bench`).  These flags need an
-# explicit --target, or cargo would apply them to proc-macros too.
+# explicit --target, or cargo would apply them to proc-macros too.  For the
+# same reason getrandom calls getrandom(2) straight away: its default looks
+# the function up with dlsym first, costly in a static binary (the syscall is
+# in every kernel since 3.17).
 TRIPLE := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
-STATIC_FLAGS := -C target-feature=+crt-static -C relocation-model=static
+STATIC_FLAGS := -C target-feature=+crt-static -C relocation-model=static \
+	--cfg getrandom_backend=\"linux_getrandom\"
+
 # Without rustc on PATH (root, with a user's rustup toolchain), `install`
 # still finds what `make` built.
 BIN := $(if $(TRIPLE),target/$(TRIPLE)/release/tofurkey,$(firstword $(wildcard target/*/release/tofurkey)))

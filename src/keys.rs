@@ -86,7 +86,7 @@ impl MainKey {
     /// keyed with the main key under its own personalization. Equal on every
     /// host holding the same main key.
     pub fn fingerprint(&self) -> String {
-        hex::encode(blake2b::<U8, 8>(&self.0, &[0; 16], &PERSONAL_MAIN_ID))
+        fingerprint_hex(blake2b::<U8, 8>(&self.0, &[0; 16], &PERSONAL_MAIN_ID))
     }
 }
 
@@ -112,7 +112,14 @@ pub(crate) fn unkeyed_fingerprint(data: &[u8], personal: &[u8; 16]) -> String {
         }
         Err(_) => unreachable!("BLAKE2b parameter lengths are fixed at compile time"),
     }
-    hex::encode(out)
+    fingerprint_hex(out)
+}
+
+/// A fingerprint's 16 hex digits (`hex::encode` goes a character at a time).
+fn fingerprint_hex(bytes: [u8; 8]) -> String {
+    let mut digits = [0u8; 16];
+    let _ = hex::encode_to_slice(bytes, &mut digits);
+    String::from_utf8_lossy(&digits).into_owned()
 }
 
 /// libsodium's KDF salt: the counter as LE64, then 8 zero bytes.

@@ -249,18 +249,19 @@ pub fn set_fingerprint(names: &[u8; NAME_LEN * SET_LEN]) -> String {
 fn base64(bytes: &[u8; KEY_LEN]) -> Zeroizing<[u8; BASE64_LEN]> {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = Zeroizing::new([b'='; BASE64_LEN]);
-    for (group, chunk) in out.chunks_exact_mut(4).zip(bytes.chunks(3)) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
+    let (whole, rest) = bytes.as_chunks::<3>();
+    let mut tail = [0u8; 3];
+    tail[..rest.len()].copy_from_slice(rest);
+    let groups = whole.iter().chain((!rest.is_empty()).then_some(&tail));
+    for (group, b) in out.as_chunks_mut::<4>().0.iter_mut().zip(groups) {
         let word = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        // A group of n input bytes gives n + 1 characters; the rest stay '='.
-        for (i, c) in group.iter_mut().take(chunk.len() + 1).enumerate() {
-            *c = ALPHABET[(word >> (18 - 6 * i) & 63) as usize];
-        }
+        *group = [18, 12, 6, 0].map(|shift| ALPHABET[(word >> shift & 63) as usize]);
     }
+    // The last group of n < 3 bytes gives n + 1 characters, then '='.
+    if !rest.is_empty() {
+        out[BASE64_LEN - 3 + rest.len()..].fill(b'=');
+    }
+    tail.zeroize();
     out
 }
 
