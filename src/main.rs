@@ -5,13 +5,15 @@
 //! `pthread_getattr_np`, which parses /proc/self/maps with sscanf and costs
 //! more instructions than all of tofurkey's own work (`make bench`). What
 //! that set-up does which matters here is done in [`main`] instead: fds 0-2
-//! made valid, SIGPIPE ignored, and stdout flushed before exit.
+//! made valid and SIGPIPE ignored; stdout is flushed by [`print`], its only
+//! writer.
 #![no_main]
 
 use std::env;
 use std::ffi::{OsString, c_char, c_int};
 use std::io::{self, Write};
 
+use tofurkey::arena::Arena;
 use tofurkey::calendar;
 use tofurkey::check::{self, UNKNOWN_EXIT};
 use tofurkey::cli::{self, Command, Options, USAGE};
@@ -32,6 +34,10 @@ use tofurkey::report::{self, Checked, Outcome, TicketOutcome, Written};
 use tofurkey::tickets::{Schedule, TicketSet};
 use tofurkey::timesync::ClockSync;
 
+/// Every allocation of a run (see `arena.rs` for why not glibc's malloc).
+#[global_allocator]
+static ALLOCATOR: Arena = Arena::new();
+
 /// The C entry point (see the module doc for why not Rust's `fn main`).
 // SAFETY: `no_mangle` is unsafe because two symbols of one name would
 // clash; with `no_main`, std defines no `main`, so this is the only one.
@@ -41,10 +47,7 @@ extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
         return 1;
     }
     hygiene::ignore_output_signals();
-    let code = real_main();
-    // Every print flushed and reported its own error.
-    let _ = io::stdout().flush();
-    c_int::from(code)
+    c_int::from(real_main())
 }
 
 /// Parses the command line and runs it; returns the exit code.
@@ -107,7 +110,7 @@ fn run(options: &Options) -> u8 {
     let result = set_keys(options, &log);
     let code = match &result {
         Ok((status, _)) => {
-            if let Err(e) = notify::status(status) {
+            if let Some(Err(e)) = status.as_deref().map(notify::status) {
                 log.warn(&format!("cannot send STATUS to systemd: {e}"));
             }
             0
@@ -152,9 +155,9 @@ fn failed_run_metrics(options: &Options, path: &std::path::Path) -> Option<Metri
     })
 }
 
-/// The job: counters, main key, derive, write. Returns the STATUS line and
-/// the run's metrics.
-fn set_keys(options: &Options, log: &Log) -> Result<(String, Metrics), Error> {
+/// The job: counters, main key, derive, write. Returns the STATUS line (if
+/// systemd wants one) and the run's metrics.
+fn set_keys(options: &Options, log: &Log) -> Result<(Option<String>, Metrics), Error> {
     let (counters, source) = counters_and_source(options)?;
     let schedule = Schedule::at(counters.now, counters.interval);
     let label = source.label();
@@ -254,7 +257,9 @@ fn set_keys(options: &Options, log: &Log) -> Result<(String, Metrics), Error> {
         tickets_id: tickets_id.clone(),
         clock,
     };
-    Ok((outcome.status(), metrics))
+    // Made only for a systemd that listens: most of a run's cost is its text.
+    let status = notify::wanted().then(|| outcome.status());
+    Ok((status, metrics))
 }
 
 /// `--check`: one line on stdout, a monitoring exit code; writes nothing.

@@ -5,10 +5,15 @@
 
 use libsystemd::daemon::{self, NotifyState};
 
-/// Sends `STATUS=<line>` if `$NOTIFY_SOCKET` is set. Returns the error text
-/// when the socket is set but the send failed; nothing when it is unset.
+/// True when systemd listens for a `STATUS=` (`$NOTIFY_SOCKET` is set).
+pub fn wanted() -> bool {
+    std::env::var_os("NOTIFY_SOCKET").is_some()
+}
+
+/// Sends `STATUS=<line>` if systemd listens. Returns the error text when
+/// the socket is set but the send failed; nothing when it is unset.
 pub fn status(line: &str) -> Result<(), String> {
-    if std::env::var_os("NOTIFY_SOCKET").is_none() {
+    if !wanted() {
         return Ok(());
     }
     // Escaped: a newline would start another field (`READY=1`, say).

@@ -6,12 +6,14 @@
 //! `TOFURKEY_*` field — is defined here once; a test checks that the
 //! catalog and the man page explain each.
 
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
 use std::path::Path;
 
 use zeroize::Zeroizing;
 
 use crate::check::{TicketVerdict, UNKNOWN_EXIT, Verdict};
-use crate::counters::{Counters, UnixTime, utc_string};
+use crate::counters::{Counters, UnixTime, Utc};
 use crate::keys::PairText;
 use crate::tickets::Schedule;
 use crate::timesync::ClockSync;
@@ -121,12 +123,49 @@ pub const FIELDS: [&str; 14] = [
     CLOCK_SYNCHRONIZED,
 ];
 
+/// A journal field's value. Numbers stay numbers and text is borrowed
+/// until the entry is sent: a run that logs to stderr formats none.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value<'a> {
+    /// A number, shown in decimal.
+    Num(u64),
+    /// Text.
+    Text(Cow<'a, str>),
+}
+
+impl fmt::Display for Value<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Num(n) => write!(f, "{n}"),
+            Value::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+impl From<u64> for Value<'_> {
+    fn from(n: u64) -> Self {
+        Value::Num(n)
+    }
+}
+
+impl<'a> From<&'a str> for Value<'a> {
+    fn from(t: &'a str) -> Self {
+        Value::Text(Cow::Borrowed(t))
+    }
+}
+
+impl From<String> for Value<'_> {
+    fn from(t: String) -> Self {
+        Value::Text(Cow::Owned(t))
+    }
+}
+
 /// Journal fields of one entry, besides MESSAGE and PRIORITY.
-pub type Fields = Vec<(&'static str, String)>;
+pub type Fields<'a> = Vec<(&'static str, Value<'a>)>;
 
 /// One log entry: a line on stderr, or a structured journal entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Entry {
+pub struct Entry<'a> {
     /// How serious it is.
     pub level: Level,
     /// Its MESSAGE_ID, if it is one of the events.
@@ -134,12 +173,12 @@ pub struct Entry {
     /// The one-line message.
     pub message: String,
     /// Journal fields.
-    pub fields: Fields,
+    pub fields: Fields<'a>,
 }
 
-impl Entry {
+impl Entry<'_> {
     /// An entry with no event and no fields.
-    pub fn plain(level: Level, message: String) -> Entry {
+    pub fn plain(level: Level, message: String) -> Entry<'static> {
         Entry {
             level,
             event: None,
@@ -150,7 +189,7 @@ impl Entry {
 }
 
 /// `-v`: where the main key comes from.
-pub fn key_source(label: &str) -> Entry {
+pub fn key_source(label: &str) -> Entry<'static> {
     Entry::plain(Level::Info, format!("main key from {label}"))
 }
 
@@ -165,7 +204,7 @@ pub fn keys_line(now: UnixTime, pair: &PairText) -> Zeroizing<String> {
 }
 
 /// The warning of every autokey run: no cross-host sync.
-pub fn autokey(label: &str, created: bool) -> Entry {
+pub fn autokey(label: &str, created: bool) -> Entry<'_> {
     let (event, what) = match created {
         true => (Event::AutokeyCreated, "created a new random main key as"),
         false => (Event::AutokeyUsed, "using the main key in"),
@@ -177,7 +216,7 @@ pub fn autokey(label: &str, created: bool) -> Entry {
             "{what} {label}: autokey mode gives no cross-host sync; give every host the same \
              key with -k or the credential tofurkey.key"
         ),
-        fields: vec![(KEY_SOURCE, label.to_string())],
+        fields: vec![(KEY_SOURCE, label.into())],
     }
 }
 
@@ -191,7 +230,7 @@ pub enum Push {
 }
 
 /// The warning of a run whose wall clock is not synchronized.
-pub fn unsynchronized() -> Entry {
+pub fn unsynchronized() -> Entry<'static> {
     Entry {
         level: Level::Warning,
         event: Some(Event::ClockUnsynchronized),
@@ -199,10 +238,7 @@ pub fn unsynchronized() -> Entry {
                   not be the fleet's; keys set anyway: run a time daemon (systemd-timesyncd, \
                   chrony)"
             .to_string(),
-        fields: vec![(
-            CLOCK_SYNCHRONIZED,
-            ClockSync::Unsynchronized.flag().to_string(),
-        )],
+        fields: vec![(CLOCK_SYNCHRONIZED, ClockSync::Unsynchronized.flag().into())],
     }
 }
 
@@ -280,55 +316,60 @@ pub struct Outcome<'a> {
 
 impl Outcome<'_> {
     /// The run's entry: what was done, the counters, when they change next.
-    pub fn entry(&self) -> Entry {
+    pub fn entry(&self) -> Entry<'_> {
         let c = self.counters;
         let (now, next) = (c.now.secs(), c.next_rotation);
         let (event, what) = match self.dry_run {
             true => (Event::DryRun, "dry run (-n), keys not written"),
             false => (Event::KeysSet, "keys set"),
         };
-        let message = format!(
+        // One buffer, sized for the longest entry (a ticket run's, with
+        // every output): the line every run makes, built without regrowing.
+        let mut message = String::with_capacity(512);
+        let _ = write!(
+            message,
             "{what}: time {now} ({}), interval {}, counters {} primary {} backup, next rotation \
              {next} ({}, in {} s), {}, main key id {}, keys id {}",
-            utc_string(now),
+            Utc(now),
             c.interval.secs(),
             c.primary,
             c.backup,
-            utc_string(next),
+            Utc(next),
             c.secs_to_rotation(),
             self.source,
             self.main_id,
             self.keys_id,
         );
-        let mut message = message;
-        let mut fields = vec![
-            (UNIX_TIME, now.to_string()),
-            (INTERVAL, c.interval.secs().to_string()),
-            (CTR_PRIMARY, c.primary.to_string()),
-            (CTR_BACKUP, c.backup.to_string()),
-            (NEXT_ROTATION, next.to_string()),
-            (KEY_SOURCE, self.source.to_string()),
-            (TARGET, self.target.display().to_string()),
-            (MAIN_KEY_ID, self.main_id.to_string()),
-            (KEYS_ID, self.keys_id.to_string()),
-        ];
+        let mut fields: Fields = Vec::with_capacity(FIELDS.len());
+        fields.extend([
+            (UNIX_TIME, now.into()),
+            (INTERVAL, c.interval.secs().into()),
+            (CTR_PRIMARY, c.primary.into()),
+            (CTR_BACKUP, c.backup.into()),
+            (NEXT_ROTATION, next.into()),
+            (KEY_SOURCE, self.source.into()),
+            (TARGET, Value::Text(self.target.to_string_lossy())),
+            (MAIN_KEY_ID, self.main_id.into()),
+            (KEYS_ID, self.keys_id.into()),
+        ]);
         if let Some(sync) = self.clock {
-            fields.push((CLOCK_SYNCHRONIZED, sync.flag().to_string()));
+            fields.push((CLOCK_SYNCHRONIZED, sync.flag().into()));
         }
         if let Some(t) = &self.tickets {
-            let changed = t.written.summary();
-            message.push_str(&format!(
-                "; ticket keys: counter {}, next change {} ({}), tickets id {}{}",
+            let change = t.schedule.next_change();
+            let _ = write!(
+                message,
+                "; ticket keys: counter {}, next change {change} ({}), tickets id {}",
                 t.schedule.current,
-                t.schedule.next_change(),
-                utc_string(t.schedule.next_change()),
+                Utc(change),
                 t.tickets_id,
-                changed.as_ref().map_or(String::new(), |s| format!(", {s}"))
-            ));
-            fields.push((TICKETS_ID, t.tickets_id.to_string()));
-            fields.push((TICKET_CTR, t.schedule.current.to_string()));
-            if let Some(s) = changed {
-                fields.push((TICKETS_CHANGED, s));
+            );
+            fields.push((TICKETS_ID, t.tickets_id.into()));
+            fields.push((TICKET_CTR, t.schedule.current.into()));
+            if let Some(s) = t.written.summary() {
+                message.push_str(", ");
+                message.push_str(&s);
+                fields.push((TICKETS_CHANGED, s.into()));
             }
         }
         Entry {
@@ -358,14 +399,14 @@ impl Outcome<'_> {
             "{what}: counters {}/{}, next rotation {}, keys id {}{tickets}{clock}",
             c.primary,
             c.backup,
-            utc_string(c.next_rotation),
+            Utc(c.next_rotation),
             self.keys_id
         )
     }
 }
 
 /// A failed run's entry and its `STATUS=` line; `message` is the error.
-pub fn failure(message: &str) -> (Entry, String) {
+pub fn failure(message: &str) -> (Entry<'static>, String) {
     let entry = Entry {
         level: Level::Error,
         event: Some(Event::Failure),
@@ -427,7 +468,7 @@ pub fn check_line(result: Result<Checked, String>) -> (u8, String) {
 
 /// `--check`'s journal entry (under a monitoring unit): its line, and its
 /// exit code as a field.
-pub fn check_entry(code: u8, line: &str) -> Entry {
+pub fn check_entry(code: u8, line: &str) -> Entry<'static> {
     Entry {
         level: if code == 0 {
             Level::Info
@@ -436,7 +477,7 @@ pub fn check_entry(code: u8, line: &str) -> Entry {
         },
         event: Some(Event::Check),
         message: line.to_string(),
-        fields: vec![(CHECK_EXIT, code.to_string())],
+        fields: vec![(CHECK_EXIT, u64::from(code).into())],
     }
 }
 
@@ -522,8 +563,8 @@ mod tests {
             names[9..],
             [CLOCK_SYNCHRONIZED, TICKETS_ID, TICKET_CTR, TICKETS_CHANGED]
         );
-        assert_eq!(e.fields[9].1, "0");
-        assert_eq!(e.fields[11].1, "11");
+        assert_eq!(e.fields[9].1, "0".into());
+        assert_eq!(e.fields[11].1, Value::Num(11));
         assert!(
             outcome
                 .status()
@@ -569,7 +610,7 @@ mod tests {
         let names: Vec<_> = e.fields.iter().map(|(k, _)| *k).collect();
         assert_eq!(names[..9], FIELDS[..9]);
         assert_eq!(e.fields[9], (CLOCK_SYNCHRONIZED, "1".into()));
-        assert_eq!(e.fields[2], (CTR_PRIMARY, "11".into()));
+        assert_eq!(e.fields[2], (CTR_PRIMARY, Value::Num(11)));
         assert_eq!(e.fields[6], (TARGET, "/t".into()));
         assert_eq!(
             outcome.status(),
@@ -683,7 +724,7 @@ mod tests {
         let e = check_entry(2, "CRITICAL: x");
         assert_eq!(
             (e.level, e.fields),
-            (Level::Warning, vec![(CHECK_EXIT, "2".into())])
+            (Level::Warning, vec![(CHECK_EXIT, Value::Num(2))])
         );
         assert_eq!(check_entry(0, "OK: x").level, Level::Info);
     }

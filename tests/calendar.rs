@@ -5,7 +5,7 @@
 use std::process::Command;
 
 use tofurkey::calendar::{DELAY, Unexpressible, calendar_events, timer_dropin};
-use tofurkey::counters::{Interval, MAX_INTERVAL, MIN_INTERVAL, utc_string};
+use tofurkey::counters::{Interval, MAX_INTERVAL, MIN_INTERVAL, Utc};
 
 const DAY: u64 = 86_400;
 const WEEK: u64 = 7 * DAY;
@@ -39,7 +39,7 @@ fn systemd_elapses(events: &[String], iterations: usize, span: u64) -> Vec<Strin
         "systemd-analyze rejected {events:?}: {}{stdout}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let end = utc_string(BASE + span);
+    let end = Utc(BASE + span).to_string();
     let mut elapses: Vec<String> = stdout
         .lines()
         .map(str::trim_start)
@@ -65,7 +65,7 @@ fn check(secs: u64) {
     let first = ((BASE - DELAY) / half + 1) * half + DELAY;
     let expected: Vec<String> = (first..=BASE + span)
         .step_by(usize::try_from(half).expect("small half"))
-        .map(utc_string)
+        .map(|t| Utc(t).to_string())
         .collect();
     // Each event elapses at most as often as all of them together; a
     // duplicate (two events at one time) would also show as a mismatch.
