@@ -216,15 +216,21 @@ impl KeyDir {
 
     /// Checks that `name` is absent or a regular file (never followed).
     pub fn check(&self, name: &str) -> Result<(), DirError> {
+        self.present(name).map(|_| ())
+    }
+
+    /// Whether `name` is there, if it is absent or a regular file (never
+    /// followed).
+    fn present(&self, name: &str) -> Result<bool, DirError> {
         match nix::sys::stat::fstatat(
             Some(self.fd.as_raw_fd()),
             name,
             AtFlags::AT_SYMLINK_NOFOLLOW,
         ) {
-            Err(Errno::ENOENT) => Ok(()),
+            Err(Errno::ENOENT) => Ok(false),
             Err(e) => Err(self.io(name, "inspect", e.into())),
             Ok(st) => match Kind::of_mode(st.st_mode) {
-                None => Ok(()),
+                None => Ok(true),
                 Some(kind) => Err(DirError::NotFile {
                     path: self.path_of(name),
                     kind,
@@ -234,8 +240,11 @@ impl KeyDir {
     }
 
     /// Reads file `name` (up to [`READ_MAX`] bytes); `None` if it is absent.
+    /// (One that appears after the check is replaced all the same.)
     pub fn read(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, DirError> {
-        self.check(name)?;
+        if !self.present(name)? {
+            return Ok(None);
+        }
         let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_NOCTTY;
         let mut file = match openat(&self.fd, Path::new(name), flags, Mode::empty()) {
             Ok(f) => f,

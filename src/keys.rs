@@ -62,24 +62,28 @@ impl MainKey {
         ))
     }
 
-    /// Derives `LEN` bytes for `counter` under `personal`: the KDF of the TFO
-    /// keys (salt = counter LE64 and 8 zero bytes), in another domain. The
-    /// ticket keys (`tickets.rs`) use it with their own personalizations.
-    pub(crate) fn derive_16(&self, counter: u64, personal: &[u8; 16]) -> Zeroizing<[u8; 16]> {
-        Zeroizing::new(blake2b::<U16, 16>(
-            &self.0,
-            &counter_salt(counter),
-            personal,
-        ))
-    }
-
-    /// As [`MainKey::derive_16`], 32 bytes.
-    pub(crate) fn derive_32(&self, counter: u64, personal: &[u8; 16]) -> Zeroizing<[u8; 32]> {
-        Zeroizing::new(blake2b::<U32, 32>(
-            &self.0,
-            &counter_salt(counter),
-            personal,
-        ))
+    /// Derives `LEN` (16 or 32) bytes for `counter` under `personal` into
+    /// `out`: the KDF of the TFO keys (salt = counter LE64 and 8 zero bytes),
+    /// in another domain. The ticket keys (`tickets.rs`) use it with their
+    /// own personalizations, each part derived where it is kept.
+    pub(crate) fn derive_into<const LEN: usize>(
+        &self,
+        counter: u64,
+        personal: &[u8; 16],
+        out: &mut [u8; LEN],
+    ) {
+        const {
+            assert!(
+                LEN == 16 || LEN == 32,
+                "ticket key parts are 16 or 32 bytes"
+            )
+        };
+        let salt = counter_salt(counter);
+        match LEN {
+            16 => out.copy_from_slice(&blake2b::<U16, 16>(&self.0, &salt, personal)),
+            32 => out.copy_from_slice(&blake2b::<U32, 32>(&self.0, &salt, personal)),
+            _ => unreachable!("ticket key parts are 16 or 32 bytes"),
+        }
     }
 
     /// A non-secret fingerprint of the main key: 16 hex digits of BLAKE2b-64
@@ -119,7 +123,8 @@ pub(crate) fn unkeyed_fingerprint(data: &[u8], personal: &[u8; 16]) -> String {
 fn fingerprint_hex(bytes: [u8; 8]) -> String {
     let mut digits = [0u8; 16];
     let _ = hex::encode_to_slice(bytes, &mut digits);
-    String::from_utf8_lossy(&digits).into_owned()
+    // Hex digits are ASCII.
+    str::from_utf8(&digits).unwrap_or_default().to_owned()
 }
 
 /// libsodium's KDF salt: the counter as LE64, then 8 zero bytes.

@@ -51,13 +51,19 @@ impl Nginx {
         let files: [(&str, &[u8]); SET_LEN] =
             FILES.map(|name| (name, files.next().unwrap_or_default()));
         let replaced = self.dir.replace(&files)?;
-        let stamped = self.dir.read(STAMP)?.is_some_and(|s| {
-            s.strip_suffix(b"\n")
-                .is_some_and(|s| s.ends_with(id.as_bytes()))
-        });
-        if replaced > 0 || !stamped {
-            self.dir
-                .replace(&[(STAMP, format!("{now} {id}\n").as_bytes())])?;
+        let stamped = || -> Result<bool, DirError> {
+            Ok(self.dir.read(STAMP)?.is_some_and(|s| {
+                s.strip_suffix(b"\n")
+                    .is_some_and(|s| s.ends_with(id.as_bytes()))
+            }))
+        };
+        if replaced > 0 || !stamped()? {
+            let now = now.to_string();
+            let mut stamp = String::with_capacity(now.len() + id.len() + 2);
+            for part in [&now[..], " ", id, "\n"] {
+                stamp.push_str(part);
+            }
+            self.dir.replace(&[(STAMP, stamp.as_bytes())])?;
         }
         Ok(replaced)
     }

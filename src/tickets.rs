@@ -96,11 +96,16 @@ pub struct TicketKey {
 impl TicketKey {
     /// Derives ticket key `counter` from the main key.
     pub fn derive(main: &MainKey, counter: u64) -> TicketKey {
-        TicketKey {
-            name: *main.derive_16(counter, &PERSONAL_NAME),
-            aes: *main.derive_32(counter, &PERSONAL_AES),
-            hmac: *main.derive_32(counter, &PERSONAL_HMAC),
-        }
+        // Derived in place: no copy of a part is left to wipe.
+        let mut key = TicketKey {
+            name: [0; NAME_LEN],
+            aes: [0; AES_LEN],
+            hmac: [0; HMAC_LEN],
+        };
+        main.derive_into(counter, &PERSONAL_NAME, &mut key.name);
+        main.derive_into(counter, &PERSONAL_AES, &mut key.aes);
+        main.derive_into(counter, &PERSONAL_HMAC, &mut key.hmac);
+        key
     }
 
     /// nginx's 80-byte file: name | HMAC | AES
@@ -116,7 +121,9 @@ impl TicketKey {
 
     /// HAProxy's form in its file and runtime API: base64 of [`Self::haproxy`].
     pub fn haproxy_base64(&self) -> Zeroizing<[u8; BASE64_LEN]> {
-        base64(&self.haproxy())
+        let mut out = Zeroizing::new([0; BASE64_LEN]);
+        base64(&self.haproxy(), &mut out);
+        out
     }
 
     fn laid_out(&self, second: &[u8; 32], third: &[u8; 32]) -> Zeroizing<[u8; KEY_LEN]> {
@@ -209,7 +216,9 @@ impl TicketSet {
     pub fn nginx_files(&self) -> Zeroizing<Vec<u8>> {
         let mut out = Zeroizing::new(Vec::with_capacity(KEY_LEN * SET_LEN));
         for key in &self.keys {
-            out.extend_from_slice(&key.nginx()[..]);
+            for part in [&key.name[..], &key.hmac, &key.aes] {
+                out.extend_from_slice(part);
+            }
         }
         out
     }
@@ -217,10 +226,11 @@ impl TicketSet {
     /// HAProxy's file: the keys base64, one per line, oldest first
     /// (HAProxy encrypts with the penultimate line: the current key).
     pub fn haproxy_file(&self) -> Zeroizing<Vec<u8>> {
-        let mut out = Zeroizing::new(Vec::with_capacity(HAPROXY_FILE_LEN));
-        for key in &self.keys {
-            out.extend_from_slice(&key.haproxy_base64()[..]);
-            out.push(b'\n');
+        let mut out = Zeroizing::new(vec![b'\n'; HAPROXY_FILE_LEN]);
+        for (line, key) in out.chunks_exact_mut(BASE64_LEN + 1).zip(&self.keys) {
+            if let Some(text) = line.first_chunk_mut() {
+                base64(&key.haproxy(), text);
+            }
         }
         out
     }
@@ -245,10 +255,10 @@ pub fn set_fingerprint(names: &[u8; NAME_LEN * SET_LEN]) -> String {
 }
 
 /// Standard base64 with padding (RFC 4648 §4), as HAProxy reads and prints
-/// it. Fixed sizes: no allocation that could keep a copy of a key.
-fn base64(bytes: &[u8; KEY_LEN]) -> Zeroizing<[u8; BASE64_LEN]> {
+/// it, into the caller's buffer. Fixed sizes: no allocation that could keep
+/// a copy of a key.
+fn base64(bytes: &[u8; KEY_LEN], out: &mut [u8; BASE64_LEN]) {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = Zeroizing::new([b'='; BASE64_LEN]);
     let (whole, rest) = bytes.as_chunks::<3>();
     let mut tail = [0u8; 3];
     tail[..rest.len()].copy_from_slice(rest);
@@ -262,7 +272,6 @@ fn base64(bytes: &[u8; KEY_LEN]) -> Zeroizing<[u8; BASE64_LEN]> {
         out[BASE64_LEN - 3 + rest.len()..].fill(b'=');
     }
     tail.zeroize();
-    out
 }
 
 #[cfg(test)]
@@ -337,7 +346,9 @@ mod tests {
         let k = TicketKey::derive(&main, 11);
         assert_ne!(k.aes, k.hmac);
         assert_ne!(k.name[..], k.aes[..16]);
-        assert_ne!(k.name, *main.derive_16(11, &PERSONAL), "not the TFO key");
+        let mut tfo = [0; 16];
+        main.derive_into(11, &PERSONAL, &mut tfo);
+        assert_ne!(k.name, tfo, "not the TFO key");
         assert_ne!(k.name, TicketKey::derive(&main, 12).name);
         assert_ne!(k.aes, TicketKey::derive(&MainKey::new([7; 32]), 11).aes);
     }
@@ -346,11 +357,13 @@ mod tests {
     fn base64_matches_rfc4648() {
         let mut bytes = [0u8; KEY_LEN];
         bytes[..6].copy_from_slice(b"foobar");
-        let text = base64(&bytes);
+        let mut text = [0; BASE64_LEN];
+        base64(&bytes, &mut text);
         assert!(text.starts_with(b"Zm9vYmFy"));
         assert_eq!(text[BASE64_LEN - 1], b'=');
         assert_eq!(text[BASE64_LEN - 2], b'A');
-        let all = base64(&[0xff; KEY_LEN]);
+        let mut all = [0; BASE64_LEN];
+        base64(&[0xff; KEY_LEN], &mut all);
         assert!(all[..BASE64_LEN - 4].iter().all(|&c| c == b'/'));
         assert_eq!(&all[BASE64_LEN - 4..], b"//8=");
     }
