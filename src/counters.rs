@@ -170,26 +170,24 @@ impl Utc {
         let month = if mp < 10 { mp + 3 } else { mp - 9 };
         let year = yoe + era * 400 + u64::from(month <= 2);
         let mut out = [0u8; 30];
-        let mut len = 0;
-        let mut put = |mut n: u64, width: usize, after: u8| {
-            let digits = if n < 10_000 {
-                width
-            } else {
-                n.ilog10() as usize + 1
-            };
-            for slot in out[len..len + digits].iter_mut().rev() {
-                *slot = b'0' + (n % 10) as u8;
-                n /= 10;
-            }
-            out[len + digits] = after;
-            len += digits + 1;
+        // The year (four digits until 9999, then as many as it has)...
+        let digits = if year < 10_000 {
+            4
+        } else {
+            year.ilog10() as usize + 1
         };
-        put(year, 4, b'-');
-        put(month, 2, b'-');
-        put(day, 2, b'T');
-        put(rem / 3600, 2, b':');
-        put(rem / 60 % 60, 2, b':');
-        put(rem % 60, 2, b'Z');
+        let mut y = year;
+        for slot in out[..digits].iter_mut().rev() {
+            *slot = b'0' + (y % 10) as u8;
+            y /= 10;
+        }
+        // ...then the five two-digit fields, each after its separator.
+        let fields = [month, day, rem / 3600, rem / 60 % 60, rem % 60];
+        for ((at, sep), n) in (digits..).step_by(3).zip(*b"--T::").zip(fields) {
+            out[at..at + 3].copy_from_slice(&[sep, b'0' + (n / 10) as u8, b'0' + (n % 10) as u8]);
+        }
+        let len = digits + 16;
+        out[len - 1] = b'Z';
         (out, len)
     }
 }

@@ -66,20 +66,9 @@ impl MainKey {
     /// `out`: the KDF of the TFO keys (salt = counter LE64 and 8 zero bytes),
     /// in another domain. The ticket keys (`tickets.rs`) use it with their
     /// own personalizations, each part derived where it is kept.
-    pub(crate) fn derive_into<const LEN: usize>(
-        &self,
-        counter: u64,
-        personal: &[u8; 16],
-        out: &mut [u8; LEN],
-    ) {
-        const {
-            assert!(
-                LEN == 16 || LEN == 32,
-                "ticket key parts are 16 or 32 bytes"
-            )
-        };
+    pub(crate) fn derive_into(&self, counter: u64, personal: &[u8; 16], out: &mut [u8]) {
         let salt = counter_salt(counter);
-        match LEN {
+        match out.len() {
             16 => out.copy_from_slice(&blake2b::<U16, 16>(&self.0, &salt, personal)),
             32 => out.copy_from_slice(&blake2b::<U32, 32>(&self.0, &salt, personal)),
             _ => unreachable!("ticket key parts are 16 or 32 bytes"),

@@ -113,12 +113,17 @@ impl Source {
     /// What the log calls it: a path, or the credential's name. Never a byte
     /// of the key.
     pub fn label(&self) -> String {
-        match self {
-            Source::File(p) => format!("key file {}", p.display()),
-            Source::Stdin => "standard input".into(),
-            Source::Credential(_) => format!("credential {CREDENTIAL}"),
-            Source::Autokey(p) => format!("autokey {}", p.display()),
-        }
+        let (what, path) = match self {
+            Source::File(p) => ("key file ", p.to_string_lossy()),
+            Source::Stdin => ("standard input", "".into()),
+            Source::Credential(_) => ("credential ", CREDENTIAL.into()),
+            Source::Autokey(p) => ("autokey ", p.to_string_lossy()),
+        };
+        // Every run makes it: one allocation, no formatting.
+        let mut label = String::with_capacity(what.len() + path.len());
+        label.push_str(what);
+        label.push_str(&path);
+        label
     }
 
     /// What an error calls it: the kind of source and its full path.

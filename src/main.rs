@@ -53,7 +53,8 @@ extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
 /// Parses the command line and runs it; returns the exit code.
 fn real_main() -> u8 {
     let args: Vec<OsString> = env::args_os().skip(1).collect();
-    let command = match cli::parse(args.iter().cloned()) {
+    let asks_check = cli::asks_check(&args);
+    let command = match cli::parse(args) {
         Ok(c) => c,
         Err(e) => {
             let e = Error::from(e);
@@ -61,7 +62,7 @@ fn real_main() -> u8 {
             let line = log::escape(&line);
             log::stderr_line(&format!("error: {line}"));
             log::stderr_line(USAGE);
-            if cli::asks_check(&args) {
+            if asks_check {
                 // Monitoring reads stdout and the exit code.
                 print(&format!("UNKNOWN: {line}\n"));
                 return UNKNOWN_EXIT;

@@ -85,52 +85,57 @@ const _: () = assert!(KEY_LEN == 80 && BASE64_LEN == 108);
 // `n - 1` cannot underflow: MIN_TIME / MAX_INTERVAL >= 1 (counters.rs).
 const _: () = assert!(crate::counters::MIN_TIME / crate::counters::MAX_INTERVAL >= 1);
 
-/// One logical ticket key. Wiped on drop; never printed.
+/// One logical ticket key, kept in HAProxy's layout (name | AES | HMAC,
+/// `struct tls_sess_key_256`): its file and runtime API take it as it is.
+/// Wiped on drop; never printed.
 #[derive(Zeroize, ZeroizeOnDrop)]
 pub struct TicketKey {
-    name: [u8; NAME_LEN],
-    aes: [u8; AES_LEN],
-    hmac: [u8; HMAC_LEN],
+    haproxy: [u8; KEY_LEN],
 }
 
 impl TicketKey {
     /// Derives ticket key `counter` from the main key.
     pub fn derive(main: &MainKey, counter: u64) -> TicketKey {
-        // Derived in place: no copy of a part is left to wipe.
+        // Each part derived in place: no copy of it is left to wipe.
         let mut key = TicketKey {
-            name: [0; NAME_LEN],
-            aes: [0; AES_LEN],
-            hmac: [0; HMAC_LEN],
+            haproxy: [0; KEY_LEN],
         };
-        main.derive_into(counter, &PERSONAL_NAME, &mut key.name);
-        main.derive_into(counter, &PERSONAL_AES, &mut key.aes);
-        main.derive_into(counter, &PERSONAL_HMAC, &mut key.hmac);
+        let (name, rest) = key.haproxy.split_at_mut(NAME_LEN);
+        let (aes, hmac) = rest.split_at_mut(AES_LEN);
+        main.derive_into(counter, &PERSONAL_NAME, name);
+        main.derive_into(counter, &PERSONAL_AES, aes);
+        main.derive_into(counter, &PERSONAL_HMAC, hmac);
         key
     }
 
-    /// nginx's 80-byte file: name | HMAC | AES
-    /// (`ngx_ssl_session_ticket_keys`).
-    pub fn nginx(&self) -> Zeroizing<[u8; KEY_LEN]> {
-        self.laid_out(&self.hmac, &self.aes)
+    /// The name, sent in clear in every ticket.
+    pub fn name(&self) -> &[u8] {
+        &self.haproxy[..NAME_LEN]
     }
 
-    /// HAProxy's 80 bytes: name | AES | HMAC (`struct tls_sess_key_256`).
-    pub fn haproxy(&self) -> Zeroizing<[u8; KEY_LEN]> {
-        self.laid_out(&self.aes, &self.hmac)
+    fn aes(&self) -> &[u8] {
+        &self.haproxy[NAME_LEN..NAME_LEN + AES_LEN]
+    }
+
+    fn hmac(&self) -> &[u8] {
+        &self.haproxy[NAME_LEN + AES_LEN..]
+    }
+
+    /// nginx's 80-byte file, in its order: name | HMAC | AES
+    /// (`ngx_ssl_session_ticket_keys`).
+    pub fn nginx_parts(&self) -> [&[u8]; 3] {
+        [self.name(), self.hmac(), self.aes()]
+    }
+
+    /// HAProxy's 80 bytes: name | AES | HMAC.
+    pub fn haproxy(&self) -> &[u8; KEY_LEN] {
+        &self.haproxy
     }
 
     /// HAProxy's form in its file and runtime API: base64 of [`Self::haproxy`].
     pub fn haproxy_base64(&self) -> Zeroizing<[u8; BASE64_LEN]> {
         let mut out = Zeroizing::new([0; BASE64_LEN]);
-        base64(&self.haproxy(), &mut out);
-        out
-    }
-
-    fn laid_out(&self, second: &[u8; 32], third: &[u8; 32]) -> Zeroizing<[u8; KEY_LEN]> {
-        let mut out = Zeroizing::new([0u8; KEY_LEN]);
-        out[..NAME_LEN].copy_from_slice(&self.name);
-        out[NAME_LEN..NAME_LEN + 32].copy_from_slice(second);
-        out[NAME_LEN + 32..].copy_from_slice(third);
+        base64(&self.haproxy, &mut out);
         out
     }
 }
@@ -216,7 +221,7 @@ impl TicketSet {
     pub fn nginx_files(&self) -> Zeroizing<Vec<u8>> {
         let mut out = Zeroizing::new(Vec::with_capacity(KEY_LEN * SET_LEN));
         for key in &self.keys {
-            for part in [&key.name[..], &key.hmac, &key.aes] {
+            for part in key.nginx_parts() {
                 out.extend_from_slice(part);
             }
         }
@@ -229,7 +234,7 @@ impl TicketSet {
         let mut out = Zeroizing::new(vec![b'\n'; HAPROXY_FILE_LEN]);
         for (line, key) in out.chunks_exact_mut(BASE64_LEN + 1).zip(&self.keys) {
             if let Some(text) = line.first_chunk_mut() {
-                base64(&key.haproxy(), text);
+                base64(key.haproxy(), text);
             }
         }
         out
@@ -242,7 +247,7 @@ impl TicketSet {
     pub fn fingerprint(&self) -> String {
         let mut names = [0u8; NAME_LEN * SET_LEN];
         for (chunk, key) in names.chunks_exact_mut(NAME_LEN).zip(&self.keys) {
-            chunk.copy_from_slice(&key.name);
+            chunk.copy_from_slice(key.name());
         }
         set_fingerprint(&names)
     }
@@ -259,19 +264,22 @@ pub fn set_fingerprint(names: &[u8; NAME_LEN * SET_LEN]) -> String {
 /// a copy of a key.
 fn base64(bytes: &[u8; KEY_LEN], out: &mut [u8; BASE64_LEN]) {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let (whole, rest) = bytes.as_chunks::<3>();
-    let mut tail = [0u8; 3];
-    tail[..rest.len()].copy_from_slice(rest);
-    let groups = whole.iter().chain((!rest.is_empty()).then_some(&tail));
-    for (group, b) in out.as_chunks_mut::<4>().0.iter_mut().zip(groups) {
+    // 26 whole groups of 3 bytes, then 2 bytes: 3 characters and one '='.
+    const WHOLE: usize = KEY_LEN / 3;
+    const _: () = assert!(KEY_LEN % 3 == 2 && BASE64_LEN == 4 * WHOLE + 4);
+    let put = |out: &mut [u8], word: u32| {
+        for (c, shift) in out.iter_mut().zip([18, 12, 6, 0]) {
+            *c = ALPHABET[(word >> shift & 63) as usize];
+        }
+    };
+    for i in 0..WHOLE {
+        let b = &bytes[3 * i..3 * i + 3];
         let word = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        *group = [18, 12, 6, 0].map(|shift| ALPHABET[(word >> shift & 63) as usize]);
+        put(&mut out[4 * i..4 * i + 4], word);
     }
-    // The last group of n < 3 bytes gives n + 1 characters, then '='.
-    if !rest.is_empty() {
-        out[BASE64_LEN - 3 + rest.len()..].fill(b'=');
-    }
-    tail.zeroize();
+    let word = u32::from(bytes[KEY_LEN - 2]) << 16 | u32::from(bytes[KEY_LEN - 1]) << 8;
+    put(&mut out[4 * WHOLE..4 * WHOLE + 3], word);
+    out[BASE64_LEN - 1] = b'=';
 }
 
 #[cfg(test)]
@@ -299,13 +307,13 @@ mod tests {
     #[test]
     fn spec_vector() {
         let k = TicketKey::derive(&spec_key(), 11);
-        assert_eq!(hex::encode(k.name), "2d1c9f5ae203c4b258f75c6e85a88b03");
+        assert_eq!(hex::encode(k.name()), "2d1c9f5ae203c4b258f75c6e85a88b03");
         assert_eq!(
-            hex::encode(k.aes),
+            hex::encode(k.aes()),
             "1044e7bd0bfe084a14f527fafe9c5b79746994f9112b6a062f4d16647be32661"
         );
         assert_eq!(
-            hex::encode(k.hmac),
+            hex::encode(k.hmac()),
             "725f9241b37e092e41c6648e0005034d3afcb059c82ce7530fc94b64cc7af386"
         );
         // `base64.b64encode(name + aes + hmac)`: HAProxy's line.
@@ -324,33 +332,33 @@ mod tests {
         );
         assert_eq!(file.iter().filter(|&&b| b == b'\n').count(), 3);
         let files = set.nginx_files();
-        assert_eq!(&files[KEY_LEN..2 * KEY_LEN], &k.nginx()[..]);
+        assert_eq!(&files[KEY_LEN..2 * KEY_LEN], &k.nginx_parts().concat()[..]);
         assert_eq!(files.len(), 240);
     }
 
     #[test]
     fn layouts() {
         let k = TicketKey::derive(&spec_key(), 11);
-        let (ngx, hap) = (k.nginx(), k.haproxy());
-        assert_eq!(&ngx[..16], &k.name);
-        assert_eq!(&ngx[16..48], &k.hmac);
-        assert_eq!(&ngx[48..], &k.aes);
-        assert_eq!(&hap[..16], &k.name);
-        assert_eq!(&hap[16..48], &k.aes);
-        assert_eq!(&hap[48..], &k.hmac);
+        let (ngx, hap) = (k.nginx_parts().concat(), k.haproxy());
+        assert_eq!(&ngx[..16], k.name());
+        assert_eq!(&ngx[16..48], k.hmac());
+        assert_eq!(&ngx[48..], k.aes());
+        assert_eq!(&hap[..16], k.name());
+        assert_eq!(&hap[16..48], k.aes());
+        assert_eq!(&hap[48..], k.hmac());
     }
 
     #[test]
     fn parts_are_independent_and_counters_matter() {
         let main = spec_key();
         let k = TicketKey::derive(&main, 11);
-        assert_ne!(k.aes, k.hmac);
-        assert_ne!(k.name[..], k.aes[..16]);
+        assert_ne!(k.aes(), k.hmac());
+        assert_ne!(k.name(), &k.aes()[..16]);
         let mut tfo = [0; 16];
         main.derive_into(11, &PERSONAL, &mut tfo);
-        assert_ne!(k.name, tfo, "not the TFO key");
-        assert_ne!(k.name, TicketKey::derive(&main, 12).name);
-        assert_ne!(k.aes, TicketKey::derive(&MainKey::new([7; 32]), 11).aes);
+        assert_ne!(k.name(), tfo, "not the TFO key");
+        assert_ne!(k.name(), TicketKey::derive(&main, 12).name());
+        assert_ne!(k.aes(), TicketKey::derive(&MainKey::new([7; 32]), 11).aes());
     }
 
     #[test]
@@ -400,6 +408,6 @@ mod tests {
             id,
             TicketSet::derive(&main, at(1_100_000, 86_400)).fingerprint()
         );
-        assert_eq!(set.current().name, TicketKey::derive(&main, 11).name);
+        assert_eq!(set.current().name(), TicketKey::derive(&main, 11).name());
     }
 }
