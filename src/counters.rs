@@ -157,7 +157,7 @@ pub struct Utc(pub u64);
 impl Utc {
     /// The text's bytes in a buffer, and its length: `year` has at most 14
     /// digits (u64::MAX seconds), and `-MM-DDThh:mm:ssZ` is 16 more.
-    pub fn ascii(self) -> ([u8; 30], usize) {
+    fn ascii(self) -> ([u8; 30], usize) {
         let secs = self.0;
         let (days, rem) = (secs / 86_400, secs % 86_400);
         let z = days + 719_468;

@@ -133,15 +133,6 @@ pub enum Value<'a> {
     Text(Cow<'a, str>),
 }
 
-impl fmt::Display for Value<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Value::Num(n) => write!(f, "{n}"),
-            Value::Text(t) => f.write_str(t),
-        }
-    }
-}
-
 impl From<u64> for Value<'_> {
     fn from(n: u64) -> Self {
         Value::Num(n)
