@@ -12,6 +12,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use nix::fcntl::AtFlags;
@@ -28,14 +29,17 @@ use crate::tickets::{BASE64_LEN, SET_LEN, TicketSet};
 
 /// HAProxy's ticket key file, its directory checked.
 pub struct KeyFile {
-    dir: KeyDir,
+    dir: Rc<KeyDir>,
     name: String,
     path: PathBuf,
 }
 
 impl KeyFile {
     /// Checks the file's directory and the file's name; writes nothing.
-    pub fn open(path: &Path) -> Result<KeyFile, DirError> {
+    /// The directory is `shared`, already checked, when `path` names it
+    /// as it is (the README's layout puts nginx's files beside it): one
+    /// check, one fd.
+    pub fn open(path: &Path, shared: Option<&Rc<KeyDir>>) -> Result<KeyFile, DirError> {
         let name = match path.file_name().and_then(|n| n.to_str()) {
             Some(n) if !path.as_os_str().as_encoded_bytes().ends_with(b"/") => n.to_string(),
             _ => {
@@ -44,8 +48,10 @@ impl KeyFile {
                 });
             }
         };
-        let dir = dir_of(path);
-        let dir = KeyDir::open(dir)?;
+        let dir = match (dir_of(path), shared) {
+            (dir, Some(shared)) if dir == shared.path() => Rc::clone(shared),
+            (dir, _) => Rc::new(KeyDir::open(dir)?),
+        };
         dir.check(&name)?;
         Ok(KeyFile {
             dir,

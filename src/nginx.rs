@@ -12,6 +12,7 @@
 //! and a run that changes nothing reloads nothing.
 
 use std::path::Path;
+use std::rc::Rc;
 
 use zeroize::Zeroizing;
 
@@ -27,14 +28,13 @@ pub const STAMP: &str = "changed";
 
 /// nginx's ticket directory, checked.
 pub struct Nginx {
-    dir: KeyDir,
+    dir: Rc<KeyDir>,
 }
 
 impl Nginx {
-    /// Opens and checks the directory and the names of its files; writes
-    /// nothing.
-    pub fn open(path: &Path) -> Result<Nginx, DirError> {
-        let dir = KeyDir::open(path)?;
+    /// Checks the names of its files in `dir`, the directory checked (and
+    /// perhaps shared with HAProxy's file); writes nothing.
+    pub fn open(dir: Rc<KeyDir>) -> Result<Nginx, DirError> {
         for name in FILES.iter().chain(&[STAMP]) {
             dir.check(name)?;
         }

@@ -1,10 +1,12 @@
 //! The ticket key outputs of one run: opened and checked together before a
 //! byte of key is read, then each written whatever became of the others.
 
+use std::rc::Rc;
+
 use crate::check::{TicketVerdict, classify_tickets};
 use crate::cli::Tickets;
 use crate::haproxy::{KeyFile, Pushed, Runtime, SocketError};
-use crate::keydir::DirError;
+use crate::keydir::{DirError, KeyDir};
 use crate::keys::MainKey;
 use crate::nginx::Nginx;
 use crate::report::{Push, Written};
@@ -52,11 +54,13 @@ impl TicketOutputs {
     /// Opens and checks every output asked for, and reads the running
     /// HAProxy's keys; writes nothing.
     pub fn open(asked: &Tickets) -> Result<TicketOutputs, OutputError> {
-        let nginx = asked.nginx.as_deref().map(Nginx::open).transpose()?;
+        let nginx_dir = asked.nginx.as_deref().map(KeyDir::open).transpose()?;
+        let nginx_dir = nginx_dir.map(Rc::new);
+        let nginx = nginx_dir.clone().map(Nginx::open).transpose()?;
         let haproxy = asked
             .haproxy_file
             .as_deref()
-            .map(KeyFile::open)
+            .map(|file| KeyFile::open(file, nginx_dir.as_ref()))
             .transpose()?;
         let runtime = match (&asked.haproxy_socket, &asked.haproxy_file) {
             (Some(socket), Some(file)) => Some(Runtime::open(socket, file)?),

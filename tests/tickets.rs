@@ -328,6 +328,19 @@ fn bad_directories_and_files_write_nothing_anywhere() {
             .concat(),
             "is a FIFO, not a regular file",
         ),
+        (
+            // A good nginx directory, HAProxy's file in another, bad one:
+            // only a directory named as nginx's is checked once for both.
+            [
+                nginx(good.0.path()),
+                vec![
+                    "--haproxy-tickets".into(),
+                    open.path("haproxy.keys").display().to_string(),
+                ],
+            ]
+            .concat(),
+            "mode 0777) can be changed by another user",
+        ),
     ];
     for (args, want) in cases {
         let target = d.target();
