@@ -2,8 +2,6 @@
 //! Pure: compares bytes read elsewhere with pairs derived here. The verdicts
 //! and exit codes follow the monitoring-plugin convention.
 
-use zeroize::Zeroizing;
-
 use crate::counters::{Counters, UnixTime};
 use crate::keys::{Form, MainKey, pair_text};
 use crate::tickets::{Schedule, TicketSet};
@@ -131,20 +129,20 @@ impl TicketVerdict {
 /// Classifies `held` (an output's bytes in its own form, `None` if missing)
 /// against the set for `schedule` and the one before, in the form `form`
 /// gives (e.g. [`TicketSet::nginx_files`]).
-pub fn classify_tickets(
+pub fn classify_tickets<F: AsRef<[u8]>>(
     held: Option<&[u8]>,
     main: &MainKey,
     schedule: Schedule,
-    form: fn(&TicketSet) -> Zeroizing<Vec<u8>>,
+    form: fn(&TicketSet) -> F,
 ) -> TicketVerdict {
     let Some(held) = held else {
         return TicketVerdict::Missing;
     };
-    if held == &form(&TicketSet::derive(main, schedule))[..] {
+    if held == form(&TicketSet::derive(main, schedule)).as_ref() {
         TicketVerdict::InSync
     } else if schedule
         .previous()
-        .is_some_and(|p| held == &form(&TicketSet::derive(main, p))[..])
+        .is_some_and(|p| held == form(&TicketSet::derive(main, p)).as_ref())
     {
         TicketVerdict::Previous
     } else {
@@ -202,36 +200,49 @@ mod tests {
         assert_eq!(classify(&upper, &main, &s), Verdict::Garbage);
     }
 
-    #[test]
-    fn ticket_verdicts() {
+    /// The verdicts for every kind of held set, in the layout `form` gives.
+    fn ticket_verdicts_in<F: AsRef<[u8]>>(form: fn(&TicketSet) -> F) {
         use crate::counters::Interval;
         let main = MainKey::new([9; 32]);
         let at = |t| Schedule::at(UnixTime::new(t).unwrap(), Interval::new(3600).unwrap());
         let now = at(1_800_000_100);
-        for form in [TicketSet::nginx_files, TicketSet::haproxy_file] {
-            let held = |s| form(&TicketSet::derive(&main, s));
-            let verdict = |h: Option<&[u8]>| classify_tickets(h, &main, now, form);
-            assert_eq!(verdict(Some(&held(now))), TicketVerdict::InSync);
-            let previous = now.previous().unwrap();
-            assert_eq!(verdict(Some(&held(previous))), TicketVerdict::Previous);
-            let next = at(1_800_000_100 + 3600);
-            assert_eq!(verdict(Some(&held(next))), TicketVerdict::Other);
-            assert_eq!(
-                verdict(Some(&held(previous.previous().unwrap()))),
-                TicketVerdict::Other
-            );
-            let other = form(&TicketSet::derive(&MainKey::new([8; 32]), now));
-            assert_eq!(verdict(Some(&other)), TicketVerdict::Other);
-            assert_eq!(verdict(Some(b"")), TicketVerdict::Other);
-            assert_eq!(verdict(None), TicketVerdict::Missing);
-            // The first set there is has no previous one: no underflow.
-            let first = Schedule::at(
-                UnixTime::new(1_000_000).unwrap(),
-                Interval::new(604_800).unwrap(),
-            );
-            let v = classify_tickets(Some(b"x"), &main, first, form);
-            assert_eq!(v, TicketVerdict::Other);
-        }
+        let held = |s| form(&TicketSet::derive(&main, s));
+        let verdict = |h: Option<&[u8]>| classify_tickets(h, &main, now, form);
+        assert_eq!(verdict(Some(held(now).as_ref())), TicketVerdict::InSync);
+        let previous = now.previous().unwrap();
+        assert_eq!(
+            verdict(Some(held(previous).as_ref())),
+            TicketVerdict::Previous
+        );
+        let next = at(1_800_000_100 + 3600);
+        assert_eq!(verdict(Some(held(next).as_ref())), TicketVerdict::Other);
+        assert_eq!(
+            verdict(Some(held(previous.previous().unwrap()).as_ref())),
+            TicketVerdict::Other
+        );
+        let other = form(&TicketSet::derive(&MainKey::new([8; 32]), now));
+        assert_eq!(verdict(Some(other.as_ref())), TicketVerdict::Other);
+        assert_eq!(verdict(Some(b"")), TicketVerdict::Other);
+        assert_eq!(verdict(None), TicketVerdict::Missing);
+        // The first set there is has no previous one: no underflow.
+        let first = Schedule::at(
+            UnixTime::new(1_000_000).unwrap(),
+            Interval::new(604_800).unwrap(),
+        );
+        let v = classify_tickets(Some(b"x"), &main, first, form);
+        assert_eq!(v, TicketVerdict::Other);
+    }
+
+    #[test]
+    fn ticket_verdicts() {
+        use crate::counters::Interval;
+        ticket_verdicts_in(TicketSet::nginx_files);
+        ticket_verdicts_in(TicketSet::haproxy_file);
+        let main = MainKey::new([9; 32]);
+        let now = Schedule::at(
+            UnixTime::new(1_800_000_100).unwrap(),
+            Interval::new(3600).unwrap(),
+        );
         // nginx's and HAProxy's forms of one set differ: one is never
         // taken for the other.
         let set = TicketSet::derive(&main, now);

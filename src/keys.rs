@@ -9,7 +9,8 @@
 use blake2::Blake2bMac;
 use blake2::digest::Mac;
 use blake2::digest::consts::{U8, U16, U32};
-use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use crate::secret::Secret;
 
 /// Length of the main key in bytes (libsodium's `crypto_kdf_KEYBYTES`).
 pub const MAIN_KEY_LEN: usize = 32;
@@ -44,22 +45,21 @@ const _: () = assert!(
 const _: () = assert!(KEY_TEXT_LEN == 35 && GROUP_HEX_LEN == 4 * 2);
 
 /// The long-term 32-byte main key. Wiped on drop; never printed.
-#[derive(Zeroize, ZeroizeOnDrop)]
-pub struct MainKey([u8; MAIN_KEY_LEN]);
+pub struct MainKey(Secret<MAIN_KEY_LEN>);
 
 impl MainKey {
     /// Wraps 32 key bytes. The caller's copy should be wiped by the caller.
     pub fn new(bytes: [u8; MAIN_KEY_LEN]) -> MainKey {
-        MainKey(bytes)
+        let mut key = Secret::zeroed();
+        *key = bytes;
+        MainKey(key)
     }
 
     /// Derives the TFO key for `counter` (one interval's key).
     pub fn derive(&self, counter: u64) -> TfoKey {
-        TfoKey(blake2b::<U16, TFO_KEY_LEN>(
-            &self.0,
-            &counter_salt(counter),
-            &PERSONAL,
-        ))
+        let mut key = Secret::zeroed();
+        blake2b::<U16>(&self.0[..], &counter_salt(counter), &PERSONAL, &mut key[..]);
+        TfoKey(key)
     }
 
     /// Derives `LEN` (16 or 32) bytes for `counter` under `personal` into
@@ -69,8 +69,8 @@ impl MainKey {
     pub(crate) fn derive_into(&self, counter: u64, personal: &[u8; 16], out: &mut [u8]) {
         let salt = counter_salt(counter);
         match out.len() {
-            16 => out.copy_from_slice(&blake2b::<U16, 16>(&self.0, &salt, personal)),
-            32 => out.copy_from_slice(&blake2b::<U32, 32>(&self.0, &salt, personal)),
+            16 => blake2b::<U16>(&self.0[..], &salt, personal, out),
+            32 => blake2b::<U32>(&self.0[..], &salt, personal, out),
             _ => unreachable!("ticket key parts are 16 or 32 bytes"),
         }
     }
@@ -79,7 +79,9 @@ impl MainKey {
     /// keyed with the main key under its own personalization. Equal on every
     /// host holding the same main key.
     pub fn fingerprint(&self) -> String {
-        fingerprint_hex(blake2b::<U8, 8>(&self.0, &[0; 16], &PERSONAL_MAIN_ID))
+        let mut id = [0u8; 8];
+        blake2b::<U8>(&self.0[..], &[0; 16], &PERSONAL_MAIN_ID, &mut id);
+        fingerprint_hex(id)
     }
 }
 
@@ -123,9 +125,11 @@ fn counter_salt(counter: u64) -> [u8; 16] {
     salt
 }
 
-/// Keyed BLAKE2b with salt and personalization over an empty message; the
-/// hasher's state (which holds the key) is wiped by its own `Drop`.
-fn blake2b<N, const LEN: usize>(key: &[u8], salt: &[u8; 16], personal: &[u8; 16]) -> [u8; LEN]
+/// Keyed BLAKE2b with salt and personalization over an empty message,
+/// its `N`-byte digest written into `out` (`N` bytes: where the caller
+/// keeps it); the hasher's state (which holds the key) is wiped by its own
+/// `Drop`.
+fn blake2b<N>(key: &[u8], salt: &[u8; 16], personal: &[u8; 16], out: &mut [u8])
 where
     N: blake2::digest::array::ArraySize
         + blake2::digest::typenum::IsLessOrEqual<
@@ -133,28 +137,25 @@ where
             Output = blake2::digest::typenum::True,
         >,
 {
-    let mut out = [0u8; LEN];
     match Blake2bMac::<N>::new_with_salt_and_personal(Some(key), salt, personal) {
         Ok(mac) => out.copy_from_slice(&mac.finalize().into_bytes()),
         // Unreachable: key, salt and personalization lengths are fixed by
         // the types above and checked by the const assertions.
         Err(_) => unreachable!("BLAKE2b parameter lengths are fixed at compile time"),
     }
-    out
 }
 
 /// One 16-byte TFO key. Wiped on drop; never printed.
-#[derive(Zeroize, ZeroizeOnDrop)]
-pub struct TfoKey([u8; TFO_KEY_LEN]);
+pub struct TfoKey(Secret<TFO_KEY_LEN>);
 
 /// The pair written to procfs, in its text form plus the trailing NUL that
 /// 1.3.4 writes. Wiped on drop.
-pub struct PairText(Zeroizing<[u8; PAIR_TEXT_LEN + 1]>);
+pub struct PairText(Secret<{ PAIR_TEXT_LEN + 1 }>);
 
 impl PairText {
     /// Formats `primary,backup` the way the kernel prints and parses it.
     pub fn new(primary: &TfoKey, backup: &TfoKey) -> PairText {
-        let mut buf = Zeroizing::new([0u8; PAIR_TEXT_LEN + 1]);
+        let mut buf = Secret::zeroed();
         write_key(&mut buf[..KEY_TEXT_LEN], &primary.0);
         buf[KEY_TEXT_LEN] = b',';
         write_key(&mut buf[KEY_TEXT_LEN + 1..PAIR_TEXT_LEN], &backup.0);

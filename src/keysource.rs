@@ -24,10 +24,10 @@ use nix::errno::Errno;
 use nix::fcntl::{AtFlags, FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::Mode;
-use zeroize::Zeroizing;
 
 use crate::fileio::{self, Kind, dir_of, openat, os_error};
 use crate::keys::{MAIN_KEY_LEN, MainKey};
+use crate::secret::Secret;
 
 /// The credential name systemd units pass the main key under.
 pub const CREDENTIAL: &str = "tofurkey.key";
@@ -361,7 +361,7 @@ impl Opened {
             source: source.clone(),
             why,
         };
-        let mut buf = Zeroizing::new([0u8; MAIN_KEY_LEN]);
+        let mut buf = Secret::<MAIN_KEY_LEN>::zeroed();
         let len = match self.input {
             Input::File(mut file) => {
                 fileio::read_up_to(&mut file, &mut buf[..]).map_err(read_err)?
@@ -723,7 +723,7 @@ fn store_autokey(
         step,
         why,
     };
-    let mut bytes = Zeroizing::new([0u8; MAIN_KEY_LEN]);
+    let mut bytes = Secret::<MAIN_KEY_LEN>::zeroed();
     // The kernel's CSPRNG (getrandom(2)); it blocks only until it is seeded,
     // at early boot.
     getrandom::fill(&mut bytes[..]).map_err(|e| fail("get random bytes", e.into()))?;

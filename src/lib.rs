@@ -5,7 +5,7 @@
 //! [`keys`] (derivation, the procfs text and its forms), [`calendar`]
 //! (timer events), [`check`] (verdicts), [`report`] (what a run says).
 //! The edges: [`cli`], [`keysource`], [`procfs`], [`fileio`], [`log`],
-//! [`notify`], [`hygiene`]; [`error`] wraps their errors with exit codes
+//! [`notify`], [`hygiene`]; [`secret`] holds key bytes; [`error`] wraps their errors with exit codes
 //! and fixes. `main.rs` wires them, over the allocator in [`arena`].
 
 pub mod arena;
@@ -30,5 +30,6 @@ pub mod procfs;
 pub mod promfile;
 pub mod report;
 pub mod runtime_api;
+pub mod secret;
 pub mod tickets;
 pub mod timesync;

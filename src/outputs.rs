@@ -126,26 +126,35 @@ impl TicketOutputs {
         main: &MainKey,
         schedule: Schedule,
     ) -> Result<Vec<(String, TicketVerdict)>, OutputError> {
-        let verdict = |held: Option<&[u8]>, form| classify_tickets(held, main, schedule, form);
         let mut verdicts = Vec::new();
         if let Some(nginx) = &self.nginx {
             let held = nginx.read()?;
             verdicts.push((
                 format!("nginx tickets {}", nginx.path().display()),
-                verdict(held.as_deref().map(|h| &h[..]), TicketSet::nginx_files),
+                classify_tickets(
+                    held.as_deref().map(|h| &h[..]),
+                    main,
+                    schedule,
+                    TicketSet::nginx_files,
+                ),
             ));
         }
         if let Some(file) = &self.haproxy {
             let held = file.read()?;
             verdicts.push((
                 format!("HAProxy tickets {}", file.path().display()),
-                verdict(held.as_deref().map(|h| &h[..]), TicketSet::haproxy_file),
+                classify_tickets(
+                    held.as_deref().map(|h| &h[..]),
+                    main,
+                    schedule,
+                    TicketSet::haproxy_file,
+                ),
             ));
         }
         if let Some(runtime) = &self.runtime {
             verdicts.push((
                 runtime.describe(),
-                verdict(runtime.live(), TicketSet::haproxy_file),
+                classify_tickets(runtime.live(), main, schedule, TicketSet::haproxy_file),
             ));
         }
         Ok(verdicts)

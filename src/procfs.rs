@@ -16,6 +16,7 @@ use zeroize::Zeroizing;
 
 use crate::fileio::{self, Kind, OpenError, os_error};
 use crate::keys::{self, Form, PAIR_TEXT_LEN, PairText};
+use crate::secret::Secret;
 
 /// The procfs file the kernel reads the server keys from (one per network
 /// namespace).
@@ -213,7 +214,7 @@ impl Target {
     /// Writes the pair in one `write(2)` and checks that the target holds
     /// it; on any failure that changed the target, puts the old pair back.
     pub fn write(&self, pair: &PairText) -> Result<(), TargetError> {
-        let mut old = Zeroizing::new([0u8; READ_MAX + 1]);
+        let mut old = Secret::<{ READ_MAX + 1 }>::zeroed();
         let old_len = fileio::read_from_start(&self.file, &mut old[..])
             .map_err(|e| self.fail(Step::Read, e))?;
         if old_len > READ_MAX {
@@ -260,7 +261,7 @@ impl Target {
 
     /// The pair text the target holds now.
     fn held(&self) -> io::Result<Zeroizing<Vec<u8>>> {
-        let mut buf = Zeroizing::new([0u8; READ_MAX]);
+        let mut buf = Secret::<READ_MAX>::zeroed();
         let len = fileio::read_from_start(&self.file, &mut buf[..])?;
         Ok(Zeroizing::new(text(&buf[..len]).to_vec()))
     }
@@ -268,7 +269,7 @@ impl Target {
     /// Writes `old` back if the target no longer holds it, and says how
     /// that went, checked by reading it again.
     fn put_back(&self, old: &[u8]) -> Kept {
-        let mut now = Zeroizing::new([0u8; READ_MAX + 1]);
+        let mut now = Secret::<{ READ_MAX + 1 }>::zeroed();
         let same =
             |now: &mut [u8]| fileio::read_from_start(&self.file, now).map(|n| &now[..n] == old);
         if let Ok(true) = same(&mut now[..]) {

@@ -19,10 +19,9 @@
 //! still holds the key of every ticket the others issue, and a ticket key
 //! lives three intervals. The set changes only at multiples of I.
 
-use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
-
 use crate::counters::{Interval, UnixTime};
 use crate::keys::{MainKey, PERSONAL, PERSONAL_MAIN_ID, PERSONAL_PAIR_ID};
+use crate::secret::Secret;
 
 /// Bytes of a ticket key's name (OpenSSL's `tick_key_name`).
 pub const NAME_LEN: usize = 16;
@@ -38,6 +37,8 @@ pub const SET_LEN: usize = 3;
 pub const BASE64_LEN: usize = KEY_LEN.div_ceil(3) * 4;
 /// Bytes of HAProxy's file: a line of base64 and its newline per key.
 pub const HAPROXY_FILE_LEN: usize = SET_LEN * (BASE64_LEN + 1);
+/// Bytes of nginx's three files together.
+pub const NGINX_FILES_LEN: usize = SET_LEN * KEY_LEN;
 
 /// Personalizations of the three parts.
 const PERSONAL_NAME: [u8; 16] = *b"tofurkey-tkname\0";
@@ -88,9 +89,8 @@ const _: () = assert!(crate::counters::MIN_TIME / crate::counters::MAX_INTERVAL 
 /// One logical ticket key, kept in HAProxy's layout (name | AES | HMAC,
 /// `struct tls_sess_key_256`): its file and runtime API take it as it is.
 /// Wiped on drop; never printed.
-#[derive(Zeroize, ZeroizeOnDrop)]
 pub struct TicketKey {
-    haproxy: [u8; KEY_LEN],
+    haproxy: Secret<KEY_LEN>,
 }
 
 impl TicketKey {
@@ -98,7 +98,7 @@ impl TicketKey {
     pub fn derive(main: &MainKey, counter: u64) -> TicketKey {
         // Each part derived in place: no copy of it is left to wipe.
         let mut key = TicketKey {
-            haproxy: [0; KEY_LEN],
+            haproxy: Secret::zeroed(),
         };
         let (name, rest) = key.haproxy.split_at_mut(NAME_LEN);
         let (aes, hmac) = rest.split_at_mut(AES_LEN);
@@ -133,8 +133,8 @@ impl TicketKey {
     }
 
     /// HAProxy's form in its file and runtime API: base64 of [`Self::haproxy`].
-    pub fn haproxy_base64(&self) -> Zeroizing<[u8; BASE64_LEN]> {
-        let mut out = Zeroizing::new([0; BASE64_LEN]);
+    pub fn haproxy_base64(&self) -> Secret<BASE64_LEN> {
+        let mut out = Secret::zeroed();
         base64(&self.haproxy, &mut out);
         out
     }
@@ -218,11 +218,13 @@ impl TicketSet {
     }
 
     /// nginx's three files, oldest first, concatenated (for comparisons).
-    pub fn nginx_files(&self) -> Zeroizing<Vec<u8>> {
-        let mut out = Zeroizing::new(Vec::with_capacity(KEY_LEN * SET_LEN));
+    pub fn nginx_files(&self) -> Secret<NGINX_FILES_LEN> {
+        let mut out = Secret::zeroed();
+        let mut at = 0;
         for key in &self.keys {
             for part in key.nginx_parts() {
-                out.extend_from_slice(part);
+                out[at..at + part.len()].copy_from_slice(part);
+                at += part.len();
             }
         }
         out
@@ -230,8 +232,8 @@ impl TicketSet {
 
     /// HAProxy's file: the keys base64, one per line, oldest first
     /// (HAProxy encrypts with the penultimate line: the current key).
-    pub fn haproxy_file(&self) -> Zeroizing<Vec<u8>> {
-        let mut out = Zeroizing::new(vec![b'\n'; HAPROXY_FILE_LEN]);
+    pub fn haproxy_file(&self) -> Secret<HAPROXY_FILE_LEN> {
+        let mut out = Secret::filled(b'\n');
         for (line, key) in out.chunks_exact_mut(BASE64_LEN + 1).zip(&self.keys) {
             if let Some(text) = line.first_chunk_mut() {
                 base64(key.haproxy(), text);
