@@ -192,6 +192,15 @@ impl Utc {
     }
 }
 
+impl Utc {
+    /// Appends the text to `out` (what `Display` writes, without its UTF-8
+    /// check of ASCII bytes: the run's entry appends two).
+    pub fn push_to(self, out: &mut String) {
+        let (text, len) = self.ascii();
+        out.extend(text[..len].iter().map(|&b| char::from(b)));
+    }
+}
+
 impl fmt::Display for Utc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (text, len) = self.ascii();
