@@ -193,11 +193,12 @@ impl Utc {
 }
 
 impl Utc {
-    /// Appends the text to `out` (what `Display` writes, without its UTF-8
-    /// check of ASCII bytes: the run's entry appends two).
+    /// Appends the text to `out` (what `Display` writes, without the
+    /// formatter's dispatch: the run's entry appends three).
     pub fn push_to(self, out: &mut String) {
         let (text, len) = self.ascii();
-        out.extend(text[..len].iter().map(|&b| char::from(b)));
+        // Only ASCII digits and separators were placed.
+        out.push_str(std::str::from_utf8(&text[..len]).unwrap_or_default());
     }
 }
 
