@@ -190,9 +190,7 @@ impl Utc {
         out[len - 1] = b'Z';
         (out, len)
     }
-}
 
-impl Utc {
     /// Appends the text to `out` (what `Display` writes, without the
     /// formatter's dispatch: the run's entry appends three).
     pub fn push_to(self, out: &mut String) {

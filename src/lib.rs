@@ -5,8 +5,9 @@
 //! [`keys`] (derivation, the procfs text and its forms), [`calendar`]
 //! (timer events), [`check`] (verdicts), [`report`] (what a run says).
 //! The edges: [`cli`], [`keysource`], [`procfs`], [`fileio`], [`log`],
-//! [`notify`], [`hygiene`]; [`secret`] holds key bytes; [`error`] wraps their errors with exit codes
-//! and fixes. `main.rs` wires them, over the allocator in [`arena`].
+//! [`notify`], [`hygiene`]; [`error`] wraps their errors with exit codes
+//! and fixes. Key bytes are kept in [`secret`]'s self-wiping buffers.
+//! `main.rs` wires them, over the allocator in [`arena`].
 
 pub mod arena;
 pub mod calendar;
