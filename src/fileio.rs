@@ -91,6 +91,15 @@ pub fn open_regular(path: &Path, write: bool) -> Result<File, OpenError> {
     Ok(file)
 }
 
+/// Permission bits that let group or others write a file or directory.
+pub const WRITABLE_BY_OTHERS: u32 = 0o022;
+
+/// Whether `uid` may own what holds or receives key material: root or the
+/// running (effective) user, ssh's rule for private keys.
+pub fn trusted_owner(uid: u32) -> bool {
+    uid == 0 || uid == nix::unistd::geteuid().as_raw()
+}
+
 /// The directory a file `path` is in: its parent, or `.` for a bare name
 /// (where `Path::parent` gives the empty path).
 pub fn dir_of(path: &Path) -> &Path {

@@ -20,7 +20,7 @@ use nix::sys::socket::sockopt::PeerCredentials;
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, connect, getsockopt, socket};
 use zeroize::Zeroizing;
 
-use crate::fileio::{Kind, dir_of, os_error};
+use crate::fileio::{Kind, dir_of, os_error, trusted_owner};
 use crate::keydir::{DirError, KeyDir};
 use crate::runtime_api::{
     Refusal, Shown, catch_up, parse_set, parse_show, set_command, show_command,
@@ -349,6 +349,9 @@ fn exchange(path: &Path, command: &[u8]) -> Result<Zeroizing<Vec<u8>>, SocketErr
         step,
         why,
     };
+    let no_answer = || SocketError::NoAnswer {
+        path: path.to_path_buf(),
+    };
     // The socket is reached through its directory's fd, never by its path
     // again: the directory must be closed to other users (or sticky), the
     // socket root's or ours, and its listener root's or ours (below), so
@@ -373,8 +376,6 @@ fn exchange(path: &Path, command: &[u8]) -> Result<Zeroizing<Vec<u8>>, SocketErr
         }
         Err(why) => return Err(io("open its directory", why)),
     };
-    let me = nix::unistd::geteuid().as_raw();
-    let trusted = |uid: u32| uid == 0 || uid == me;
     let meta = dir.metadata().map_err(|e| io("inspect its directory", e))?;
     let sticky = meta.mode() & libc::S_ISVTX != 0;
     if meta.mode() & 0o002 != 0 && !sticky {
@@ -402,7 +403,7 @@ fn exchange(path: &Path, command: &[u8]) -> Result<Zeroizing<Vec<u8>>, SocketErr
             });
         }
     }
-    if !trusted(st.st_uid) {
+    if !trusted_owner(st.st_uid) {
         return Err(SocketError::Untrusted {
             path: path.to_path_buf(),
             uid: st.st_uid,
@@ -423,7 +424,7 @@ fn exchange(path: &Path, command: &[u8]) -> Result<Zeroizing<Vec<u8>>, SocketErr
     connect(fd.as_raw_fd(), &addr).map_err(|e| io("connect", e.into()))?;
     let peer = getsockopt(&fd, PeerCredentials).map_err(|e| io("identify its server", e.into()))?;
     let uid = peer.uid();
-    if !trusted(uid) {
+    if !trusted_owner(uid) {
         return Err(SocketError::Untrusted {
             path: path.to_path_buf(),
             uid,
@@ -445,21 +446,13 @@ fn exchange(path: &Path, command: &[u8]) -> Result<Zeroizing<Vec<u8>>, SocketErr
         )
     };
     // A deadline already passed is no answer (a None timeout would block).
-    let Some(wait) = left() else {
-        return Err(SocketError::NoAnswer {
-            path: path.to_path_buf(),
-        });
-    };
+    let wait = left().ok_or_else(no_answer)?;
     stream
         .set_write_timeout(Some(wait))
         .map_err(|e| io("send", e))?;
     match stream.write_all(command) {
         Ok(()) => {}
-        Err(e) if timed_out(&e) => {
-            return Err(SocketError::NoAnswer {
-                path: path.to_path_buf(),
-            });
-        }
+        Err(e) if timed_out(&e) => return Err(no_answer()),
         Err(e) => return Err(io("send", e)),
     }
     // Done sending: HAProxy answers the one command and closes.
@@ -467,11 +460,7 @@ fn exchange(path: &Path, command: &[u8]) -> Result<Zeroizing<Vec<u8>>, SocketErr
     let mut answer = Zeroizing::new(vec![0u8; ANSWER_MAX + 1]);
     let mut len = 0;
     loop {
-        let Some(wait) = left() else {
-            return Err(SocketError::NoAnswer {
-                path: path.to_path_buf(),
-            });
-        };
+        let wait = left().ok_or_else(no_answer)?;
         stream
             .set_read_timeout(Some(wait))
             .map_err(|e| io("read", e))?;
@@ -479,17 +468,11 @@ fn exchange(path: &Path, command: &[u8]) -> Result<Zeroizing<Vec<u8>>, SocketErr
             Ok(0) => break,
             Ok(n) => len += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if timed_out(&e) => {
-                return Err(SocketError::NoAnswer {
-                    path: path.to_path_buf(),
-                });
-            }
+            Err(e) if timed_out(&e) => return Err(no_answer()),
             Err(e) => return Err(io("read", e)),
         }
         if len > ANSWER_MAX {
-            return Err(SocketError::NoAnswer {
-                path: path.to_path_buf(),
-            });
+            return Err(no_answer());
         }
     }
     answer.truncate(len);

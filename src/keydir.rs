@@ -21,10 +21,10 @@ use nix::sys::stat::Mode;
 use nix::sys::statfs::{TMPFS_MAGIC, fstatfs};
 use zeroize::Zeroizing;
 
-use crate::fileio::{Kind, Staged, openat, os_error, read_up_to};
+use crate::fileio::{
+    Kind, Staged, WRITABLE_BY_OTHERS, openat, os_error, read_up_to, trusted_owner,
+};
 
-/// Permission bits that let others than the owner write the directory.
-const OTHERS_WRITE: u32 = 0o022;
 /// Mode of every key file (and of the stamp beside them).
 const KEY_FILE_MODE: u32 = 0o600;
 /// The largest file compared: 3 HAProxy lines of 108 characters and a
@@ -132,6 +132,22 @@ impl fmt::Display for DirError {
     }
 }
 
+/// Checks that directory `path` (its metadata `meta`) is root's or the
+/// running user's and that no one else can write it; with `sticky_ok`, a
+/// sticky directory others can write passes (only owners rename in it).
+fn trusted(path: &Path, meta: &fs::Metadata, sticky_ok: bool) -> Result<(), DirError> {
+    let (owner, mode) = (meta.uid(), meta.mode() & 0o7777);
+    let sticky = sticky_ok && mode & libc::S_ISVTX != 0;
+    if !trusted_owner(owner) || (mode & WRITABLE_BY_OTHERS != 0 && !sticky) {
+        return Err(DirError::Untrusted {
+            path: path.to_path_buf(),
+            owner,
+            mode,
+        });
+    }
+    Ok(())
+}
+
 /// A checked key directory.
 pub struct KeyDir {
     fd: File,
@@ -166,31 +182,12 @@ impl KeyDir {
             path: path.to_path_buf(),
             why,
         };
-        let meta = fd.metadata().map_err(io)?;
-        let (owner, mode) = (meta.uid(), meta.mode() & 0o7777);
-        if (owner != 0 && owner != nix::unistd::geteuid().as_raw()) || mode & OTHERS_WRITE != 0 {
-            return Err(DirError::Untrusted {
-                path: path.to_path_buf(),
-                owner,
-                mode,
-            });
-        }
+        trusted(path, &fd.metadata().map_err(io)?, false)?;
         // Its parent too: whoever can write it could rename this directory
         // away and put one of their own, with their keys, in its place
         // (a sticky parent such as /dev/shm lets only owners rename).
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            let meta = fs::metadata(parent).map_err(io)?;
-            let (owner, mode) = (meta.uid(), meta.mode() & 0o7777);
-            let sticky = mode & libc::S_ISVTX != 0;
-            if (owner != 0 && owner != nix::unistd::geteuid().as_raw())
-                || (mode & OTHERS_WRITE != 0 && !sticky)
-            {
-                return Err(DirError::Untrusted {
-                    path: parent.to_path_buf(),
-                    owner,
-                    mode,
-                });
-            }
+            trusted(parent, &fs::metadata(parent).map_err(io)?, true)?;
         }
         let fs = fstatfs(&fd).map_err(|e| io(e.into()))?.filesystem_type();
         if fs != TMPFS_MAGIC {

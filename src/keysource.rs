@@ -25,7 +25,7 @@ use nix::fcntl::{AtFlags, FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::Mode;
 
-use crate::fileio::{self, Kind, dir_of, openat, os_error};
+use crate::fileio::{self, Kind, WRITABLE_BY_OTHERS, dir_of, openat, os_error, trusted_owner};
 use crate::keys::{MAIN_KEY_LEN, MainKey};
 use crate::secret::Secret;
 
@@ -39,8 +39,6 @@ pub const DEFAULT_AUTOKEY: &str = "/run/tofurkey.autokey";
 /// whose writer is gone ends at once; this bounds a writer that stalls.
 pub const PIPE_WAIT: Duration = Duration::from_secs(5);
 
-/// Permission bits that let group or others write a file.
-const WRITABLE_BY_OTHERS: u32 = 0o022;
 /// Permission bits that let group or others read a file.
 const READABLE_BY_OTHERS: u32 = 0o044;
 /// Any group or other permission: an autokey must have none.
@@ -430,12 +428,12 @@ fn trust_key_file(
     meta: &fs::Metadata,
     warnings: &mut Vec<String>,
 ) -> Result<(), KeyError> {
-    let (owner, mode, user) = (meta.uid(), meta.mode() & 0o7777, euid());
-    if owner != user && owner != 0 {
+    let (owner, mode) = (meta.uid(), meta.mode() & 0o7777);
+    if !trusted_owner(owner) {
         return Err(KeyError::Owner {
             source: source.clone(),
             owner,
-            user,
+            user: euid(),
         });
     }
     if mode & WRITABLE_BY_OTHERS != 0 {

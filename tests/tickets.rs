@@ -278,6 +278,13 @@ fn bad_directories_and_files_write_nothing_anywhere() {
     let loose_child = loose.path("keys");
     fs::create_dir(&loose_child).unwrap();
     set_mode(&loose_child, 0o700);
+    // Another user's directory, closed to everyone else: still not ours.
+    let foreign = Shm::new("bad-foreign");
+    give_to_nobody(foreign.0.path());
+    // Sticky and open to all (as /dev/shm): a parent may be, the directory
+    // itself never (anyone could add a file).
+    let sticky = Shm::new("bad-sticky");
+    set_mode(sticky.0.path(), 0o1777);
 
     let nginx = |dir: &Path| vec!["--nginx-tickets".to_string(), dir.display().to_string()];
     let cases: Vec<(Vec<String>, &str)> = vec![
@@ -300,6 +307,14 @@ fn bad_directories_and_files_write_nothing_anywhere() {
         (
             nginx(&loose_child),
             "mode 0777) can be changed by another user",
+        ),
+        (
+            nginx(foreign.0.path()),
+            "(owner uid 65534, mode 0700) can be changed by another user",
+        ),
+        (
+            nginx(sticky.0.path()),
+            "mode 1777) can be changed by another user",
         ),
         (
             vec![
