@@ -293,18 +293,6 @@ impl From<OutputError> for Error {
     }
 }
 
-impl From<SocketError> for Error {
-    fn from(e: SocketError) -> Error {
-        Error::Haproxy(e)
-    }
-}
-
-impl From<DirError> for Error {
-    fn from(e: DirError) -> Error {
-        Error::Tickets(e)
-    }
-}
-
 impl From<TargetError> for Error {
     fn from(e: TargetError) -> Error {
         Error::Target(e)

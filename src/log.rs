@@ -48,12 +48,7 @@ impl Log {
             Level::Warning => "warning",
             Level::Error => "error",
         };
-        let message = escape(&entry.message);
-        let mut line = String::with_capacity(prefix.len() + 2 + message.len());
-        line.push_str(prefix);
-        line.push_str(": ");
-        line.push_str(&message);
-        stderr_line(&line);
+        stderr_parts(&[prefix, ": ", &escape(&entry.message)]);
     }
 
     fn to_journald(&self, entry: &Entry) -> bool {
@@ -100,8 +95,15 @@ impl Log {
 /// started together do not interleave. An error (a closed pipe, a full
 /// disk) is ignored: the run's outcome does not depend on its log.
 pub fn stderr_line(line: &str) {
-    let mut text = String::with_capacity(line.len() + 1);
-    text.push_str(line);
+    stderr_parts(&[line]);
+}
+
+/// [`stderr_line`] of `parts` joined, built in one buffer with its newline.
+fn stderr_parts(parts: &[&str]) {
+    let mut text = String::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + 1);
+    for part in parts {
+        text.push_str(part);
+    }
     text.push('\n');
     let _ = io::stderr().write_all(text.as_bytes());
 }

@@ -248,18 +248,18 @@ fn set_keys(options: &Options, log: &Log) -> Result<(Option<String>, Metrics), E
         clock,
     };
     log.send(&outcome.entry());
+    // Made only for a systemd that listens: most of a run's cost is its text.
+    let status = notify::wanted().then(|| outcome.status());
     let metrics = Metrics {
         run: counters.now.secs(),
         success: true,
         last_success: Some(counters.now.secs()),
         interval: counters.interval.secs(),
         next_rotation: counters.next_rotation,
-        keys: Some((keys_id.clone(), main_id.clone())),
-        tickets_id: tickets_id.clone(),
+        keys: Some((keys_id, main_id)),
+        tickets_id,
         clock,
     };
-    // Made only for a systemd that listens: most of a run's cost is its text.
-    let status = notify::wanted().then(|| outcome.status());
     Ok((status, metrics))
 }
 
