@@ -34,16 +34,10 @@ $(BIN): FORCE
 	RUSTFLAGS="$(STATIC_FLAGS)" $(CARGO) build --release --locked --target $(TRIPLE)
 
 # Unit and integration tests (debug build), then the suites that use the
-# real kernel and a real systemd with the release binary.
+# real kernel and a real systemd with the release binary; tests/check lists
+# them and ends with what failed.
 check: all deb
-	$(CARGO) test --locked
-	$(PYTHON) tests/install/test_make_install.py
-	$(PYTHON) tests/install/test_deb.py
-	bench/run $(BIN) --gate
-	TOFURKEY_BIN=$(abspath $(BIN)) $(PYTHON) tests/kernel/test_tfo_cluster.py
-	TOFURKEY_BIN=$(abspath $(BIN)) $(PYTHON) tests/tickets/test_nginx.py
-	TOFURKEY_BIN=$(abspath $(BIN)) $(PYTHON) tests/tickets/test_haproxy.py
-	TOFURKEY_BIN=$(abspath $(BIN)) $(PYTHON) tests/systemd/test_units.py
+	CARGO=$(CARGO) PYTHON=$(PYTHON) tests/check $(BIN)
 
 # Installs what `make` built and never builds: as root, cargo is often not
 # on PATH, and a build there would leave root-owned files in target/.

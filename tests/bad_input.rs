@@ -12,11 +12,10 @@ use std::process::{Command, Output};
 
 /// Runs as root or, with `as_nobody`, as uid/gid 65534 (root reads anything,
 /// so permission cases need an unprivileged user).
-fn attempt(args: &[&str], as_nobody: bool) -> Output {
-    let mut cmd = if as_nobody {
-        tofurkey_as_nobody()
-    } else {
-        tofurkey()
+fn attempt(args: &[&str], as_nobody: Option<&Dir>) -> Output {
+    let mut cmd = match as_nobody {
+        Some(d) => d.tofurkey_as_nobody(),
+        None => tofurkey(),
     };
     cmd.args(args);
     bounded(&mut cmd)
@@ -26,7 +25,7 @@ fn key_case(d: &Dir, key: &Path, want: &str) {
     let target = d.target();
     let o = attempt(
         &["-k", key.to_str().unwrap(), "-P", target.to_str().unwrap()],
-        false,
+        None,
     );
     refused(&o, 1, want, &target);
 }
@@ -67,7 +66,7 @@ fn unreadable_key_file() {
     fs::set_permissions(&target, fs::Permissions::from_mode(0o666)).unwrap();
     let o = attempt(
         &["-k", key.to_str().unwrap(), "-P", target.to_str().unwrap()],
-        true,
+        Some(&d),
     );
     refused(&o, 1, "Permission denied", &target);
 }
@@ -101,7 +100,7 @@ fn bad_credentials() {
     )
     .unwrap();
     fs::set_permissions(&target, fs::Permissions::from_mode(0o666)).unwrap();
-    let mut c = tofurkey_as_nobody();
+    let mut c = d.tofurkey_as_nobody();
     c.env("CREDENTIALS_DIRECTORY", &creds)
         .args(["-P", target.to_str().unwrap()]);
     assert!(is_root(), "needs root to switch to nobody");
@@ -115,7 +114,7 @@ fn bad_targets() {
     let k = key.to_str().unwrap();
     // Missing: an error, and no file appears.
     let missing = d.path("missing-target");
-    let o = attempt(&["-k", k, "-P", missing.to_str().unwrap()], false);
+    let o = attempt(&["-k", k, "-P", missing.to_str().unwrap()], None);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).starts_with("error: cannot open ") && stderr(&o).contains("No such file"));
     assert!(!missing.exists(), "the target must never be created");
@@ -129,7 +128,7 @@ fn bad_targets() {
         (fifo.as_path(), "FIFO"),
         (Path::new("/dev/null"), "device"),
     ] {
-        let o = attempt(&["-k", k, "-P", path.to_str().unwrap()], false);
+        let o = attempt(&["-k", k, "-P", path.to_str().unwrap()], None);
         assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
         assert_eq!(
             stderr(&o),
@@ -152,14 +151,14 @@ fn oversized_target() {
     let most = d.file("most", &[b'x'; 128]);
     let o = attempt(
         &["-k", key.to_str().unwrap(), "-P", most.to_str().unwrap()],
-        false,
+        None,
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let big = vec![b'x'; 129];
     let target = d.file("target", &big);
     let o = attempt(
         &["-k", key.to_str().unwrap(), "-P", target.to_str().unwrap()],
-        false,
+        None,
     );
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
@@ -182,7 +181,7 @@ fn unwritable_target() {
     fs::set_permissions(&target, fs::Permissions::from_mode(0o644)).unwrap();
     let o = attempt(
         &["-k", key.to_str().unwrap(), "-P", target.to_str().unwrap()],
-        true,
+        Some(&d),
     );
     refused(&o, 1, "cannot open", &target);
     assert!(stderr(&o).contains("Permission denied"));
@@ -194,21 +193,21 @@ fn bad_autokey_directories() {
     let target = d.target();
     let t = target.to_str().unwrap();
     let nodir = d.path("no/such/dir/auto.key");
-    let o = attempt(&["-a", nodir.to_str().unwrap(), "-P", t], false);
+    let o = attempt(&["-a", nodir.to_str().unwrap(), "-P", t], None);
     refused(&o, 1, "cannot create autokey", &target);
     assert!(stderr(&o).contains("No such file"));
 
     fs::set_permissions(&d.0, fs::Permissions::from_mode(0o755)).unwrap();
     fs::set_permissions(&target, fs::Permissions::from_mode(0o666)).unwrap();
     let auto = d.path("auto.key");
-    let o = attempt(&["-a", auto.to_str().unwrap(), "-P", t], true);
+    let o = attempt(&["-a", auto.to_str().unwrap(), "-P", t], Some(&d));
     refused(&o, 1, "cannot create autokey", &target);
     assert!(stderr(&o).contains("Permission denied"));
     assert!(!auto.exists());
     // A directory where the autokey should be is the admin's, not replaced.
     let autodir = d.path("autodir");
     fs::create_dir(&autodir).unwrap();
-    let o = attempt(&["-a", autodir.to_str().unwrap(), "-P", t], false);
+    let o = attempt(&["-a", autodir.to_str().unwrap(), "-P", t], None);
     refused(&o, 1, "is a directory", &target);
 }
 
@@ -231,7 +230,7 @@ fn usage_errors_exit_2() {
     ] {
         let mut args = vec!["-k", k, "-P", t];
         args.extend_from_slice(extra);
-        refused(&attempt(&args, false), 2, want, &target);
+        refused(&attempt(&args, None), 2, want, &target);
     }
 }
 

@@ -86,14 +86,16 @@ impl Ns {
         without_systemd_env(c)
     }
 
-    /// tofurkey inside the namespaces, as root or as nobody.
-    fn tofurkey(&self, as_nobody: bool) -> Command {
-        if as_nobody {
-            let mut c = self.command("setpriv");
-            c.args(NOBODY).arg(BIN);
-            c
-        } else {
-            self.command(BIN)
+    /// tofurkey inside the namespaces, as root or, with the test's `Dir`
+    /// to run it from, as nobody.
+    fn tofurkey(&self, as_nobody: Option<&Dir>) -> Command {
+        match as_nobody {
+            Some(d) => {
+                let mut c = self.command("setpriv");
+                c.args(NOBODY).arg(d.nobody_bin());
+                c
+            }
+            None => self.command(BIN),
         }
     }
 
@@ -165,7 +167,7 @@ fn full_filesystem_leaves_no_partial_autokey() {
         }
         let before = listing(&ns.path(&mnt));
         let auto = mnt.join("auto.key");
-        let o = bounded(ns.tofurkey(false).args([
+        let o = bounded(ns.tofurkey(None).args([
             "-a",
             auto.to_str().unwrap(),
             "-T",
@@ -832,8 +834,8 @@ fn refused_writes_fail_with_one_clear_line() {
     let ns = Ns::new(&["--net", "--uts"], "hostname tofurkey-old");
     let d = Dir::new("refused");
     let (key, nobodys) = public_key(&d);
-    let attempt = |as_nobody, target: Option<&str>| {
-        let mut c = ns.tofurkey(as_nobody);
+    let attempt = |as_nobody: bool, target: Option<&str>| {
+        let mut c = ns.tofurkey(as_nobody.then_some(&d));
         let k = if as_nobody { &nobodys } else { &key };
         c.arg("-k").arg(k).args(["-T", T]);
         if let Some(t) = target {
@@ -962,7 +964,7 @@ fn failed_runs_never_change_the_kernel_keys() {
     d.file("creds/tofurkey.key", &[0x42; 31]);
 
     let o = bounded(
-        ns.tofurkey(false)
+        ns.tofurkey(None)
             .args(["-k", key.to_str().unwrap(), "-T", T]),
     );
     assert!(o.status.success(), "{}", stderr(&o));
@@ -989,7 +991,7 @@ fn failed_runs_never_change_the_kernel_keys() {
         ("check", 2, vec!["--check", "-k", &other]),
     ];
     for (what, code, args) in cases {
-        let mut c = ns.tofurkey(what == "unwritable target");
+        let mut c = ns.tofurkey((what == "unwritable target").then_some(&d));
         c.args(&args).args(["-T", T]);
         if what == "short credential" {
             c.env("CREDENTIALS_DIRECTORY", &creds);
@@ -1090,7 +1092,7 @@ fn nothing_emitted_holds_key_material() {
     let mut datagrams = 0;
     for (what, code, args) in &modes {
         let before = snapshot(&view);
-        let mut c = ns.tofurkey(*what == "target EACCES");
+        let mut c = ns.tofurkey((*what == "target EACCES").then_some(&d));
         c.args(args).args(["-T", &LATER.to_string()]);
         c.env("NOTIFY_SOCKET", &socket);
         match *what {

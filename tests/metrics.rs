@@ -135,7 +135,7 @@ fn a_metrics_directory_that_is_missing_or_unwritable_fails_with_the_keys_set() {
     fs::create_dir(&locked).unwrap();
     set_mode(&locked, 0o755);
     let o = metrics_run(
-        tofurkey_as_nobody(),
+        d.tofurkey_as_nobody(),
         "1000000",
         &key,
         &target,

@@ -387,7 +387,7 @@ fn an_unwritable_directory_fails_its_output_and_leaves_it_empty() {
     let shm = Shm::new("unwritable");
     give_to_nobody(shm.0.path());
     fs::set_permissions(shm.0.path(), fs::Permissions::from_mode(0o500)).unwrap();
-    let mut c = tofurkey_as_nobody();
+    let mut c = d.tofurkey_as_nobody();
     c.args([
         "-T",
         "1000000",

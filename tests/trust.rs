@@ -158,7 +158,7 @@ fn a_new_autokey_is_0600_under_any_umask() {
     let auto = d.path("auto.key");
     let script = format!(
         "umask 777; exec {} -n -a {} -T 1000000",
-        BIN,
+        d.nobody_bin().display(),
         auto.display()
     );
     let as_nobody = |script: &str| {
@@ -208,7 +208,7 @@ fn key_files_others_could_have_written_are_refused() {
     set_mode(&d.0, 0o755);
     let nobody_target = d.file("nobody-target", OLD_PAIR);
     give_to_nobody(&nobody_target);
-    let o = attempt(tofurkey_as_nobody(), &nobody_target, &["-k", k]);
+    let o = attempt(d.tofurkey_as_nobody(), &nobody_target, &["-k", k]);
     assert!(o.status.success(), "{}", stderr(&o));
 
     std::os::unix::fs::chown(&key, Some(0), Some(0)).unwrap();
@@ -288,7 +288,7 @@ fn unusable_credentials_never_fall_back_to_the_autokey() {
     fs::create_dir(&dangling).unwrap();
     symlink(d.path("nothing"), dangling.join("tofurkey.key")).unwrap();
 
-    let bin = BIN;
+    let nobody_bin = d.nobody_bin();
     let t = target.display();
     let cases: [(&Path, bool, String); 5] = [
         (
@@ -333,10 +333,14 @@ fn unusable_credentials_never_fall_back_to_the_autokey() {
         ),
     ];
     for (dir, as_nobody, want) in cases {
-        let run = format!("{bin} -T 1000000 -P {t}; echo \"exit $?\"; ls -A /run");
+        let run = format!("-T 1000000 -P {t}; echo \"exit $?\"; ls -A /run");
         let script = match as_nobody {
-            true => format!("setpriv {} {run}", NOBODY.join(" ")),
-            false => run,
+            true => format!(
+                "setpriv {} {} {run}",
+                NOBODY.join(" "),
+                nobody_bin.display()
+            ),
+            false => format!("{BIN} {run}"),
         };
         let o = with_private_run(&script)
             .env("CREDENTIALS_DIRECTORY", dir)
@@ -439,8 +443,10 @@ fn a_key_piped_in() {
     stdin.write_all(&main).unwrap();
     let start = Instant::now();
     let o = bounded_wait(child);
+    // Waiting for the pipe's end would take the 5 s deadline; 4 s leaves a
+    // loaded machine room to start and reap a process.
     assert!(
-        start.elapsed() < Duration::from_secs(2),
+        start.elapsed() < Duration::from_secs(4),
         "waited for the pipe's end"
     );
     assert_eq!(keys_line(&o), SPEC_PAIR);
@@ -464,6 +470,8 @@ fn a_key_piped_in() {
          ('tofurkey -k - < FILE')",
         &target,
     );
+    // The 5 s deadline, and 3 s for a loaded machine to start and reap a
+    // process; the 10 s of bounded_wait would be a hang.
     assert!(waited < Duration::from_secs(8), "{waited:?}");
 }
 

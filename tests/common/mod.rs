@@ -26,8 +26,10 @@ pub const NOBODY: [&str; 4] = ["--reuid=65534", "--regid=65534", "--clear-groups
 pub const BIN: &str = env!("CARGO_BIN_EXE_tofurkey");
 
 /// A temp dir (mode 0755, so that nobody may enter) removed on drop, also
-/// when the test fails.
-pub struct Dir(pub PathBuf, tempfile::TempDir);
+/// when the test fails. The third field is a sibling directory for the
+/// binary that runs as nobody (see [`Dir::nobody_bin`]), kept out of the
+/// first so that listings of it stay the test's own.
+pub struct Dir(pub PathBuf, tempfile::TempDir, tempfile::TempDir);
 
 impl Dir {
     pub fn new(name: &str) -> Dir {
@@ -36,7 +38,36 @@ impl Dir {
             .tempdir()
             .expect("create temp dir");
         set_mode(tmp.path(), 0o755);
-        Dir(tmp.path().to_path_buf(), tmp)
+        let bin = tempfile::Builder::new()
+            .prefix(&format!("tofurkey-test-{name}-bin-"))
+            .tempdir()
+            .expect("create temp dir");
+        set_mode(bin.path(), 0o755);
+        Dir(tmp.path().to_path_buf(), tmp, bin)
+    }
+
+    /// The binary where uid 65534 can run it: the checkout may live under
+    /// a directory only root can enter (a `mktemp -d` is 0700), so [`BIN`]
+    /// is linked, or copied across file systems, into a 0755 directory of
+    /// this test's own.
+    pub fn nobody_bin(&self) -> PathBuf {
+        let bin = self.2.path().join("tofurkey");
+        if !bin.exists() && fs::hard_link(BIN, &bin).is_err() {
+            fs::copy(BIN, &bin).expect("copy the binary for nobody");
+        }
+        bin
+    }
+
+    /// The binary as uid/gid 65534 (root reads and writes anything, so the
+    /// permission cases need an unprivileged user), with [`SAFE_DEFAULTS`].
+    pub fn tofurkey_as_nobody(&self) -> Command {
+        assert!(
+            is_root(),
+            "switching to nobody needs root: run the suite as root"
+        );
+        let mut c = without_systemd_env(Command::new("setpriv"));
+        c.args(NOBODY).arg(self.nobody_bin()).args(SAFE_DEFAULTS);
+        c
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -84,18 +115,6 @@ pub fn without_systemd_env(mut cmd: Command) -> Command {
         cmd.env_remove(var);
     }
     cmd
-}
-
-/// The binary as uid/gid 65534: root reads and writes anything, so the
-/// permission cases need an unprivileged user.
-pub fn tofurkey_as_nobody() -> Command {
-    assert!(
-        is_root(),
-        "switching to nobody needs root: run the suite as root"
-    );
-    let mut c = without_systemd_env(Command::new("setpriv"));
-    c.args(NOBODY).arg(BIN).args(SAFE_DEFAULTS);
-    c
 }
 
 /// `sh -c SCRIPT` in a private mount and network namespace with a fresh

@@ -132,7 +132,7 @@ class Container:
         # nspawn with --keep-unit creates payload/ and supervisor/ below its
         # own cgroup: give it a leaf of its own that we can remove afterwards.
         Container.count += 1
-        name = "tofurkey-test.%d.%d" % (os.getpid(), Container.count)
+        name = "tofurkey-test-%d-%d" % (os.getpid(), Container.count)
         for root in cgroup_roots():
             path = os.path.join(root, name)
             os.mkdir(path)
@@ -143,7 +143,7 @@ class Container:
         cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
                'mount -t tmpfs -o mode=0755 tmpfs /run && exec "$@"', "sh",
                "systemd-nspawn", "--quiet", "-D", tree, "--boot",
-               "--machine=tofurkey-test",
+               "--machine=" + name,               # unique: another run may boot one too
                "--private-network",               # own netns, own TFO key
                "--capability=CAP_IPC_LOCK",       # as on a host: mlockall works
                # As on a host, the clock's state can be read (adjtimex with no
