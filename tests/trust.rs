@@ -75,11 +75,15 @@ fn autokeys_planted_in_a_public_directory_are_refused() {
         d.file("auto.key", &[0x11; 32]);
         set_mode(&auto, 0o644);
     });
-    assert!(
-        stderr(&o).contains("has owner uid 0 and mode 0644"),
-        "{o:?}"
+    refused(
+        &o,
+        &format!(
+            "error: autokey {a} has owner uid 0 and mode 0644, but must belong to the \
+             running user (uid 0) with mode 0600: someone else may know it: remove it (the next \
+             run makes a new one), or use -a PATH in a directory only you can write"
+        ),
+        &target,
     );
-    refused(&o, stderr(&o).trim_end(), &target);
 
     let good = d.file("good.key", &[0x11; 32]);
     let o = plant(&|| symlink(&good, &auto).unwrap());
@@ -256,15 +260,15 @@ fn key_files_others_could_have_written_are_refused() {
     let mut c = tofurkey();
     c.env("CREDENTIALS_DIRECTORY", &creds);
     let o = attempt(c, &target, &[]);
-    assert!(
-        stderr(&o).starts_with(&format!(
-            "error: credential {} is owned by uid 65534",
+    refused(
+        &o,
+        &format!(
+            "error: credential {} is owned by uid 65534, neither root nor the running user \
+             (uid 0), who could have written it: make root its owner ('chown root: FILE')",
             cred.display()
-        )),
-        "{}",
-        stderr(&o)
+        ),
+        &target,
     );
-    refused(&o, stderr(&o).trim_end(), &target);
 }
 
 /// `$CREDENTIALS_DIRECTORY` set but not a usable directory (a file, missing,
