@@ -253,6 +253,12 @@ def reset(remove_autokey=False):
     box.run("systemctl", "reset-failed", UNIT, check=False)
 
 
+# The watch loops of the rotation tests run their usual span, then longer,
+# up to this many seconds, until they have seen the rotations they count: a
+# loaded machine makes each sample slower, not the keys wrong.
+ROTATIONS_DEADLINE = 60
+
+
 def next_elapse(half):
     """The timer's next elapse after now: next multiple of half, + 2 s."""
     return ((int(time.time()) - 2) // half + 1) * half + 2
@@ -303,11 +309,14 @@ class Units(unittest.TestCase):
         box.run("systemctl", "daemon-reload")
         since = time.time()
         restart_timer()
-        samples = []                  # (unix time, keys in place)
+        samples = []                  # (unix time, keys in place, time read)
         # 23 s: at least 4 ticks, of which the first may keep the keys that
-        # the restart's own run wrote.
-        while time.time() < since + 23:
-            samples.append((time.time(), container_key()))
+        # the restart's own run wrote; longer, up to a minute, until 5 pairs
+        # are seen (a loaded machine may make slow samples).
+        while time.time() < since + 23 or (
+                len({k for _, k, _ in samples}) < 5 and time.time() < since + ROTATIONS_DEADLINE):
+            t = time.time()
+            samples.append((t, container_key(), time.time()))
             time.sleep(0.1)
         starts = sorted(int(e["__REALTIME_TIMESTAMP"]) / 1e6
                         for e in journal("UNIT=" + UNIT, "MESSAGE_ID=" + UNIT_STARTING,
@@ -323,11 +332,16 @@ class Units(unittest.TestCase):
         # Other than at ticks, only the restart itself started the service.
         for s in starts:
             self.assertTrue(s in ticks or s < since + 1, "run at %.3f off the schedule" % s)
-        # Each run wrote the keys for its moment.
+        # Each run wrote the keys for its moment. A sample read while a run
+        # was under way (started, its entry not yet logged) may show either
+        # pair: left out.
+        done = [int(e["__REALTIME_TIMESTAMP"]) / 1e6 for e in unit_entries("--since=@%d" % int(since))
+                if e.get("MESSAGE_ID") == MSG["keys_set"]]
         seen = []
-        for t, key in samples:
+        for t, key, read in samples:
             runs = [s for s in starts if s <= t]
-            if not runs or t - runs[-1] < 0.5:
+            if not runs or not any(runs[-1] <= d <= t for d in done) or \
+                    any(t < s <= read for s in starts):
                 continue          # a run may be under way
             # The run read the clock just after its start, maybe a second on.
             want = {expected_keys(AUTOKEY, runs[-1] + d, 10) for d in (0, 1)}
@@ -536,7 +550,8 @@ class Units(unittest.TestCase):
             self.assertIn("Assertion failed for tofurkey@nosuch.service", said)
             self.assertIn("(/run/netns/nosuch)", said)
             seen = {"blue": [], "green": []}
-            while time.time() < since + 23:
+            while time.time() < since + 23 or (
+                    min(map(len, seen.values())) < 5 and time.time() < since + ROTATIONS_DEADLINE):
                 t = time.time()
                 for ns in seen:
                     key = in_ns(ns)
@@ -628,6 +643,10 @@ def unit_starts(unit, since):
 
 
 TICKETS_DROPIN = SERVICE_DROPIN_DIR + "/tickets.conf"
+# How long a server may take to use a new set once tofurkey has written it:
+# nginx reloads through the path unit; HAProxy gets the push in the run.
+# Both take well under a second; 3 s leaves a loaded machine room.
+RELOADED = 3
 # The test's own interval: 10 s, keeping the README's options.
 SHORT_INTERVAL = b"[Service]\nExecStart=\nExecStart=/usr/sbin/tofurkey -i 10 $TOFURKEY_OPTIONS $TOFURKEY_METRICS\n"
 
@@ -694,7 +713,8 @@ class Tickets(unittest.TestCase):
         restart_timer()
         samples = []           # (time, current.key's name, nginx's ticket name)
         resumed = []           # after each change: did the last ticket of the old key resume?
-        while time.time() < since + 32:
+        while time.time() < since + 32 or (
+                len({n for _, n, _ in samples}) < 4 and time.time() < since + ROTATIONS_DEADLINE):
             t = time.time()
             name = box.read("/run/tofurkey/current.key", binary=True)[:16]
             out = "/root/s%d.pem" % (len(samples) % 2)
@@ -713,10 +733,10 @@ class Tickets(unittest.TestCase):
             if not names or names[-1] != name:
                 names.append(name)
         self.assertGreaterEqual(len(names), 3, "fewer than 2 rotations of the files seen")
-        # Once the files have held a set for 1.5 s, nginx encrypts with its current key.
+        # Once the files have held a set for RELOADED s, nginx encrypts with its current key.
         for i, (t, name, issued) in enumerate(samples):
-            if all(n == name for tt, n, _ in samples if t - 1.5 <= tt <= t):
-                if samples[0][0] <= t - 1.5:
+            if all(n == name for tt, n, _ in samples if t - RELOADED <= tt <= t):
+                if samples[0][0] <= t - RELOADED:
                     self.assertEqual(issued, name, "nginx not reloaded to the new keys at %.1f" % t)
         # One reload per change of the set: not at the half-interval runs.
         changes = len(names) - 1
@@ -779,7 +799,7 @@ class Tickets(unittest.TestCase):
         restart_timer()
         options = shlex.split(re.search(r'Environment="TOFURKEY_OPTIONS=(.*)"', files[2][1]).group(1))
         seen, checks = [], []
-        while time.time() < since + 25:
+        while time.time() < since + 25 or (len(seen) < 4 and time.time() < since + ROTATIONS_DEADLINE):
             name = ticket_name(443)
             lines = box.read("/run/tofurkey/haproxy.keys").split()
             current = base64.b64decode(lines[1])[:16]
@@ -788,21 +808,27 @@ class Tickets(unittest.TestCase):
             checks.append((r.returncode, t_check, r.stdout.split(";")[-1].strip()))
             if not seen or seen[-1][0] != current:
                 seen.append((current, time.time()))
-            if time.time() - seen[-1][1] > 1.5:
+            if time.time() - seen[-1][1] > RELOADED:
                 self.assertEqual(name, current, "HAProxy does not encrypt with the current key")
             time.sleep(0.3)
         self.assertGreaterEqual(len(seen), 3, "fewer than 2 rotations seen")
         self.assertEqual(unit_props("MainPID", unit="haproxy.service")["MainPID"], master,
                          "HAProxy was restarted")
-        # In sync, but for the 2 s after each boundary before the timer's
-        # run (a WARNING: the previous set or pair), never CRITICAL.
+        entries = [e for e in unit_entries("--since=@%d" % int(since))
+                   if e.get("MESSAGE_ID") == MSG["keys_set"]]
+        done = [int(e["__REALTIME_TIMESTAMP"]) / 1e6 for e in entries]
+        # In sync, but between a boundary and the end of the timer's run for
+        # it (a WARNING: the previous set or pair), never CRITICAL. A run's
+        # entry comes after its writes and push, so a WARNING check began
+        # before any entry of its half-interval; judged by the journal, not
+        # by seconds after the boundary, which a loaded machine stretches.
         for code, at, what in checks:
             self.assertIn(code, (0, 1), what)
             if code == 1:
-                self.assertLess(at % 5, 3.5, "WARNING %.1f s after a boundary: %s" % (at % 5, what))
+                boundary = at - at % 5
+                self.assertFalse(any(boundary <= d <= at for d in done),
+                                 "WARNING %.1f s after a boundary, after its run: %s" % (at % 5, what))
         self.assertGreater([c for c, _, _ in checks].count(0), len(checks) // 3, checks)
-        entries = [e for e in unit_entries("--since=@%d" % int(since))
-                   if e.get("MESSAGE_ID") == MSG["keys_set"]]
         for f in TICKET_FIELDS:
             self.assertTrue(all(f in e for e in entries), f)
         pushed = [e["TOFURKEY_TICKETS_CHANGED"] for e in entries]
