@@ -27,6 +27,7 @@ use nix::sys::stat::Mode;
 
 use crate::fileio::{self, Kind, WRITABLE_BY_OTHERS, dir_of, openat, os_error, trusted_owner};
 use crate::keys::{MAIN_KEY_LEN, MainKey};
+use crate::options::KeySpec;
 use crate::secret::Secret;
 
 /// The credential name systemd units pass the main key under.
@@ -45,20 +46,6 @@ const READABLE_BY_OTHERS: u32 = 0o044;
 const ANY_OTHERS: u32 = 0o077;
 // Writable or readable by others are both kinds of "any group or other".
 const _: () = assert!((WRITABLE_BY_OTHERS | READABLE_BY_OTHERS) & !ANY_OTHERS == 0);
-
-/// Where the main key comes from, as the command line asked (`cli.rs`
-/// parses it; [`Source::choose`] resolves it).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum KeySpec {
-    /// Neither `-k` nor `-a`: the credential if present, else the default autokey.
-    Default,
-    /// `-k PATH`.
-    File(PathBuf),
-    /// `-k -` or `-k /dev/stdin`: the key is piped in.
-    Stdin,
-    /// `-a PATH`: only the autokey, never the credential.
-    Autokey(PathBuf),
-}
 
 /// A resolved main key source.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -26,6 +26,7 @@ pub mod log;
 pub mod metrics;
 pub mod nginx;
 pub mod notify;
+pub mod options;
 pub mod outputs;
 pub mod procfs;
 pub mod promfile;
