@@ -101,7 +101,7 @@ fuzz:
 # what it must not reaches neither the host's keys nor its autokey.
 # Results go to mutants.out/ (caught.txt, missed.txt, unviable.txt).
 CARGO_MUTANTS_VERSION := 27.1.0
-MUTANTS_FILES ?= src/keysource.rs src/fileio.rs src/procfs.rs src/hygiene.rs
+MUTANTS_FILES ?= src/keysource/*.rs src/fileio.rs src/procfs.rs src/hygiene.rs
 
 mutants:
 	command -v cargo-mutants >/dev/null || $(CARGO) install --locked cargo-mutants --version $(CARGO_MUTANTS_VERSION)

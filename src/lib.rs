@@ -31,7 +31,6 @@ pub mod outputs;
 pub mod procfs;
 pub mod promfile;
 pub mod report;
-pub mod runtime_api;
 pub mod secret;
 pub mod tickets;
 pub mod timesync;

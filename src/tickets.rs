@@ -1,5 +1,5 @@
 //! TLS session-ticket keys: derivation, schedule and the two servers'
-//! layouts. Pure, no I/O (`nginx.rs` and `haproxy.rs` write them).
+//! layouts. Pure, no I/O (`nginx.rs` and `haproxy/` write them).
 //!
 //! Ticket key *n* is one logical key — a 16-byte name (sent in clear in
 //! every ticket), a 32-byte AES-256 key and a 32-byte HMAC-SHA256 key —
