@@ -184,3 +184,40 @@ impl TicketOutputs {
         Ok(verdicts)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn clash(nginx: &str, haproxy: &str) -> Option<String> {
+        Tickets {
+            nginx: Some(PathBuf::from(nginx)),
+            haproxy_file: Some(PathBuf::from(haproxy)),
+            haproxy_socket: None,
+        }
+        .name_clash()
+    }
+
+    #[test]
+    fn haproxy_file_not_one_of_nginx() {
+        for name in nginx::FILES.iter().chain(&[nginx::STAMP]) {
+            assert_eq!(
+                clash("/run/t", &format!("/run/t/{name}")),
+                Some(format!(
+                    "--haproxy-tickets /run/t/{name}: a file of nginx's in --nginx-tickets \
+                     /run/t: give it another name"
+                ))
+            );
+        }
+        // Another directory, or another name: no clash.
+        assert_eq!(clash("/run/t", "/run/u/current.key"), None);
+        assert_eq!(clash("/run/t", "/run/t/haproxy.keys"), None);
+        let one = Tickets {
+            nginx: Some(PathBuf::from("/run/t")),
+            ..Tickets::default()
+        };
+        assert_eq!(one.name_clash(), None);
+    }
+}
