@@ -9,7 +9,7 @@ use crate::counters::{Interval, UnixTime};
 
 /// The procfs file the kernel reads the server keys from (one per network
 /// namespace): the target unless `-P` names another.
-pub const DEFAULT_TARGET: &str = "/proc/sys/net/ipv4/tcp_fastopen_key";
+pub(crate) const DEFAULT_TARGET: &str = "/proc/sys/net/ipv4/tcp_fastopen_key";
 
 /// What this invocation is asked to do.
 #[derive(Clone, Debug, PartialEq, Eq)]

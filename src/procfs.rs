@@ -21,7 +21,7 @@ use crate::secret::Secret;
 /// The most a target may hold: what the kernel prints back (71 characters
 /// and a newline) with room to notice anything longer. A `-P` file holding
 /// more is no key file, and could not be put back exactly.
-pub const READ_MAX: usize = 128;
+pub(crate) const READ_MAX: usize = 128;
 const _: () = assert!(READ_MAX > PAIR_TEXT_LEN + 1);
 
 /// What was being done to the target when it failed.

@@ -111,7 +111,7 @@ impl Source {
     }
 
     /// What an error calls it: the kind of source and its full path.
-    pub fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         match self {
             Source::File(p) => format!("main key file {}", p.display()),
             Source::Stdin => "standard input".into(),
