@@ -29,7 +29,7 @@ use crate::counters::{DEFAULT_INTERVAL, Interval, MAX_INTERVAL, MIN_INTERVAL};
 /// host whose clock lags by a little already computes the new pair.
 pub const DELAY: u64 = 2;
 /// Most `OnCalendar=` lines a drop-in may have; see the module doc.
-pub(crate) const MAX_EVENTS: usize = 8;
+pub const MAX_EVENTS: usize = 8;
 
 const DAY: u64 = 86_400;
 const WEEK: u64 = 7 * DAY;

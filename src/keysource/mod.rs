@@ -32,6 +32,7 @@ mod error;
 mod stdin;
 
 pub use error::KeyError;
+pub use stdin::PIPE_WAIT;
 
 /// The credential name systemd units pass the main key under.
 pub const CREDENTIAL: &str = "tofurkey.key";

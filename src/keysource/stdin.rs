@@ -17,7 +17,7 @@ use crate::fileio::Kind;
 
 /// How long a key piped in on standard input may take to arrive. A pipe
 /// whose writer is gone ends at once; this bounds a writer that stalls.
-pub(super) const PIPE_WAIT: Duration = Duration::from_secs(5);
+pub const PIPE_WAIT: Duration = Duration::from_secs(5);
 
 /// Standard input: a file redirected in (checked as a key file), or a pipe
 /// (whoever holds its other end is the one who ran the command, so no owner
