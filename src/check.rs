@@ -31,7 +31,7 @@ pub enum Verdict {
 impl Verdict {
     /// The exit code: 0 OK, 1 WARNING (one half-step off), 2 CRITICAL.
     /// ([`UNKNOWN_EXIT`] is for no verdict.)
-    pub const fn exit_code(self) -> u8 {
+    pub(crate) const fn exit_code(self) -> u8 {
         match self {
             Verdict::InSync => 0,
             Verdict::Previous | Verdict::Next => 1,
@@ -41,7 +41,7 @@ impl Verdict {
 
     /// The verdict's line for an admin or a monitoring system, with its
     /// monitoring prefix (`OK:`, …); no key material.
-    pub fn summary(self) -> &'static str {
+    pub(crate) fn summary(self) -> &'static str {
         match self {
             Verdict::InSync => "OK: the target holds the expected key pair",
             Verdict::Previous => {
@@ -105,7 +105,7 @@ pub enum TicketVerdict {
 
 impl TicketVerdict {
     /// 0 OK, 1 WARNING, 2 CRITICAL, as [`Verdict::exit_code`].
-    pub const fn exit_code(self) -> u8 {
+    pub(crate) const fn exit_code(self) -> u8 {
         match self {
             TicketVerdict::InSync => 0,
             TicketVerdict::Previous => 1,
@@ -114,7 +114,7 @@ impl TicketVerdict {
     }
 
     /// The verdict's words, with its monitoring prefix; no key material.
-    pub fn summary(self) -> &'static str {
+    pub(crate) fn summary(self) -> &'static str {
         match self {
             TicketVerdict::InSync => "OK",
             TicketVerdict::Previous => {
@@ -129,7 +129,7 @@ impl TicketVerdict {
 /// Classifies `held` (an output's bytes in its own form, `None` if missing)
 /// against the set for `schedule` and the one before, in the form `form`
 /// gives (e.g. [`TicketSet::nginx_files`]).
-pub fn classify_tickets<F: AsRef<[u8]>>(
+pub(crate) fn classify_tickets<F: AsRef<[u8]>>(
     held: Option<&[u8]>,
     main: &MainKey,
     schedule: Schedule,

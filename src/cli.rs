@@ -1,6 +1,7 @@
 //! Command line: one explicit lexopt loop, getopt-compatible with 1.3.4
 //! (`-vno` clusters, `-i3600` and `-i 3600`, `--` ends options), plus long
-//! forms. Parsing only: nothing here touches a file or the clock.
+//! forms, into the [`Command`] of `options.rs`. Parsing only: nothing here
+//! touches a file or the clock.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -8,9 +9,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::counters::{Interval, UnixTime};
-use crate::keysource::KeySpec;
-use crate::nginx::{FILES, STAMP};
-use crate::procfs::DEFAULT_TARGET;
+use crate::options::{Command, DEFAULT_TARGET, KeySpec, Options, Tickets};
 
 /// A command line that cannot be run: what is wrong and how to fix it.
 /// Printed before the usage text; exit 2.
@@ -53,56 +52,6 @@ TICKETS: TLS session-ticket keys from the same main key and interval, on tmpfs:
       --version        the version
 Exit: 0 ok, 1 failure, 2 usage error; --check: 0 in sync, 1 previous/next pair,
       2 not in sync, 3 unknown or usage error (see tofurkey(8)).";
-
-/// Options of a key-setting (or checking) run.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Options {
-    /// The main key source.
-    pub key: KeySpec,
-    /// The rotation interval.
-    pub interval: Interval,
-    /// `-v` (or `-V`).
-    pub verbose: bool,
-    /// `-V`: also print the keys.
-    pub show_keys: bool,
-    /// `-n`: no write.
-    pub dry_run: bool,
-    /// The file to write (procfs, or `-P`).
-    pub target: PathBuf,
-    /// `-T`: a fake time instead of the clock.
-    pub time: Option<UnixTime>,
-    /// Where TLS session-ticket keys go (nowhere by default).
-    pub tickets: Tickets,
-    /// `--metrics PATH`: the Prometheus text file to replace.
-    pub metrics: Option<PathBuf>,
-}
-
-/// The ticket key outputs asked for.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Tickets {
-    /// `--nginx-tickets DIR`.
-    pub nginx: Option<PathBuf>,
-    /// `--haproxy-tickets FILE`.
-    pub haproxy_file: Option<PathBuf>,
-    /// `--haproxy-socket PATH` (only with `haproxy_file`: the runtime API
-    /// names a listener's keys by the file it loaded).
-    pub haproxy_socket: Option<PathBuf>,
-}
-
-/// What this invocation is asked to do.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Command {
-    /// Compute and set the keys (the normal run).
-    Run(Options),
-    /// Compare the target with the expected keys.
-    Check(Options),
-    /// Print the timer drop-in for an interval.
-    PrintTimer(Interval),
-    /// Print the usage text.
-    Help,
-    /// Print the version.
-    Version,
-}
 
 /// Parses the arguments (without the program name).
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageError> {
@@ -195,18 +144,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
     if print_timer {
         return Ok(Command::PrintTimer(interval));
     }
-    if let (Some(dir), Some(file)) = (&tickets.nginx, &tickets.haproxy_file) {
-        let name = file
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        if file.parent() == Some(dir.as_path()) && (FILES.contains(&name) || name == STAMP) {
-            return Err(UsageError(format!(
-                "--haproxy-tickets {}: a file of nginx's in --nginx-tickets {}: give it another name",
-                file.display(),
-                dir.display()
-            )));
-        }
+    // The outputs know their files' names: the check is theirs (outputs.rs).
+    if let Some(clash) = tickets.name_clash() {
+        return Err(UsageError(clash));
     }
     if tickets.haproxy_socket.is_some() && tickets.haproxy_file.is_none() {
         return Err(UsageError(
@@ -338,6 +278,12 @@ mod tests {
             Ok(Command::Check(o)) => assert!(o.tickets.nginx.is_some()),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn haproxy_file_not_one_of_nginx() {
+        let msg = usage_error(&["--nginx-tickets=/t", "--haproxy-tickets=/t/next.key"]);
+        assert!(msg.ends_with("a file of nginx's in --nginx-tickets /t: give it another name"));
     }
 
     #[test]

@@ -10,14 +10,13 @@ use crate::cli::UsageError;
 use crate::clock::ClockError;
 use crate::counters::BadTime;
 use crate::fileio::os_error;
-use crate::haproxy::SocketError;
+use crate::haproxy::{Refusal, SocketError};
 use crate::keydir::DirError;
 use crate::keys::Form;
 use crate::keysource::{KeyError, Source};
 use crate::outputs::OutputError;
 use crate::procfs::{Step, TargetError};
 use crate::promfile::MetricsError;
-use crate::runtime_api::Refusal;
 
 /// The command to make a main key, as the fixes name it.
 const MAKE_KEY: &str = "make a key with '(umask 077; head -c 32 /dev/random > FILE)'";

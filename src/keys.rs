@@ -15,7 +15,7 @@ use crate::secret::Secret;
 /// Length of the main key in bytes (libsodium's `crypto_kdf_KEYBYTES`).
 pub const MAIN_KEY_LEN: usize = 32;
 /// Length of one TFO key in bytes (the kernel's `TCP_FASTOPEN_KEY_LENGTH`).
-pub const TFO_KEY_LEN: usize = 16;
+pub(crate) const TFO_KEY_LEN: usize = 16;
 /// Hex digits of one 32-bit group of a key in procfs text.
 const GROUP_HEX_LEN: usize = 8;
 /// A group and the dash after it.
@@ -23,7 +23,7 @@ const GROUP_TEXT_LEN: usize = GROUP_HEX_LEN + 1;
 /// Length of one key in procfs text: 32 hex digits in 4 groups of 8, 3 dashes.
 const KEY_TEXT_LEN: usize = TFO_KEY_LEN / 4 * GROUP_TEXT_LEN - 1;
 /// Length of the procfs text for a pair, `PRIMARY,BACKUP`, without the NUL.
-pub const PAIR_TEXT_LEN: usize = KEY_TEXT_LEN * 2 + 1;
+pub(crate) const PAIR_TEXT_LEN: usize = KEY_TEXT_LEN * 2 + 1;
 /// The KDF's personalization: 1.3.4's libsodium context "tofurkey", zero-padded.
 pub(crate) const PERSONAL: [u8; 16] = *b"tofurkey\0\0\0\0\0\0\0\0";
 /// Personalization of the main key fingerprint: distinct from [`PERSONAL`],
@@ -56,7 +56,7 @@ impl MainKey {
     }
 
     /// Derives the TFO key for `counter` (one interval's key).
-    pub fn derive(&self, counter: u64) -> TfoKey {
+    pub(crate) fn derive(&self, counter: u64) -> TfoKey {
         let mut key = Secret::zeroed();
         blake2b::<U16>(&self.0[..], &counter_salt(counter), &PERSONAL, &mut key[..]);
         TfoKey(key)
@@ -92,7 +92,7 @@ impl std::fmt::Debug for MainKey {
 }
 
 /// The pair fingerprint of a procfs text (see [`PairText::fingerprint`]).
-pub fn pair_fingerprint(text: &[u8]) -> String {
+pub(crate) fn pair_fingerprint(text: &[u8]) -> String {
     unkeyed_fingerprint(text, &PERSONAL_PAIR_ID)
 }
 
@@ -154,7 +154,7 @@ pub struct PairText(Secret<{ PAIR_TEXT_LEN + 1 }>);
 
 impl PairText {
     /// Formats `primary,backup` the way the kernel prints and parses it.
-    pub fn new(primary: &TfoKey, backup: &TfoKey) -> PairText {
+    pub(crate) fn new(primary: &TfoKey, backup: &TfoKey) -> PairText {
         let mut buf = Secret::zeroed();
         write_key(&mut buf[..KEY_TEXT_LEN], &primary.0);
         buf[KEY_TEXT_LEN] = b',';
@@ -168,7 +168,7 @@ impl PairText {
     }
 
     /// The 72 bytes for the single procfs write (text and NUL, as 1.3.4).
-    pub fn for_write(&self) -> &[u8] {
+    pub(crate) fn for_write(&self) -> &[u8] {
         &self.0[..]
     }
 
@@ -217,7 +217,7 @@ pub enum Form {
 
 impl Form {
     /// Classifies a procfs text (up to its newline).
-    pub fn of(text: &[u8]) -> Form {
+    pub(crate) fn of(text: &[u8]) -> Form {
         let keys_well_formed = text.split(|&b| b == b',').all(key_well_formed);
         match text.len() {
             0 => Form::Empty,
@@ -235,7 +235,7 @@ impl Form {
 /// True for what a kernel shows before any key was set: zeros (with the
 /// procfs dashes and comma), not one non-zero digit. Writing that back would
 /// set a real all-zero key, which anyone can compute cookies with.
-pub fn never_set(text: &[u8]) -> bool {
+pub(crate) fn never_set(text: &[u8]) -> bool {
     matches!(text.len(), KEY_TEXT_LEN | PAIR_TEXT_LEN)
         && text.iter().all(|&b| matches!(b, b'0' | b'-' | b','))
 }

@@ -4,13 +4,37 @@
 use std::rc::Rc;
 
 use crate::check::{TicketVerdict, classify_tickets};
-use crate::cli::Tickets;
 use crate::haproxy::{KeyFile, Pushed, Runtime, SocketError};
 use crate::keydir::{DirError, KeyDir};
 use crate::keys::MainKey;
-use crate::nginx::Nginx;
+use crate::nginx::{self, Nginx};
+use crate::options::Tickets;
 use crate::report::{Push, Written};
 use crate::tickets::{Schedule, TicketSet};
+
+impl Tickets {
+    /// Why these outputs cannot be asked for together: HAProxy's file is
+    /// one of nginx's in its directory. The parser calls this (a usage
+    /// error, before anything is opened); it lives here, with the outputs
+    /// whose file names it knows.
+    pub(crate) fn name_clash(&self) -> Option<String> {
+        let (Some(dir), Some(file)) = (&self.nginx, &self.haproxy_file) else {
+            return None;
+        };
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let nginx_file = nginx::FILES.contains(&name) || name == nginx::STAMP;
+        (file.parent() == Some(dir.as_path()) && nginx_file).then(|| {
+            format!(
+                "--haproxy-tickets {}: a file of nginx's in --nginx-tickets {}: give it another name",
+                file.display(),
+                dir.display()
+            )
+        })
+    }
+}
 
 /// The ticket outputs asked for, checked.
 pub struct TicketOutputs {
@@ -158,5 +182,42 @@ impl TicketOutputs {
             ));
         }
         Ok(verdicts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn clash(nginx: &str, haproxy: &str) -> Option<String> {
+        Tickets {
+            nginx: Some(PathBuf::from(nginx)),
+            haproxy_file: Some(PathBuf::from(haproxy)),
+            haproxy_socket: None,
+        }
+        .name_clash()
+    }
+
+    #[test]
+    fn haproxy_file_not_one_of_nginx() {
+        for name in nginx::FILES.iter().chain(&[nginx::STAMP]) {
+            assert_eq!(
+                clash("/run/t", &format!("/run/t/{name}")),
+                Some(format!(
+                    "--haproxy-tickets /run/t/{name}: a file of nginx's in --nginx-tickets \
+                     /run/t: give it another name"
+                ))
+            );
+        }
+        // Another directory, or another name: no clash.
+        assert_eq!(clash("/run/t", "/run/u/current.key"), None);
+        assert_eq!(clash("/run/t", "/run/t/haproxy.keys"), None);
+        let one = Tickets {
+            nginx: Some(PathBuf::from("/run/t")),
+            ..Tickets::default()
+        };
+        assert_eq!(one.name_clash(), None);
     }
 }

@@ -18,14 +18,10 @@ use crate::fileio::{self, Kind, OpenError, os_error};
 use crate::keys::{self, Form, PAIR_TEXT_LEN, PairText};
 use crate::secret::Secret;
 
-/// The procfs file the kernel reads the server keys from (one per network
-/// namespace).
-pub const DEFAULT_TARGET: &str = "/proc/sys/net/ipv4/tcp_fastopen_key";
-
 /// The most a target may hold: what the kernel prints back (71 characters
 /// and a newline) with room to notice anything longer. A `-P` file holding
 /// more is no key file, and could not be put back exactly.
-pub const READ_MAX: usize = 128;
+pub(crate) const READ_MAX: usize = 128;
 const _: () = assert!(READ_MAX > PAIR_TEXT_LEN + 1);
 
 /// What was being done to the target when it failed.

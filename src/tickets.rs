@@ -1,5 +1,5 @@
 //! TLS session-ticket keys: derivation, schedule and the two servers'
-//! layouts. Pure, no I/O (`nginx.rs` and `haproxy.rs` write them).
+//! layouts. Pure, no I/O (`nginx.rs` and `haproxy/` write them).
 //!
 //! Ticket key *n* is one logical key — a 16-byte name (sent in clear in
 //! every ticket), a 32-byte AES-256 key and a 32-byte HMAC-SHA256 key —
@@ -24,21 +24,21 @@ use crate::keys::{MainKey, PERSONAL, PERSONAL_MAIN_ID, PERSONAL_PAIR_ID};
 use crate::secret::Secret;
 
 /// Bytes of a ticket key's name (OpenSSL's `tick_key_name`).
-pub const NAME_LEN: usize = 16;
+pub(crate) const NAME_LEN: usize = 16;
 /// Bytes of the AES-256-CBC key.
-pub const AES_LEN: usize = 32;
+pub(crate) const AES_LEN: usize = 32;
 /// Bytes of the HMAC-SHA256 key.
-pub const HMAC_LEN: usize = 32;
+pub(crate) const HMAC_LEN: usize = 32;
 /// Bytes of one key in either server's layout.
-pub const KEY_LEN: usize = NAME_LEN + AES_LEN + HMAC_LEN;
+pub(crate) const KEY_LEN: usize = NAME_LEN + AES_LEN + HMAC_LEN;
 /// Keys a server holds: previous, current, next.
-pub const SET_LEN: usize = 3;
+pub(crate) const SET_LEN: usize = 3;
 /// Characters of one key in base64 (HAProxy's file and runtime API).
-pub const BASE64_LEN: usize = KEY_LEN.div_ceil(3) * 4;
+pub(crate) const BASE64_LEN: usize = KEY_LEN.div_ceil(3) * 4;
 /// Bytes of HAProxy's file: a line of base64 and its newline per key.
-pub const HAPROXY_FILE_LEN: usize = SET_LEN * (BASE64_LEN + 1);
+pub(crate) const HAPROXY_FILE_LEN: usize = SET_LEN * (BASE64_LEN + 1);
 /// Bytes of nginx's three files together.
-pub const NGINX_FILES_LEN: usize = SET_LEN * KEY_LEN;
+pub(crate) const NGINX_FILES_LEN: usize = SET_LEN * KEY_LEN;
 
 /// Personalizations of the three parts.
 const PERSONAL_NAME: [u8; 16] = *b"tofurkey-tkname\0";
@@ -95,7 +95,7 @@ pub struct TicketKey {
 
 impl TicketKey {
     /// Derives ticket key `counter` from the main key.
-    pub fn derive(main: &MainKey, counter: u64) -> TicketKey {
+    pub(crate) fn derive(main: &MainKey, counter: u64) -> TicketKey {
         // Each part derived in place: no copy of it is left to wipe.
         let mut key = TicketKey {
             haproxy: Secret::zeroed(),
@@ -109,7 +109,7 @@ impl TicketKey {
     }
 
     /// The name, sent in clear in every ticket.
-    pub fn name(&self) -> &[u8] {
+    pub(crate) fn name(&self) -> &[u8] {
         &self.haproxy[..NAME_LEN]
     }
 
@@ -123,17 +123,17 @@ impl TicketKey {
 
     /// nginx's 80-byte file, in its order: name | HMAC | AES
     /// (`ngx_ssl_session_ticket_keys`).
-    pub fn nginx_parts(&self) -> [&[u8]; 3] {
+    pub(crate) fn nginx_parts(&self) -> [&[u8]; 3] {
         [self.name(), self.hmac(), self.aes()]
     }
 
     /// HAProxy's 80 bytes: name | AES | HMAC.
-    pub fn haproxy(&self) -> &[u8; KEY_LEN] {
+    pub(crate) fn haproxy(&self) -> &[u8; KEY_LEN] {
         &self.haproxy
     }
 
     /// HAProxy's form in its file and runtime API: base64 of [`Self::haproxy`].
-    pub fn haproxy_base64(&self) -> Secret<BASE64_LEN> {
+    pub(crate) fn haproxy_base64(&self) -> Secret<BASE64_LEN> {
         let mut out = Secret::zeroed();
         base64(&self.haproxy, &mut out);
         out
@@ -165,19 +165,19 @@ impl Schedule {
     }
 
     /// The counters a server holds, oldest first: previous, current, next.
-    pub fn counters(self) -> [u64; SET_LEN] {
+    pub(crate) fn counters(self) -> [u64; SET_LEN] {
         [self.current - 1, self.current, self.current + 1]
     }
 
     /// Unix time of the next change of the set: (*n* + 1) · I.
-    pub fn next_change(self) -> u64 {
+    pub(crate) fn next_change(self) -> u64 {
         (self.current + 1) * self.interval.secs()
     }
 
     /// The schedule one interval earlier: what a host still holds when a
     /// rotation was missed. `None` in the first interval whose set exists
     /// (its previous set would need key −1).
-    pub fn previous(self) -> Option<Schedule> {
+    pub(crate) fn previous(self) -> Option<Schedule> {
         (self.current >= 2).then_some(Schedule {
             current: self.current - 1,
             ..self
@@ -202,23 +202,15 @@ impl TicketSet {
         }
     }
 
-    /// The previous key (decrypts only).
-    pub fn previous(&self) -> &TicketKey {
-        &self.keys[0]
-    }
-
-    /// The current key (encrypts).
-    pub fn current(&self) -> &TicketKey {
+    /// The current key (encrypts). The outputs take `keys` whole; only the
+    /// tests ask for one key by its role.
+    #[cfg(test)]
+    fn current(&self) -> &TicketKey {
         &self.keys[1]
     }
 
-    /// The next key (decrypts only).
-    pub fn next(&self) -> &TicketKey {
-        &self.keys[2]
-    }
-
     /// nginx's three files, oldest first, concatenated (for comparisons).
-    pub fn nginx_files(&self) -> Secret<NGINX_FILES_LEN> {
+    pub(crate) fn nginx_files(&self) -> Secret<NGINX_FILES_LEN> {
         let mut out = Secret::zeroed();
         let mut at = 0;
         for key in &self.keys {
@@ -232,7 +224,7 @@ impl TicketSet {
 
     /// HAProxy's file: the keys base64, one per line, oldest first
     /// (HAProxy encrypts with the penultimate line: the current key).
-    pub fn haproxy_file(&self) -> Secret<HAPROXY_FILE_LEN> {
+    pub(crate) fn haproxy_file(&self) -> Secret<HAPROXY_FILE_LEN> {
         let mut out = Secret::filled(b'\n');
         for (line, key) in out.chunks_exact_mut(BASE64_LEN + 1).zip(&self.keys) {
             if let Some(text) = line.first_chunk_mut() {
@@ -257,7 +249,7 @@ impl TicketSet {
 
 /// The set fingerprint of the names of a set, oldest first (what
 /// [`TicketSet::fingerprint`] computes; for the files of other hosts).
-pub fn set_fingerprint(names: &[u8; NAME_LEN * SET_LEN]) -> String {
+pub(crate) fn set_fingerprint(names: &[u8; NAME_LEN * SET_LEN]) -> String {
     crate::keys::unkeyed_fingerprint(names, &PERSONAL_SET_ID)
 }
 

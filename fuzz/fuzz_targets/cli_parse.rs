@@ -9,8 +9,8 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 
 use libfuzzer_sys::fuzz_target;
-use tofurkey::cli::{self, Command, Options};
-use tofurkey::keysource::KeySpec;
+use tofurkey::cli;
+use tofurkey::options::{Command, KeySpec, Options};
 
 fuzz_target!(|data: &[u8]| {
     let args: Vec<OsString> = match data {

@@ -21,7 +21,8 @@ use std::path::Path;
 use libfuzzer_sys::fuzz_target;
 use tofurkey::fileio::Kind;
 use tofurkey::keys::{MAIN_KEY_LEN, MainKey};
-use tofurkey::keysource::{self, CREDENTIAL, DEFAULT_AUTOKEY, KeyError, KeySpec, Source};
+use tofurkey::keysource::{self, CREDENTIAL, DEFAULT_AUTOKEY, KeyError, Source};
+use tofurkey::options::KeySpec;
 
 /// What `tofurkey.key` is, as the input chose it.
 #[derive(Clone, Copy, Debug, PartialEq)]

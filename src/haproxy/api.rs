@@ -1,5 +1,5 @@
 //! HAProxy's runtime API for ticket keys: the commands tofurkey sends and
-//! what HAProxy's answers mean. Pure: `haproxy.rs` does the talking.
+//! what HAProxy's answers mean. Pure: `runtime.rs` does the talking.
 //!
 //! HAProxy keeps each `tls-ticket-keys` file's keys in a ring of three and
 //! encrypts with the middle one. `show tls-keys FILE` lists the ring oldest
@@ -23,7 +23,7 @@ const SHOW_HEADER: &[u8] = b"# id secret";
 
 /// What an answer to `show tls-keys FILE` says.
 #[derive(PartialEq, Eq)]
-pub enum Shown<'a> {
+pub(super) enum Shown<'a> {
     /// The ring, oldest first (base64, as HAProxy prints it).
     Keys([&'a [u8]; SET_LEN]),
     /// Not an answer of HAProxy's runtime API.
@@ -65,12 +65,12 @@ impl fmt::Display for Refusal {
 }
 
 /// The command that lists the ring of `file`.
-pub fn show_command(file: &str) -> String {
+pub(super) fn show_command(file: &str) -> String {
     format!("show tls-keys {file}\n")
 }
 
 /// The command that appends `key` (base64) to the ring of `file`.
-pub fn set_command(file: &str, key: &[u8; BASE64_LEN]) -> zeroize::Zeroizing<Vec<u8>> {
+pub(super) fn set_command(file: &str, key: &[u8; BASE64_LEN]) -> zeroize::Zeroizing<Vec<u8>> {
     let mut line = zeroize::Zeroizing::new(Vec::with_capacity(file.len() + BASE64_LEN + 20));
     line.extend_from_slice(b"set ssl tls-key ");
     line.extend_from_slice(file.as_bytes());
@@ -82,7 +82,7 @@ pub fn set_command(file: &str, key: &[u8; BASE64_LEN]) -> zeroize::Zeroizing<Vec
 
 /// Reads an answer to [`show_command`]:
 /// `# id secret`, `# ID (FILE)`, then `ID.0 KEY`, `ID.1 KEY`, `ID.2 KEY`.
-pub fn parse_show(answer: &[u8]) -> Shown<'_> {
+pub(super) fn parse_show(answer: &[u8]) -> Shown<'_> {
     if let Some(refusal) = refusal(answer) {
         return Shown::Refused(refusal);
     }
@@ -119,7 +119,7 @@ pub fn parse_show(answer: &[u8]) -> Shown<'_> {
 }
 
 /// Reads an answer to [`set_command`].
-pub fn parse_set(answer: &[u8]) -> Result<(), Refusal> {
+pub(super) fn parse_set(answer: &[u8]) -> Result<(), Refusal> {
     match refusal(answer) {
         Some(r) => Err(r),
         None if answer.trim_ascii() == UPDATED => Ok(()),
@@ -145,7 +145,7 @@ fn refusal(answer: &[u8]) -> Option<Refusal> {
 /// The keys of `want` (oldest first) to append, in order, so that a ring
 /// holding `live` (oldest first) holds exactly `want`: none when it already
 /// does, one per missed rotation, all three when nothing lines up.
-pub fn catch_up<'a, K: PartialEq + ?Sized>(
+pub(super) fn catch_up<'a, K: PartialEq + ?Sized>(
     live: &[&K; SET_LEN],
     want: &'a [&'a K; SET_LEN],
 ) -> &'a [&'a K] {

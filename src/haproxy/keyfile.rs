@@ -1,0 +1,63 @@
+//! HAProxy's ticket key file, the one its `tls-ticket-keys` loads: the set
+//! base64, one key per line, oldest first (previous, current, next);
+//! HAProxy encrypts with the penultimate line.
+
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use zeroize::Zeroizing;
+
+use crate::fileio::dir_of;
+use crate::keydir::{DirError, KeyDir};
+use crate::tickets::TicketSet;
+
+/// HAProxy's ticket key file, its directory checked.
+pub struct KeyFile {
+    dir: Rc<KeyDir>,
+    name: String,
+    path: PathBuf,
+}
+
+impl KeyFile {
+    /// Checks the file's directory and the file's name; writes nothing.
+    /// The directory is `shared`, already checked, when `path` names it
+    /// as it is (the README's layout puts nginx's files beside it): one
+    /// check, one fd.
+    pub fn open(path: &Path, shared: Option<&Rc<KeyDir>>) -> Result<KeyFile, DirError> {
+        let name = match path.file_name().and_then(|n| n.to_str()) {
+            Some(n) if !path.as_os_str().as_encoded_bytes().ends_with(b"/") => n.to_string(),
+            _ => {
+                return Err(DirError::NotFilePath {
+                    path: path.to_path_buf(),
+                });
+            }
+        };
+        let dir = match (dir_of(path), shared) {
+            (dir, Some(shared)) if dir == shared.path() => Rc::clone(shared),
+            (dir, _) => Rc::new(KeyDir::open(dir)?),
+        };
+        dir.check(&name)?;
+        Ok(KeyFile {
+            dir,
+            name,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The file's path as given: HAProxy's name for the keys it loaded.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Puts `set` in place (if the file does not hold it already); returns
+    /// whether it was replaced.
+    pub fn write(&self, set: &TicketSet) -> Result<bool, DirError> {
+        let text = set.haproxy_file();
+        Ok(self.dir.replace(&[(&self.name, &text[..])])? > 0)
+    }
+
+    /// Reads the file, for `--check`; `None` if it is missing.
+    pub fn read(&self) -> Result<Option<Zeroizing<Vec<u8>>>, DirError> {
+        self.dir.read(&self.name)
+    }
+}

@@ -1,0 +1,16 @@
+//! HAProxy's ticket keys: the file its `tls-ticket-keys` loads
+//! ([`KeyFile`]), and the running HAProxy, brought to the same keys through
+//! its admin socket ([`Runtime`]).
+//!
+//! `api.rs` is the runtime API's protocol (commands and answers, pure);
+//! `socket.rs` sends one command over a trusted admin socket.
+
+mod api;
+mod keyfile;
+mod runtime;
+mod socket;
+
+pub use api::Refusal;
+pub use keyfile::KeyFile;
+pub use runtime::{Pushed, Runtime};
+pub use socket::SocketError;

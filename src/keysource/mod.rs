@@ -1,0 +1,342 @@
+//! Where the main key comes from: a key file (`-k`), standard input
+//! (`-k -`), the systemd credential `tofurkey.key`, or the local autokey,
+//! made on first use.
+//!
+//! Loading is two steps, so that signals are held only while key bytes are
+//! in memory: [`open`] finds, opens and checks the source and reads nothing
+//! (it never blocks, save a bounded wait for a pipe); [`Opened::read`] reads
+//! the bytes, or makes and stores a new autokey.
+//!
+//! Here: choosing the source, the key file (or credential), and the trust
+//! rules; standard input and its deadline in `stdin.rs`, the autokey's
+//! making and storing in `autokey.rs`, [`KeyError`] in `error.rs`.
+//!
+//! What is trusted: a key file or credential owned by root or the running
+//! user and writable by no one else (readable by others: a warning); an
+//! autokey owned by the running user with no group or other permission.
+//! Anything else could have been written, or read, by another local user.
+
+use std::ffi::OsString;
+use std::fs::{self, File};
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use crate::fileio::{self, Kind, WRITABLE_BY_OTHERS, trusted_owner};
+use crate::keys::{MAIN_KEY_LEN, MainKey};
+use crate::options::KeySpec;
+use crate::secret::Secret;
+
+mod autokey;
+mod error;
+mod stdin;
+
+pub use error::KeyError;
+pub use stdin::PIPE_WAIT;
+
+/// The credential name systemd units pass the main key under.
+pub const CREDENTIAL: &str = "tofurkey.key";
+/// Where the autokey lives unless `-a` says otherwise: tmpfs, so a reboot
+/// forgets it, as 1.3.4 (built with rundir=/run).
+pub const DEFAULT_AUTOKEY: &str = "/run/tofurkey.autokey";
+
+/// Permission bits that let group or others read a file.
+const READABLE_BY_OTHERS: u32 = 0o044;
+/// Any group or other permission: an autokey must have none.
+const ANY_OTHERS: u32 = 0o077;
+// Writable or readable by others are both kinds of "any group or other".
+const _: () = assert!((WRITABLE_BY_OTHERS | READABLE_BY_OTHERS) & !ANY_OTHERS == 0);
+
+/// A resolved main key source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A key file given with `-k`.
+    File(PathBuf),
+    /// Standard input (`-k -` or `-k /dev/stdin`): a pipe or a file.
+    Stdin,
+    /// `$CREDENTIALS_DIRECTORY/tofurkey.key`.
+    Credential(PathBuf),
+    /// A local autokey (made if missing).
+    Autokey(PathBuf),
+}
+
+impl Source {
+    /// Picks the source: `-k`; else, unless `-a` was given, the credential
+    /// when `$CREDENTIALS_DIRECTORY` (its value is `credentials_dir`) holds
+    /// one; else the autokey.
+    ///
+    /// A credential present in any form (even a broken link) is chosen, so
+    /// that a bad one fails loudly; and a variable that is set but names no
+    /// usable directory is an error. Only a usable directory without
+    /// `tofurkey.key` falls back to the host-local autokey.
+    pub fn choose(spec: &KeySpec, credentials_dir: Option<OsString>) -> Result<Source, KeyError> {
+        let dir = match (spec, credentials_dir) {
+            (KeySpec::File(p), _) => return Ok(Source::File(p.clone())),
+            (KeySpec::Stdin, _) => return Ok(Source::Stdin),
+            (KeySpec::Autokey(p), _) => return Ok(Source::Autokey(p.clone())),
+            (KeySpec::Default, None) => return Ok(Source::Autokey(DEFAULT_AUTOKEY.into())),
+            (KeySpec::Default, Some(dir)) => PathBuf::from(dir),
+        };
+        let unusable = |why| KeyError::CredentialsDir {
+            path: dir.clone(),
+            why,
+        };
+        // It must be there: a missing one would look like "no credential".
+        fs::metadata(&dir).map_err(unusable)?;
+        let cred = dir.join(CREDENTIAL);
+        match fs::symlink_metadata(&cred) {
+            Ok(_) => Ok(Source::Credential(cred)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Ok(Source::Autokey(DEFAULT_AUTOKEY.into()))
+            }
+            // Not a directory (ENOTDIR), or unsearchable: whether a
+            // credential is there is unknown.
+            Err(e) => Err(unusable(e)),
+        }
+    }
+
+    /// What the log calls it: a path, or the credential's name. Never a byte
+    /// of the key.
+    pub fn label(&self) -> String {
+        let (what, path) = match self {
+            Source::File(p) => ("key file ", p.to_string_lossy()),
+            Source::Stdin => ("standard input", "".into()),
+            Source::Credential(_) => ("credential ", CREDENTIAL.into()),
+            Source::Autokey(p) => ("autokey ", p.to_string_lossy()),
+        };
+        // Every run makes it: one allocation, no formatting.
+        let mut label = String::with_capacity(what.len() + path.len());
+        label.push_str(what);
+        label.push_str(&path);
+        label
+    }
+
+    /// What an error calls it: the kind of source and its full path.
+    pub(crate) fn name(&self) -> String {
+        match self {
+            Source::File(p) => format!("main key file {}", p.display()),
+            Source::Stdin => "standard input".into(),
+            Source::Credential(p) => format!("credential {}", p.display()),
+            Source::Autokey(p) => format!("autokey {}", p.display()),
+        }
+    }
+}
+
+/// The main key and whether this run just created it (a fresh autokey).
+pub struct Loaded {
+    /// The key.
+    pub key: MainKey,
+    /// True when a new autokey was made and stored by this run.
+    pub created: bool,
+}
+
+/// A key source opened and checked, not read yet.
+pub struct Opened {
+    source: Source,
+    input: Input,
+}
+
+enum Input {
+    /// A regular file: a key file, a credential, standard input redirected
+    /// from a file, or an existing autokey.
+    File(File),
+    /// Standard input as a pipe, to be read before the deadline.
+    Pipe(stdin::Pipe),
+    /// No autokey yet: one is to be made.
+    NewAutokey(autokey::NewAutokey),
+}
+
+/// Opens and checks `source`, reading none of its bytes. With `create`
+/// (normal runs) a missing autokey is prepared for; without (`--check`) it
+/// is an error. Returns the warnings the admin should see (a key file that
+/// others may read).
+pub fn open(source: &Source, create: bool) -> Result<(Opened, Vec<String>), KeyError> {
+    let mut warnings = Vec::new();
+    let input = match source {
+        Source::File(p) | Source::Credential(p) => {
+            Input::File(open_key_file(source, p, &mut warnings)?)
+        }
+        Source::Stdin => stdin::open(&mut warnings)?,
+        Source::Autokey(p) => autokey::open(source, p, create)?,
+    };
+    let opened = Opened {
+        source: source.clone(),
+        input,
+    };
+    Ok((opened, warnings))
+}
+
+impl Opened {
+    /// Reads the key (at most 32 bytes: the first 32 count), or makes,
+    /// stores and returns a new autokey. A key of 32 zero bytes is refused.
+    pub fn read(self) -> Result<Loaded, KeyError> {
+        let source = self.source;
+        let read_err = |why| KeyError::Read {
+            source: source.clone(),
+            why,
+        };
+        let mut buf = Secret::<MAIN_KEY_LEN>::zeroed();
+        let len = match self.input {
+            Input::File(mut file) => {
+                fileio::read_up_to(&mut file, &mut buf[..]).map_err(read_err)?
+            }
+            Input::Pipe(pipe) => pipe.read(&mut buf[..])?,
+            Input::NewAutokey(new) => return new.store(&source),
+        };
+        if len < MAIN_KEY_LEN {
+            return Err(KeyError::Short { source, len });
+        }
+        if buf.iter().all(|&b| b == 0) {
+            return Err(KeyError::Zero { source });
+        }
+        Ok(Loaded {
+            key: MainKey::new(*buf),
+            created: false,
+        })
+    }
+}
+
+/// A key file or credential: a regular file (links followed) that no other
+/// user could have written.
+fn open_key_file(
+    source: &Source,
+    path: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<File, KeyError> {
+    let file = fileio::open_regular(path, false).map_err(|e| match e {
+        fileio::OpenError::Io(why) => KeyError::Read {
+            source: source.clone(),
+            why,
+        },
+        fileio::OpenError::NotRegular(kind) => KeyError::NotFile {
+            source: source.clone(),
+            kind,
+        },
+    })?;
+    let meta = file.metadata().map_err(|why| KeyError::Read {
+        source: source.clone(),
+        why,
+    })?;
+    trust_key_file(source, &meta, warnings)?;
+    Ok(file)
+}
+
+/// ssh's rule for private keys, applied to the main key: the owner is root
+/// or the running user, and no one else may write it; others reading it is
+/// a warning (they could compute every key), not a refusal.
+fn trust_key_file(
+    source: &Source,
+    meta: &fs::Metadata,
+    warnings: &mut Vec<String>,
+) -> Result<(), KeyError> {
+    let (owner, mode) = (meta.uid(), meta.mode() & 0o7777);
+    if !trusted_owner(owner) {
+        return Err(KeyError::Owner {
+            source: source.clone(),
+            owner,
+            user: euid(),
+        });
+    }
+    if mode & WRITABLE_BY_OTHERS != 0 {
+        return Err(KeyError::Writable {
+            source: source.clone(),
+            mode,
+        });
+    }
+    if mode & READABLE_BY_OTHERS != 0 {
+        // The advice names the file itself, not a link to it.
+        let real = match source {
+            Source::File(p) | Source::Credential(p) => fs::canonicalize(p).ok(),
+            _ => None,
+        };
+        let file = real.map_or("FILE".into(), |p| p.display().to_string());
+        warnings.push(format!(
+            "{} has mode {mode:04o}: group or others can read the main key and compute every \
+             key; 'chmod go= {file}'",
+            source.name()
+        ));
+    }
+    Ok(())
+}
+
+/// An autokey's rule, checked before it is opened and again on the fd: a
+/// regular file (`mode` is `st_mode`) of the running user's with no group
+/// or other permission.
+fn trust_autokey(source: &Source, path: &Path, mode: u32, owner: u32) -> Result<(), KeyError> {
+    if let Some(kind) = Kind::of_mode(mode) {
+        return Err(KeyError::NotFile {
+            source: source.clone(),
+            kind,
+        });
+    }
+    let (mode, user) = (mode & 0o7777, euid());
+    if owner != user || mode & ANY_OTHERS != 0 {
+        return Err(KeyError::AutokeyForeign {
+            path: path.to_path_buf(),
+            owner,
+            mode,
+            user,
+        });
+    }
+    Ok(())
+}
+
+/// The effective uid: the user files are checked against.
+fn euid() -> u32 {
+    nix::unistd::geteuid().as_raw()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn choose_order() {
+        let k = KeySpec::File("/k".into());
+        let a = KeySpec::Autokey("/a".into());
+        let dir = std::env::temp_dir().join(format!("tofurkey-choose-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let with = Some(dir.clone().into_os_string());
+        // No credential file yet: autokey.
+        assert_eq!(
+            Source::choose(&KeySpec::Default, with.clone()).unwrap(),
+            Source::Autokey(DEFAULT_AUTOKEY.into())
+        );
+        fs::write(dir.join(CREDENTIAL), [1u8; 32]).unwrap();
+        assert_eq!(
+            Source::choose(&k, with.clone()).unwrap(),
+            Source::File("/k".into())
+        );
+        assert_eq!(
+            Source::choose(&a, with.clone()).unwrap(),
+            Source::Autokey("/a".into())
+        );
+        assert_eq!(
+            Source::choose(&KeySpec::Stdin, with.clone()).unwrap(),
+            Source::Stdin
+        );
+        assert_eq!(
+            Source::choose(&KeySpec::Default, with).unwrap(),
+            Source::Credential(dir.join(CREDENTIAL))
+        );
+        assert_eq!(
+            Source::choose(&KeySpec::Default, None).unwrap(),
+            Source::Autokey(DEFAULT_AUTOKEY.into())
+        );
+        assert_eq!(
+            Source::label(&Source::Credential(dir.join(CREDENTIAL))),
+            "credential tofurkey.key"
+        );
+        // Set, but not a directory: an error, not the autokey.
+        let not_dir = Some(dir.join(CREDENTIAL).into_os_string());
+        assert!(matches!(
+            Source::choose(&KeySpec::Default, not_dir),
+            Err(KeyError::CredentialsDir { .. })
+        ));
+        assert!(matches!(
+            Source::choose(&KeySpec::Default, Some(OsString::new())),
+            Err(KeyError::CredentialsDir { .. })
+        ));
+        fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,76 @@
+//! What an invocation asks for, once parsed: [`cli`](crate::cli) produces
+//! a [`Command`]; `main.rs`, the key source and the outputs consume it.
+//! Plain data, with the defaults the command line falls back to: nothing
+//! here parses, checks a path, or touches a file.
+
+use std::path::PathBuf;
+
+use crate::counters::{Interval, UnixTime};
+
+/// The procfs file the kernel reads the server keys from (one per network
+/// namespace): the target unless `-P` names another.
+pub(crate) const DEFAULT_TARGET: &str = "/proc/sys/net/ipv4/tcp_fastopen_key";
+
+/// What this invocation is asked to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Compute and set the keys (the normal run).
+    Run(Options),
+    /// Compare the target with the expected keys.
+    Check(Options),
+    /// Print the timer drop-in for an interval.
+    PrintTimer(Interval),
+    /// Print the usage text.
+    Help,
+    /// Print the version.
+    Version,
+}
+
+/// Options of a key-setting (or checking) run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// The main key source.
+    pub key: KeySpec,
+    /// The rotation interval.
+    pub interval: Interval,
+    /// `-v` (or `-V`).
+    pub verbose: bool,
+    /// `-V`: also print the keys.
+    pub show_keys: bool,
+    /// `-n`: no write.
+    pub dry_run: bool,
+    /// The file to write (procfs, or `-P`).
+    pub target: PathBuf,
+    /// `-T`: a fake time instead of the clock.
+    pub time: Option<UnixTime>,
+    /// Where TLS session-ticket keys go (nowhere by default).
+    pub tickets: Tickets,
+    /// `--metrics PATH`: the Prometheus text file to replace.
+    pub metrics: Option<PathBuf>,
+}
+
+/// Where the main key comes from, as the command line asked
+/// ([`Source::choose`](crate::keysource::Source::choose) resolves it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeySpec {
+    /// Neither `-k` nor `-a`: the credential if present, else the default autokey.
+    Default,
+    /// `-k PATH`.
+    File(PathBuf),
+    /// `-k -` or `-k /dev/stdin`: the key is piped in.
+    Stdin,
+    /// `-a PATH`: only the autokey, never the credential.
+    Autokey(PathBuf),
+}
+
+/// The ticket key outputs asked for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tickets {
+    /// `--nginx-tickets DIR`.
+    pub nginx: Option<PathBuf>,
+    /// `--haproxy-tickets FILE`.
+    pub haproxy_file: Option<PathBuf>,
+    /// `--haproxy-socket PATH` (only with `haproxy_file`: the runtime API
+    /// names a listener's keys by the file it loaded).
+    pub haproxy_socket: Option<PathBuf>,
+}
