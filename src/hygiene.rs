@@ -2,40 +2,13 @@
 //! dumps, not ptrace-attachable by other users, memory locked when root, and
 //! signals held off while key material exists.
 
-use std::fs::OpenOptions;
 use std::io;
-use std::os::fd::{AsRawFd, IntoRawFd};
 
-use nix::errno::Errno;
-use nix::fcntl::{FcntlArg, fcntl};
 use nix::sys::mman::{MlockAllFlags, mlockall};
 use nix::sys::prctl::set_dumpable;
 use nix::sys::resource::{Resource, setrlimit};
-use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, sigprocmask};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::unistd::geteuid;
-
-/// If fd 0, 1 or 2 is closed, opens /dev/null on it, so that a key file or
-/// the target can never be opened as "stderr" and receive log lines. Run
-/// first thing. `None` when /dev/null cannot fill the gap (then stop).
-pub fn reopen_closed_std_fds() -> Option<()> {
-    for fd in 0..3 {
-        if fcntl(fd, FcntlArg::F_GETFD) == Err(Errno::EBADF) {
-            // open(2) returns the lowest free fd: `fd` itself, since it is
-            // the lowest closed one (those below were just filled).
-            let null = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open("/dev/null")
-                .ok()?;
-            if null.as_raw_fd() != fd {
-                return None;
-            }
-            // Kept open for the life of the process, as fds 0-2 are.
-            let _ = null.into_raw_fd();
-        }
-    }
-    Some(())
-}
 
 /// Turns off core dumps and dumpability, and locks memory when root.
 /// Returns warnings for what the kernel refused; none of them stops a run,
@@ -63,16 +36,17 @@ pub fn harden() -> Vec<String> {
     warnings
 }
 
-/// Ignores the signals that output errors raise, so that they come back
-/// as errors the code handles instead of killing the run: SIGPIPE (stderr
-/// is a closed pipe) and SIGXFSZ (a write beyond `RLIMIT_FSIZE`). std's
-/// runtime would ignore SIGPIPE, but `main.rs` is `no_main`.
-pub fn ignore_output_signals() {
-    for signal in [Signal::SIGPIPE, Signal::SIGXFSZ] {
-        // SAFETY: SIG_IGN installs no handler, so no code runs in signal
-        // context; both signals are valid and catchable, so it cannot fail.
-        let _ = unsafe { nix::sys::signal::signal(signal, SigHandler::SigIgn) };
-    }
+/// Keeps SIGXFSZ (a write beyond `RLIMIT_FSIZE`) blocked for the whole
+/// run, so that such a write fails with EFBIG, an error the code reports,
+/// instead of killing the run. Blocked rather than ignored: sigprocmask has
+/// a safe API and a blocked SIGXFSZ is never delivered (no run unblocks it:
+/// [`SignalGuard`] restores this mask). std's runtime already ignores
+/// SIGPIPE and opens /dev/null on a closed fd 0-2.
+pub fn block_file_size_signal() {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGXFSZ);
+    // Blocking a valid signal cannot fail.
+    let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None);
 }
 
 /// Blocks every blockable signal until dropped, so that a Ctrl-C or a

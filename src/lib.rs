@@ -7,9 +7,8 @@
 //! The edges: [`cli`], [`keysource`], [`procfs`], [`fileio`], [`log`],
 //! [`notify`], [`hygiene`]; [`error`] wraps their errors with exit codes
 //! and fixes. Key bytes are kept in [`secret`]'s self-wiping buffers.
-//! `main.rs` wires them, over the allocator in [`arena`].
+//! [`run`] holds a run's policy; `main.rs` parses and calls it.
 
-pub mod arena;
 pub mod calendar;
 pub mod check;
 pub mod cli;
@@ -31,6 +30,7 @@ pub mod outputs;
 pub mod procfs;
 pub mod promfile;
 pub mod report;
+pub mod run;
 pub mod secret;
 pub mod tickets;
 pub mod timesync;

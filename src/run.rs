@@ -1,0 +1,290 @@
+//! A run's policy: what a key-setting run and a `--check` open and in which
+//! order, when signals are held, how the outputs' errors combine, what the
+//! clock check adds, and which metrics a success and a failure publish.
+//! `main.rs` parses and calls [`set`] or [`check`]; each returns what it
+//! did as a typed value, whose exit code `main.rs` returns.
+
+use std::env;
+use std::path::Path;
+
+use crate::check::UNKNOWN_EXIT;
+use crate::clock;
+use crate::counters::Counters;
+use crate::error::Error;
+use crate::fileio;
+use crate::hygiene::{self, SignalGuard};
+use crate::keys;
+use crate::keysource::{self, Source};
+use crate::log::{self, Log};
+use crate::metrics::{self, Metrics};
+use crate::notify;
+use crate::options::Options;
+use crate::outputs::TicketOutputs;
+use crate::procfs::Target;
+use crate::promfile;
+use crate::report::{self, Checked, Outcome, TicketOutcome, Written};
+use crate::tickets::{Schedule, TicketSet};
+use crate::timesync::ClockSync;
+
+/// What a key-setting run did.
+#[derive(Debug)]
+pub struct Report {
+    /// The keys set (the metrics of the success), or why not.
+    pub result: Result<Metrics, Error>,
+    /// The metrics file, when one was asked for and a run wrote it (not a
+    /// dry run): written, or why not.
+    pub metrics: Option<Result<(), Error>>,
+}
+
+impl Report {
+    /// 0 when every key asked for was set and the metrics written; else
+    /// the worst error's code. A run that set the keys exits 0 even if
+    /// its log could not be written.
+    pub fn exit_code(&self) -> u8 {
+        let run = self.result.as_ref().map_or_else(Error::exit_code, |_| 0);
+        let metrics = match &self.metrics {
+            Some(Err(e)) => e.exit_code(),
+            _ => 0,
+        };
+        run.max(metrics)
+    }
+}
+
+/// A key-setting run: sets the keys, logs the outcome, sends STATUS,
+/// writes the metrics.
+pub fn set(options: &Options) -> Report {
+    let log = Log::new(options.verbose);
+    for warning in hygiene::harden() {
+        log.warn(&warning);
+    }
+    let result = set_keys(options, &log);
+    match &result {
+        Ok((status, _)) => {
+            if let Some(Err(e)) = status.as_deref().map(notify::status) {
+                log.warn(&format!("cannot send STATUS to systemd: {e}"));
+            }
+        }
+        Err(e) => {
+            let (entry, status) = report::failure(&e.to_string());
+            log.send(&entry);
+            let _ = notify::status(&status);
+        }
+    }
+    let result = result.map(|(_, metrics)| metrics);
+    let metrics = publish(options, &result);
+    if let Some(Err(e)) = &metrics {
+        log.send(&report::failure(&e.to_string()).0);
+    }
+    Report { result, metrics }
+}
+
+/// Writes the metrics of `result` where `--metrics` says; `None` when not
+/// asked or a dry run (which writes nothing), or without a clock to date a
+/// failure with.
+fn publish(options: &Options, result: &Result<Metrics, Error>) -> Option<Result<(), Error>> {
+    let path = options.metrics.as_ref().filter(|_| !options.dry_run)?;
+    let metrics = match result {
+        Ok(metrics) => metrics.clone(),
+        Err(_) => failed_run_metrics(options, path)?,
+    };
+    Some(promfile::write(path, &metrics.render()).map_err(Error::Metrics))
+}
+
+/// The metrics of a failed run: its time, no keys, and the last success
+/// the previous file recorded. `None` without a usable clock.
+fn failed_run_metrics(options: &Options, path: &Path) -> Option<Metrics> {
+    let now = options.time.map_or_else(clock::now, Ok).ok()?;
+    let counters = Counters::at(now, options.interval);
+    Some(Metrics {
+        run: now.secs(),
+        success: false,
+        last_success: promfile::previous(path).and_then(|text| metrics::last_success(&text)),
+        interval: options.interval.secs(),
+        next_rotation: counters.next_rotation,
+        keys: None,
+        tickets_id: None,
+        clock: clock::sync().ok(),
+    })
+}
+
+/// The job: counters, main key, derive, write. Returns the STATUS line (if
+/// systemd wants one) and the run's metrics.
+fn set_keys(options: &Options, log: &Log) -> Result<(Option<String>, Metrics), Error> {
+    let (counters, source) = counters_and_source(options)?;
+    let schedule = Schedule::at(counters.now, counters.interval);
+    let label = source.label();
+    log.verbose(&report::key_source(&label));
+    // Every output is opened and checked before a byte of key is read.
+    let target = match options.dry_run {
+        true => None,
+        false => Some(Target::open(&options.target)?),
+    };
+    let outputs = TicketOutputs::open(&options.tickets)?;
+    let (opened, key_warnings) = keysource::open(&source, true)?;
+    for warning in &key_warnings {
+        log.warn(warning);
+    }
+
+    // Signals are held from the first byte of key material to the last
+    // wipe, and nothing in between logs or waits (but for a piped key and
+    // HAProxy's bounded answers).
+    let signals = SignalGuard::block().map_err(Error::SignalMask)?;
+    let loaded = opened.read()?;
+    let pair = keys::pair_text(&loaded.key, counters.primary, counters.backup);
+    let set = (!outputs.is_empty()).then(|| TicketSet::derive(&loaded.key, schedule));
+    let (main_id, created) = (loaded.key.fingerprint(), loaded.created);
+    drop(loaded);
+    let shown = options
+        .show_keys
+        .then(|| report::keys_line(counters.now, &pair));
+    // Each output is written whatever became of the others.
+    let mut errors = Vec::new();
+    if let Some(Err(e)) = target.as_ref().map(|t| t.write(&pair)) {
+        errors.push(Error::from(e));
+    }
+    let keys_id = pair.fingerprint();
+    drop(pair);
+    let tickets_id = set.as_ref().map(TicketSet::fingerprint);
+    let (mut written, mut warnings) = (Written::default(), Vec::new());
+    if let (Some(set), Some(id), false) = (&set, &tickets_id, options.dry_run) {
+        let results = outputs.write(set, id, counters.now.secs());
+        written = results.written;
+        errors.extend(results.errors.into_iter().map(Error::from));
+        warnings.extend(results.warnings);
+    }
+    drop(set);
+    drop(signals);
+
+    for warning in &warnings {
+        log.warn(warning);
+    }
+    if let Some(line) = shown {
+        log.info(&line);
+    }
+    // Every autokey run warns, whether or not its write worked.
+    if let Source::Autokey(_) = source {
+        log.send(&report::autokey(&label, created));
+    }
+    if let Some(e) = Error::combine(errors) {
+        return Err(e);
+    }
+    let clock = clock_state(log);
+    let outcome = Outcome {
+        counters: &counters,
+        source: &label,
+        target: &options.target,
+        main_id: &main_id,
+        keys_id: &keys_id,
+        dry_run: options.dry_run,
+        tickets: tickets_id.as_deref().map(|id| TicketOutcome {
+            schedule,
+            tickets_id: id,
+            written,
+        }),
+        clock,
+    };
+    log.send(&outcome.entry());
+    let status = notify::wanted().then(|| outcome.status());
+    let metrics = Metrics {
+        run: counters.now.secs(),
+        success: true,
+        last_success: Some(counters.now.secs()),
+        interval: counters.interval.secs(),
+        next_rotation: counters.next_rotation,
+        keys: Some((keys_id, main_id)),
+        tickets_id,
+        clock,
+    };
+    Ok((status, metrics))
+}
+
+/// The kernel's word on the wall clock, with a warning entry when it is
+/// not synchronized. The keys are set whatever it says (the kernel's own
+/// random key is no better); `None` when it cannot be read.
+fn clock_state(log: &Log) -> Option<ClockSync> {
+    match clock::sync() {
+        Ok(ClockSync::Unsynchronized) => {
+            log.send(&report::unsynchronized());
+            Some(ClockSync::Unsynchronized)
+        }
+        Ok(sync) => Some(sync),
+        Err(e) => {
+            log.warn(&format!(
+                "cannot read the clock's synchronization (adjtimex): {}; not checked",
+                fileio::os_error(&e)
+            ));
+            None
+        }
+    }
+}
+
+/// What `--check` found: its exit code (a monitoring one: 0 OK, 1
+/// WARNING, 2 CRITICAL, 3 UNKNOWN) and its one line.
+#[derive(Debug, PartialEq, Eq)]
+pub struct CheckReport {
+    /// The monitoring exit code.
+    pub exit: u8,
+    /// The verdict's line, as the journal entry has it.
+    pub line: String,
+}
+
+impl CheckReport {
+    /// The line for stdout: escaped, so that it stays one line whatever a
+    /// path holds.
+    pub fn stdout(&self) -> String {
+        format!("{}\n", log::escape(&self.line))
+    }
+}
+
+/// `--check`: compares, writes nothing; under systemd (a monitoring unit)
+/// also a structured journal entry.
+pub fn check(options: &Options) -> CheckReport {
+    hygiene::harden();
+    let (exit, line) = report::check_line(check_keys(options).map_err(|e| e.to_string()));
+    let log = Log::new(false);
+    if log.to_journal() {
+        log.send(&report::check_entry(exit, &line));
+    }
+    CheckReport { exit, line }
+}
+
+/// `--check`'s answer to a command line it could not parse: UNKNOWN.
+pub fn check_usage_error(e: &Error) -> CheckReport {
+    CheckReport {
+        exit: UNKNOWN_EXIT,
+        line: format!("UNKNOWN: {e}"),
+    }
+}
+
+/// Reads the target, the ticket outputs and the key, and compares.
+fn check_keys(options: &Options) -> Result<Checked<'_>, Error> {
+    let (counters, source) = counters_and_source(options)?;
+    let target = Target::open_read(&options.target)?;
+    let outputs = TicketOutputs::open(&options.tickets)?;
+    // Warnings (a key others can read) would be a second line: monitoring
+    // reads one. The key-setting runs report them.
+    let (opened, _warnings) = keysource::open(&source, false)?;
+    let _signals = SignalGuard::block().map_err(Error::SignalMask)?;
+    let loaded = opened.read()?;
+    let held = target.read()?;
+    let schedule = Schedule::at(counters.now, counters.interval);
+    Ok(Checked {
+        verdict: crate::check::classify(&held, &loaded.key, &counters),
+        tickets: outputs.check(&loaded.key, schedule)?,
+        target: &options.target,
+        counters,
+        main_id: loaded.key.fingerprint(),
+        source: source.label(),
+    })
+}
+
+/// What both a run and a check start from: the counters for now (or `-T`)
+/// and where the main key comes from.
+fn counters_and_source(options: &Options) -> Result<(Counters, Source), Error> {
+    let now = match options.time {
+        Some(t) => t,
+        None => clock::now()?,
+    };
+    let source = Source::choose(&options.key, env::var_os("CREDENTIALS_DIRECTORY"))?;
+    Ok((Counters::at(now, options.interval), source))
+}
