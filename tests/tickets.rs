@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// Ticket key 11 of the test vector (`-T 1000000`), from Python's hashlib
-/// (the README's snippet): name, AES, HMAC.
+/// (the snippet in docs/DESIGN.md, "TLS ticket keys"): name, AES, HMAC.
 const NAME_11: &str = "2d1c9f5ae203c4b258f75c6e85a88b03";
 const AES_11: &str = "1044e7bd0bfe084a14f527fafe9c5b79746994f9112b6a062f4d16647be32661";
 const HMAC_11: &str = "725f9241b37e092e41c6648e0005034d3afcb059c82ce7530fc94b64cc7af386";
