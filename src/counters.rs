@@ -148,63 +148,34 @@ impl Counters {
 /// A unix time shown as ISO 8601 UTC (`1970-01-12T13:46:40Z`).
 ///
 /// Hand-written (Howard Hinnant's days-to-civil) rather than a date crate:
-/// it is a dozen lines, and the only calendar math the tool needs. Its
-/// digits are placed by hand, not with `{:02}`: every run's entry shows two
-/// of these, and padded formatting costs more than the arithmetic.
+/// it is a dozen lines, and the only calendar math the tool needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Utc(pub u64);
 
-impl Utc {
-    /// The text's bytes in a buffer, and its length: `year` has at most 14
-    /// digits (u64::MAX seconds), and `-MM-DDThh:mm:ssZ` is 16 more.
-    fn ascii(self) -> ([u8; 30], usize) {
-        let secs = self.0;
-        let (days, rem) = (secs / 86_400, secs % 86_400);
-        let z = days + 719_468;
-        let era = z / 146_097;
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = doy - (153 * mp + 2) / 5 + 1;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 };
-        let year = yoe + era * 400 + u64::from(month <= 2);
-        let mut out = [0u8; 30];
-        // The year (four digits until 9999, then as many as it has)...
-        let digits = if year < 10_000 {
-            4
-        } else {
-            year.ilog10() as usize + 1
-        };
-        let mut y = year;
-        for slot in out[..digits].iter_mut().rev() {
-            *slot = b'0' + (y % 10) as u8;
-            y /= 10;
-        }
-        // ...then the five two-digit fields, each after its separator.
-        let fields = [month, day, rem / 3600, rem / 60 % 60, rem % 60];
-        for ((at, sep), n) in (digits..).step_by(3).zip(*b"--T::").zip(fields) {
-            out[at..at + 3].copy_from_slice(&[sep, b'0' + (n / 10) as u8, b'0' + (n % 10) as u8]);
-        }
-        let len = digits + 16;
-        out[len - 1] = b'Z';
-        (out, len)
-    }
-
-    /// Appends the text to `out` (what `Display` writes, without the
-    /// formatter's dispatch: the run's entry appends three).
-    pub fn push_to(self, out: &mut String) {
-        let (text, len) = self.ascii();
-        // Only ASCII digits and separators were placed.
-        out.push_str(std::str::from_utf8(&text[..len]).unwrap_or_default());
-    }
+/// The civil date of a count of days since 1970-01-01: (year, month, day).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + u64::from(month <= 2), month, day)
 }
 
 impl fmt::Display for Utc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (text, len) = self.ascii();
-        // Only ASCII digits and separators were placed.
-        f.write_str(std::str::from_utf8(&text[..len]).map_err(|_| fmt::Error)?)
+        let (days, rem) = (self.0 / 86_400, self.0 % 86_400);
+        let (year, month, day) = civil_from_days(days);
+        write!(
+            f,
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+            rem / 3600,
+            rem / 60 % 60,
+            rem % 60
+        )
     }
 }
 

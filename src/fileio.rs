@@ -179,19 +179,7 @@ impl<'a> Staged<'a> {
     ) -> Result<Staged<'a>, (&'static str, io::Error)> {
         let mut random = [0u8; 8];
         getrandom::fill(&mut random).map_err(|e| ("get random bytes for", e.into()))?;
-        let mut hex = [0u8; 16];
-        let _ = hex::encode_to_slice(random, &mut hex);
-        // `.NAME.HEX.tmp`, built in one allocation (every run stages files).
-        let mut tmp = String::with_capacity(name.len() + 22);
-        for part in [
-            ".",
-            name,
-            ".",
-            str::from_utf8(&hex).unwrap_or_default(),
-            ".tmp",
-        ] {
-            tmp.push_str(part);
-        }
+        let tmp = format!(".{name}.{}.tmp", hex::encode(random));
         let tmp = PathBuf::from(tmp);
         let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_WRONLY;
         let mut file = openat(dir, &tmp, flags, Mode::from_bits_truncate(mode))

@@ -112,10 +112,7 @@ pub(crate) fn unkeyed_fingerprint(data: &[u8], personal: &[u8; 16]) -> String {
 
 /// A fingerprint's 16 hex digits (`hex::encode` goes a character at a time).
 fn fingerprint_hex(bytes: [u8; 8]) -> String {
-    let mut digits = [0u8; 16];
-    let _ = hex::encode_to_slice(bytes, &mut digits);
-    // Hex digits are ASCII.
-    str::from_utf8(&digits).unwrap_or_default().to_owned()
+    hex::encode(bytes)
 }
 
 /// libsodium's KDF salt: the counter as LE64, then 8 zero bytes.

@@ -9,7 +9,6 @@
 //! Nothing here fails a run: a line that cannot be written is lost.
 
 use std::borrow::Cow;
-use std::env;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
@@ -26,10 +25,10 @@ pub struct Log {
 impl Log {
     /// Native journal logging if stderr is the journal, else stderr lines.
     pub fn new(verbose: bool) -> Log {
-        // Asked only when the variable is there: without it, libsystemd
-        // formats an error text nobody reads, the costliest step of a run.
-        let journal = env::var_os("JOURNAL_STREAM").is_some() && logging::connected_to_journal();
-        Log { journal, verbose }
+        Log {
+            journal: logging::connected_to_journal(),
+            verbose,
+        }
     }
 
     /// True when lines go to the journal as structured entries.
@@ -48,7 +47,7 @@ impl Log {
             Level::Warning => "warning",
             Level::Error => "error",
         };
-        stderr_parts(&[prefix, ": ", &escape(&entry.message)]);
+        stderr_line(&format!("{prefix}: {}", escape(&entry.message)));
     }
 
     fn to_journald(&self, entry: &Entry) -> bool {
@@ -95,34 +94,14 @@ impl Log {
 /// started together do not interleave. An error (a closed pipe, a full
 /// disk) is ignored: the run's outcome does not depend on its log.
 pub fn stderr_line(line: &str) {
-    stderr_parts(&[line]);
-}
-
-/// [`stderr_line`] of `parts` joined, built in one buffer with its newline.
-fn stderr_parts(parts: &[&str]) {
-    let mut text = String::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + 1);
-    for part in parts {
-        text.push_str(part);
-    }
-    text.push('\n');
-    let _ = io::stderr().write_all(text.as_bytes());
+    let _ = io::stderr().write_all(format!("{line}\n").as_bytes());
 }
 
 /// `text` with control characters escaped as systemd escapes them (`\n`,
 /// `\t`, `\x1b`; a backslash as `\\`), so that it stays one line and one
 /// field wherever it goes: stderr, the journal, `STATUS=`, `--check`.
 pub fn escape(text: &str) -> Cow<'_, str> {
-    // Every line a run logs is checked, so by bytes, 16 at a time with no
-    // early exit (the compiler makes that a few vector instructions): the
-    // control characters are below 0x20, 0x7f, or C1 (U+0080..U+009F,
-    // which UTF-8 starts with 0xc2; other 0xc2 characters take the slow
-    // path and come out unchanged).
-    let suspect = |b: u8| b < 0x20 || b == 0x7f || b == b'\\' || b == 0xc2;
-    if !text
-        .as_bytes()
-        .chunks(16)
-        .any(|chunk| chunk.iter().fold(false, |any, &b| any | suspect(b)))
-    {
+    if !text.chars().any(|c| c == '\\' || c.is_control()) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 16);
