@@ -9,6 +9,7 @@
 //! Nothing here fails a run: a line that cannot be written is lost.
 
 use std::borrow::Cow;
+use std::env;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
@@ -25,10 +26,10 @@ pub struct Log {
 impl Log {
     /// Native journal logging if stderr is the journal, else stderr lines.
     pub fn new(verbose: bool) -> Log {
-        Log {
-            journal: logging::connected_to_journal(),
-            verbose,
-        }
+        // Without the variable, stderr is not the journal: libsystemd's
+        // answer would only cost an error text nobody reads.
+        let journal = env::var_os("JOURNAL_STREAM").is_some() && logging::connected_to_journal();
+        Log { journal, verbose }
     }
 
     /// True when lines go to the journal as structured entries.
