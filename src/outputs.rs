@@ -4,7 +4,7 @@
 use std::rc::Rc;
 
 use crate::check::{TicketVerdict, classify_tickets};
-use crate::haproxy::{KeyFile, Pushed, Runtime, SocketError};
+use crate::haproxy::{KeyFile, Runtime, SocketError};
 use crate::keydir::{DirError, KeyDir};
 use crate::keys::MainKey;
 use crate::nginx::{self, Nginx};
@@ -126,10 +126,9 @@ impl TicketOutputs {
         }
         if let Some(runtime) = &self.runtime {
             match runtime.push(set) {
-                Ok(Pushed::NotRunning) => r.written.haproxy_runtime = Some(Push::NotRunning),
-                Ok(Pushed::Keys { count, foreign }) => {
-                    r.written.haproxy_runtime = Some(Push::Keys(count));
-                    if foreign {
+                Ok(push) => {
+                    r.written.haproxy_runtime = Some(push);
+                    if let Push::Keys { foreign: true, .. } = push {
                         r.warnings.push(format!(
                             "the {} held none of this set's keys (another main key or tool, or \
                              three rotations missed): all three replaced",

@@ -214,10 +214,17 @@ pub fn autokey(label: &str, created: bool) -> Entry<'_> {
 /// What reached the running HAProxy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Push {
-    /// It is not running (it reads the file when it starts).
+    /// It is not running: nothing to push (it reads the file when it
+    /// starts).
     NotRunning,
-    /// Keys appended to its ring (0 to 3; 0: it held the set already).
-    Keys(usize),
+    /// Keys appended to its ring.
+    Keys {
+        /// How many (0 to 3; 0: it held the set already).
+        count: usize,
+        /// The ring held none of the set's keys: keys of another main key
+        /// or tool (or three rotations missed), all replaced.
+        foreign: bool,
+    },
 }
 
 /// The warning of a run whose wall clock is not synchronized.
@@ -264,9 +271,9 @@ impl Written {
         if let Some(push) = self.haproxy_runtime {
             parts.push(match push {
                 Push::NotRunning => "HAProxy not running: nothing pushed".to_string(),
-                Push::Keys(0) => "running HAProxy already in sync".to_string(),
-                Push::Keys(1) => "1 key pushed to the running HAProxy".to_string(),
-                Push::Keys(n) => format!("{n} keys pushed to the running HAProxy"),
+                Push::Keys { count: 0, .. } => "running HAProxy already in sync".to_string(),
+                Push::Keys { count: 1, .. } => "1 key pushed to the running HAProxy".to_string(),
+                Push::Keys { count, .. } => format!("{count} keys pushed to the running HAProxy"),
             });
         }
         (!parts.is_empty()).then(|| parts.join(", "))
@@ -527,7 +534,10 @@ mod tests {
         let written = Written {
             nginx: Some(3),
             haproxy_file: Some(false),
-            haproxy_runtime: Some(Push::Keys(1)),
+            haproxy_runtime: Some(Push::Keys {
+                count: 1,
+                foreign: false,
+            }),
         };
         let outcome = Outcome {
             tickets: Some(TicketOutcome {
@@ -565,7 +575,10 @@ mod tests {
         let none_changed = Written {
             nginx: Some(0),
             haproxy_file: None,
-            haproxy_runtime: Some(Push::Keys(0)),
+            haproxy_runtime: Some(Push::Keys {
+                count: 0,
+                foreign: false,
+            }),
         };
         assert_eq!(
             none_changed.summary().as_deref(),

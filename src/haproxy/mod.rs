@@ -12,5 +12,5 @@ mod socket;
 
 pub use api::Refusal;
 pub use keyfile::KeyFile;
-pub use runtime::{Pushed, Runtime};
+pub use runtime::Runtime;
 pub use socket::SocketError;

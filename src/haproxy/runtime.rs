@@ -9,6 +9,7 @@ use zeroize::Zeroizing;
 
 use super::api::{Refusal, Shown, catch_up, parse_set, parse_show, set_command, show_command};
 use super::socket::{SocketError, exchange};
+use crate::report::Push;
 use crate::tickets::{BASE64_LEN, SET_LEN, TicketSet};
 
 /// The running HAProxy's ring of keys for one file, as read before any
@@ -36,22 +37,6 @@ enum Ring {
     /// file is still written (so that the fix, or a reload, finds it); the
     /// push fails.
     Refused(Refusal),
-}
-
-/// What a push did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Pushed {
-    /// HAProxy is not running: nothing to push (it reads the file when it
-    /// starts).
-    NotRunning,
-    /// Keys appended to the ring (0: it held the set already).
-    Keys {
-        /// How many.
-        count: usize,
-        /// The ring held none of the set's keys: keys of another main key
-        /// or tool (or three rotations missed), all replaced.
-        foreign: bool,
-    },
 }
 
 impl Runtime {
@@ -106,10 +91,10 @@ impl Runtime {
 
     /// Brings the ring to `set`: appends only the keys it lacks (none in
     /// an interval already pushed), then reads it back.
-    pub fn push(&self, set: &TicketSet) -> Result<Pushed, SocketError> {
+    pub fn push(&self, set: &TicketSet) -> Result<Push, SocketError> {
         match &self.ring {
             Ring::Live(_) | Ring::Unread => {}
-            Ring::NotRunning => return Ok(Pushed::NotRunning),
+            Ring::NotRunning => return Ok(Push::NotRunning),
             Ring::Refused(refusal) => return Err(self.refused(*refusal)),
         }
         let want_keys = set.keys.each_ref().map(|k| k.haproxy_base64());
@@ -141,7 +126,7 @@ impl Runtime {
                 Shown::Refused(refusal) => return Err(self.refused(refusal)),
             }
         }
-        Ok(Pushed::Keys {
+        Ok(Push::Keys {
             count: send.len(),
             foreign,
         })
