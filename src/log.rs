@@ -1,7 +1,7 @@
 //! Logging: plain `info:`/`warning:`/`error:` lines on stderr, or, when
 //! stderr is the journal (`$JOURNAL_STREAM` names it), native structured
 //! entries with a MESSAGE_ID per event and the `TOFURKEY_*` fields. What
-//! is said is made in `report.rs`; this sends it.
+//! is said is made in `report/`; this sends it.
 //!
 //! Callers pass only non-secret text; the one exception is the `-V` keys
 //! line, which the operator asked for. Control characters in messages and

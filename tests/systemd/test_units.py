@@ -39,13 +39,14 @@ UNIT_STARTING = "7d4958e842da4a758f6c1cdc7b36dcc5"  # systemd's "Starting UNIT"
 
 def _journal_vocabulary():
     """tofurkey's MESSAGE_IDs by event (snake_case) and its journal fields,
-    read from src/report.rs, where each is defined once."""
-    report = open(os.path.join(os.path.dirname(__file__), "..", "..", "src", "report.rs")).read()
+    read from src/report/vocabulary.rs, where each is defined once."""
+    report = open(os.path.join(os.path.dirname(__file__), "..", "..", "src", "report",
+                               "vocabulary.rs")).read()
     ids = {re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower(): msg_id
            for name, msg_id in re.findall(r'Event::(\w+) => "([0-9a-f]{32})"', report)}
     fields = tuple(re.findall(r'pub const \w+: &str = "(TOFURKEY_\w+)"', report))
     if len(ids) < 6 or len(fields) < 10:
-        raise SetupError("cannot read the journal vocabulary from src/report.rs")
+        raise SetupError("cannot read the journal vocabulary from src/report/vocabulary.rs")
     return ids, fields
 
 

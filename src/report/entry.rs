@@ -1,183 +1,17 @@
-//! What a run says: each log entry (level, MESSAGE_ID, message, journal
-//! fields), the `STATUS=` line, the `-V` line and the `--check` line.
-//!
-//! Pure: built from typed values, no I/O; `log.rs` and `notify.rs` send
-//! what this makes. The journal's vocabulary — every MESSAGE_ID and every
-//! `TOFURKEY_*` field — is defined here once; a test checks that the
-//! catalog and the man page explain each.
+//! What a key-setting run says: its entry (what was set, the counters,
+//! when they change next), the `STATUS=` line, the `-V` line, the autokey
+//! and clock warnings, and a failure's entry.
 
-use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use crate::check::{TicketVerdict, UNKNOWN_EXIT, Verdict};
+use super::vocabulary::*;
 use crate::counters::{Counters, UnixTime, Utc};
 use crate::keys::PairText;
 use crate::tickets::Schedule;
 use crate::timesync::ClockSync;
-
-/// How serious an entry is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Level {
-    /// Normal operation.
-    Info,
-    /// Works, but the admin should look (autokey mode, no mlockall).
-    Warning,
-    /// The run failed.
-    Error,
-}
-
-/// Events with a journal MESSAGE_ID, explained in `systemd/tofurkey.catalog`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Event {
-    /// Keys were written and read back.
-    KeysSet,
-    /// Keys were computed; `-n` skipped the write.
-    DryRun,
-    /// A new local autokey was made: no cross-host sync.
-    AutokeyCreated,
-    /// An existing local autokey was used: no cross-host sync.
-    AutokeyUsed,
-    /// The wall clock is not synchronized: the keys may differ from the
-    /// fleet's.
-    ClockUnsynchronized,
-    /// The run failed; keys in place are unchanged.
-    Failure,
-    /// `--check` result.
-    Check,
-}
-
-impl Event {
-    /// Every event, for the catalog test.
-    pub const ALL: [Event; 7] = [
-        Event::KeysSet,
-        Event::DryRun,
-        Event::AutokeyCreated,
-        Event::AutokeyUsed,
-        Event::ClockUnsynchronized,
-        Event::Failure,
-        Event::Check,
-    ];
-
-    /// The MESSAGE_ID (each made once with `journalctl --new-id128`).
-    pub const fn message_id(self) -> &'static str {
-        match self {
-            Event::KeysSet => "d094ba3ca036456b86840348b07686ff",
-            Event::DryRun => "ba908435ea5a4bbb85aaf2b1ef3123af",
-            Event::AutokeyCreated => "a2fd2c25684942ed9a06fb322252348e",
-            Event::AutokeyUsed => "1fb1109bf21f4377bbabcb5a9b665418",
-            Event::ClockUnsynchronized => "03c33dc5e30049a889344fa8f59c1c3a",
-            Event::Failure => "42ac2550bae64165a34538ef4617dfe5",
-            Event::Check => "5862ce66ac6f4910a2a14bd22ebdde79",
-        }
-    }
-}
-
-/// Journal field: the run's unix time.
-pub const UNIX_TIME: &str = "TOFURKEY_UNIX_TIME";
-/// Journal field: the interval in seconds.
-pub const INTERVAL: &str = "TOFURKEY_INTERVAL";
-/// Journal field: the primary key's counter.
-pub const CTR_PRIMARY: &str = "TOFURKEY_CTR_PRIMARY";
-/// Journal field: the backup key's counter.
-pub const CTR_BACKUP: &str = "TOFURKEY_CTR_BACKUP";
-/// Journal field: the unix time of the next key change.
-pub const NEXT_ROTATION: &str = "TOFURKEY_NEXT_ROTATION";
-/// Journal field: where the main key came from.
-pub const KEY_SOURCE: &str = "TOFURKEY_KEY_SOURCE";
-/// Journal field: the file written.
-pub const TARGET: &str = "TOFURKEY_TARGET";
-/// Journal field: the main key's fingerprint.
-pub const MAIN_KEY_ID: &str = "TOFURKEY_MAIN_KEY_ID";
-/// Journal field: the key pair's fingerprint.
-pub const KEYS_ID: &str = "TOFURKEY_KEYS_ID";
-/// Journal field: `--check`'s exit code.
-pub const CHECK_EXIT: &str = "TOFURKEY_CHECK_EXIT";
-/// Journal field: the ticket key set's fingerprint.
-pub const TICKETS_ID: &str = "TOFURKEY_TICKETS_ID";
-/// Journal field: the current ticket key's counter.
-pub const TICKET_CTR: &str = "TOFURKEY_TICKET_CTR";
-/// Journal field: what the ticket outputs changed.
-pub const TICKETS_CHANGED: &str = "TOFURKEY_TICKETS_CHANGED";
-
-/// Journal field: 1 if the kernel holds the wall clock synchronized, else 0.
-pub const CLOCK_SYNCHRONIZED: &str = "TOFURKEY_CLOCK_SYNCHRONIZED";
-
-/// Every journal field, for the catalog test.
-pub const FIELDS: [&str; 14] = [
-    UNIX_TIME,
-    INTERVAL,
-    CTR_PRIMARY,
-    CTR_BACKUP,
-    NEXT_ROTATION,
-    KEY_SOURCE,
-    TARGET,
-    MAIN_KEY_ID,
-    KEYS_ID,
-    CHECK_EXIT,
-    TICKETS_ID,
-    TICKET_CTR,
-    TICKETS_CHANGED,
-    CLOCK_SYNCHRONIZED,
-];
-
-/// A journal field's value. Numbers stay numbers and text is borrowed
-/// until the entry is sent: a run that logs to stderr formats none.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Value<'a> {
-    /// A number, shown in decimal.
-    Num(u64),
-    /// Text.
-    Text(Cow<'a, str>),
-}
-
-impl From<u64> for Value<'_> {
-    fn from(n: u64) -> Self {
-        Value::Num(n)
-    }
-}
-
-impl<'a> From<&'a str> for Value<'a> {
-    fn from(t: &'a str) -> Self {
-        Value::Text(Cow::Borrowed(t))
-    }
-}
-
-impl From<String> for Value<'_> {
-    fn from(t: String) -> Self {
-        Value::Text(Cow::Owned(t))
-    }
-}
-
-/// Journal fields of one entry, besides MESSAGE and PRIORITY.
-pub type Fields<'a> = Vec<(&'static str, Value<'a>)>;
-
-/// One log entry: a line on stderr, or a structured journal entry.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Entry<'a> {
-    /// How serious it is.
-    pub level: Level,
-    /// Its MESSAGE_ID, if it is one of the events.
-    pub event: Option<Event>,
-    /// The one-line message.
-    pub message: String,
-    /// Journal fields.
-    pub fields: Fields<'a>,
-}
-
-impl Entry<'_> {
-    /// An entry with no event and no fields.
-    pub fn plain(level: Level, message: String) -> Entry<'static> {
-        Entry {
-            level,
-            event: None,
-            message,
-            fields: Fields::new(),
-        }
-    }
-}
 
 /// `-v`: where the main key comes from.
 pub fn key_source(label: &str) -> Entry<'static> {
@@ -407,81 +241,11 @@ pub fn failure(message: &str) -> (Entry<'static>, String) {
     (entry, format!("Failed: {message}"))
 }
 
-/// What `--check` found, when it could compare.
-pub struct Checked<'a> {
-    /// The verdict.
-    pub verdict: Verdict,
-    /// The file read.
-    pub target: &'a Path,
-    /// The counters it compared against.
-    pub counters: Counters,
-    /// The main key's fingerprint.
-    pub main_id: String,
-    /// Where the main key came from (its label).
-    pub source: String,
-    /// Each ticket output's name and verdict.
-    pub tickets: Vec<(String, TicketVerdict)>,
-}
-
-/// `--check`'s exit code and its one line: the verdict with what it was
-/// compared against, or `UNKNOWN:` and why there is none.
-pub fn check_line(result: Result<Checked, String>) -> (u8, String) {
-    match result {
-        Ok(c) => {
-            let mut line = format!(
-                "{} ({}, time {}, interval {}, counters {}/{}, main key id {}, {})",
-                c.verdict.summary(),
-                c.target.display(),
-                c.counters.now.secs(),
-                c.counters.interval.secs(),
-                c.counters.primary,
-                c.counters.backup,
-                c.main_id,
-                c.source
-            );
-            let mut code = c.verdict.exit_code();
-            for (output, verdict) in &c.tickets {
-                line.push_str(&format!("; {output}: {}", verdict.summary()));
-                code = code.max(verdict.exit_code());
-            }
-            // The worst verdict leads the line, as monitoring reads it, in
-            // place of the target's own (whose words stay).
-            if code > c.verdict.exit_code() {
-                let words = line.split_once(": ").map_or(line.as_str(), |(_, w)| w);
-                line = format!(
-                    "{}: {words}",
-                    ["OK", "WARNING", "CRITICAL"][usize::from(code)]
-                );
-            }
-            (code, line)
-        }
-        Err(why) => (UNKNOWN_EXIT, format!("UNKNOWN: {why}")),
-    }
-}
-
-/// `--check`'s journal entry (under a monitoring unit): its line, and its
-/// exit code as a field.
-pub fn check_entry(code: u8, line: &str) -> Entry<'static> {
-    Entry {
-        level: if code == 0 {
-            Level::Info
-        } else {
-            Level::Warning
-        },
-        event: Some(Event::Check),
-        message: line.to_string(),
-        fields: vec![(CHECK_EXIT, u64::from(code).into())],
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::counters::Interval;
     use crate::keys::{MainKey, pair_text};
-
-    const CATALOG: &str = include_str!("../systemd/tofurkey.catalog");
-    const MAN_PAGE: &str = include_str!("../tofurkey.8");
 
     /// The test vector's run: a key file, a synchronized clock, no tickets.
     fn spec_outcome(c: &Counters) -> Outcome<'_> {
@@ -497,34 +261,9 @@ mod tests {
         }
     }
 
-    fn spec_counters() -> Counters {
+    /// The test vector's counters.
+    pub(in crate::report) fn spec_counters() -> Counters {
         Counters::at(UnixTime::new(1_000_000).unwrap(), Interval::DEFAULT)
-    }
-
-    #[test]
-    fn catalog_and_man_page_explain_every_event_and_field() {
-        for event in Event::ALL {
-            let id = event.message_id();
-            assert!(
-                CATALOG.contains(&format!("-- {id}\n")),
-                "{event:?} not in the catalog"
-            );
-            assert!(
-                MAN_PAGE.contains(id),
-                "{event:?} ({id}) not in the man page"
-            );
-        }
-        let entries = CATALOG.matches("\n-- ").count();
-        assert_eq!(
-            entries,
-            Event::ALL.len(),
-            "catalog entries for unknown events"
-        );
-        for field in FIELDS {
-            assert!(CATALOG.contains(field), "{field} not in the catalog");
-            // roff escapes nothing in these names.
-            assert!(MAN_PAGE.contains(field), "{field} not in the man page");
-        }
     }
 
     #[test]
@@ -663,68 +402,5 @@ mod tests {
             (Level::Error, Some(Event::Failure))
         );
         assert_eq!(status, "Failed: cannot read x: y");
-    }
-
-    #[test]
-    fn check_lines() {
-        let c = spec_counters();
-        let checked = Checked {
-            verdict: Verdict::Previous,
-            target: Path::new("/t"),
-            counters: c,
-            main_id: "7ad202034d831e12".into(),
-            source: "key file /k".into(),
-            tickets: vec![],
-        };
-        let with_tickets = |tickets| Checked {
-            verdict: Verdict::InSync,
-            target: Path::new("/t"),
-            counters: c,
-            main_id: "7ad202034d831e12".into(),
-            source: "key file /k".into(),
-            tickets,
-        };
-        let (code, line) = check_line(Ok(with_tickets(vec![
-            ("nginx tickets /n".into(), TicketVerdict::InSync),
-            ("HAProxy tickets /h".into(), TicketVerdict::Previous),
-        ])));
-        assert_eq!(code, 1);
-        assert!(line.starts_with("WARNING: the target holds the expected key pair (/t,"));
-        assert!(line.ends_with(
-            "key file /k); nginx tickets /n: OK; HAProxy tickets /h: WARNING (the previous \
-             interval's keys: a rotation was missed)"
-        ));
-        let (code, line) = check_line(Ok(with_tickets(vec![(
-            "nginx tickets /n".into(),
-            TicketVerdict::Missing,
-        )])));
-        assert_eq!(code, 2);
-        assert!(line.starts_with("CRITICAL: the target holds the expected key pair (/t,"));
-        let (code, line) = check_line(Ok(with_tickets(vec![(
-            "nginx tickets /n".into(),
-            TicketVerdict::InSync,
-        )])));
-        assert_eq!(code, 0);
-        assert!(line.starts_with("OK: the target"));
-        let (code, line) = check_line(Ok(checked));
-        assert_eq!(code, 1);
-        assert_eq!(
-            line,
-            format!(
-                "{} (/t, time 1000000, interval 86400, counters 11/12, main key id \
-                 7ad202034d831e12, key file /k)",
-                Verdict::Previous.summary()
-            )
-        );
-        assert_eq!(
-            check_line(Err("cannot read /t".into())),
-            (3, "UNKNOWN: cannot read /t".to_string())
-        );
-        let e = check_entry(2, "CRITICAL: x");
-        assert_eq!(
-            (e.level, e.fields),
-            (Level::Warning, vec![(CHECK_EXIT, Value::Num(2))])
-        );
-        assert_eq!(check_entry(0, "OK: x").level, Level::Info);
     }
 }

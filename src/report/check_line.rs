@@ -1,0 +1,144 @@
+//! `--check`'s one line and exit code (the verdicts with what they were
+//! compared against, the worst leading), and its journal entry.
+
+use std::path::Path;
+
+use super::vocabulary::*;
+use crate::check::{TicketVerdict, UNKNOWN_EXIT, Verdict};
+use crate::counters::Counters;
+
+/// What `--check` found, when it could compare.
+pub struct Checked<'a> {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The file read.
+    pub target: &'a Path,
+    /// The counters it compared against.
+    pub counters: Counters,
+    /// The main key's fingerprint.
+    pub main_id: String,
+    /// Where the main key came from (its label).
+    pub source: String,
+    /// Each ticket output's name and verdict.
+    pub tickets: Vec<(String, TicketVerdict)>,
+}
+
+/// `--check`'s exit code and its one line: the verdict with what it was
+/// compared against, or `UNKNOWN:` and why there is none.
+pub fn check_line(result: Result<Checked, String>) -> (u8, String) {
+    match result {
+        Ok(c) => {
+            let mut line = format!(
+                "{} ({}, time {}, interval {}, counters {}/{}, main key id {}, {})",
+                c.verdict.summary(),
+                c.target.display(),
+                c.counters.now.secs(),
+                c.counters.interval.secs(),
+                c.counters.primary,
+                c.counters.backup,
+                c.main_id,
+                c.source
+            );
+            let mut code = c.verdict.exit_code();
+            for (output, verdict) in &c.tickets {
+                line.push_str(&format!("; {output}: {}", verdict.summary()));
+                code = code.max(verdict.exit_code());
+            }
+            // The worst verdict leads the line, as monitoring reads it, in
+            // place of the target's own (whose words stay).
+            if code > c.verdict.exit_code() {
+                let words = line.split_once(": ").map_or(line.as_str(), |(_, w)| w);
+                line = format!(
+                    "{}: {words}",
+                    ["OK", "WARNING", "CRITICAL"][usize::from(code)]
+                );
+            }
+            (code, line)
+        }
+        Err(why) => (UNKNOWN_EXIT, format!("UNKNOWN: {why}")),
+    }
+}
+
+/// `--check`'s journal entry (under a monitoring unit): its line, and its
+/// exit code as a field.
+pub fn check_entry(code: u8, line: &str) -> Entry<'static> {
+    Entry {
+        level: if code == 0 {
+            Level::Info
+        } else {
+            Level::Warning
+        },
+        event: Some(Event::Check),
+        message: line.to_string(),
+        fields: vec![(CHECK_EXIT, u64::from(code).into())],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::entry::tests::spec_counters;
+
+    #[test]
+    fn check_lines() {
+        let c = spec_counters();
+        let checked = Checked {
+            verdict: Verdict::Previous,
+            target: Path::new("/t"),
+            counters: c,
+            main_id: "7ad202034d831e12".into(),
+            source: "key file /k".into(),
+            tickets: vec![],
+        };
+        let with_tickets = |tickets| Checked {
+            verdict: Verdict::InSync,
+            target: Path::new("/t"),
+            counters: c,
+            main_id: "7ad202034d831e12".into(),
+            source: "key file /k".into(),
+            tickets,
+        };
+        let (code, line) = check_line(Ok(with_tickets(vec![
+            ("nginx tickets /n".into(), TicketVerdict::InSync),
+            ("HAProxy tickets /h".into(), TicketVerdict::Previous),
+        ])));
+        assert_eq!(code, 1);
+        assert!(line.starts_with("WARNING: the target holds the expected key pair (/t,"));
+        assert!(line.ends_with(
+            "key file /k); nginx tickets /n: OK; HAProxy tickets /h: WARNING (the previous \
+             interval's keys: a rotation was missed)"
+        ));
+        let (code, line) = check_line(Ok(with_tickets(vec![(
+            "nginx tickets /n".into(),
+            TicketVerdict::Missing,
+        )])));
+        assert_eq!(code, 2);
+        assert!(line.starts_with("CRITICAL: the target holds the expected key pair (/t,"));
+        let (code, line) = check_line(Ok(with_tickets(vec![(
+            "nginx tickets /n".into(),
+            TicketVerdict::InSync,
+        )])));
+        assert_eq!(code, 0);
+        assert!(line.starts_with("OK: the target"));
+        let (code, line) = check_line(Ok(checked));
+        assert_eq!(code, 1);
+        assert_eq!(
+            line,
+            format!(
+                "{} (/t, time 1000000, interval 86400, counters 11/12, main key id \
+                 7ad202034d831e12, key file /k)",
+                Verdict::Previous.summary()
+            )
+        );
+        assert_eq!(
+            check_line(Err("cannot read /t".into())),
+            (3, "UNKNOWN: cannot read /t".to_string())
+        );
+        let e = check_entry(2, "CRITICAL: x");
+        assert_eq!(
+            (e.level, e.fields),
+            (Level::Warning, vec![(CHECK_EXIT, Value::Num(2))])
+        );
+        assert_eq!(check_entry(0, "OK: x").level, Level::Info);
+    }
+}

@@ -1,0 +1,16 @@
+//! What a run says: each log entry (level, MESSAGE_ID, message, journal
+//! fields), the `STATUS=` line, the `-V` line and the `--check` line.
+//!
+//! Pure: built from typed values, no I/O; `log.rs` and `notify.rs` send
+//! what this makes. [`vocabulary`]: the journal's events and fields;
+//! [`entry`]: a key-setting run's entries; [`check_line`]: `--check`'s.
+
+mod check_line;
+mod entry;
+pub mod vocabulary;
+
+pub use check_line::{Checked, check_entry, check_line};
+pub use entry::{
+    Outcome, Push, TicketOutcome, Written, autokey, failure, key_source, keys_line, unsynchronized,
+};
+pub use vocabulary::*;
