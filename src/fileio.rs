@@ -54,7 +54,7 @@ impl Kind {
 
 /// Why a path could not be opened as a regular file.
 #[derive(Debug)]
-pub enum OpenError {
+pub(crate) enum OpenError {
     /// The system call failed.
     Io(io::Error),
     /// It is something else.
@@ -74,7 +74,7 @@ impl From<io::Error> for OpenError {
 /// opened at all (opening one can block, or act: a tape rewinds). The open
 /// is `O_NONBLOCK` and `O_NOCTTY` all the same, and the type is checked
 /// again on the fd, because the path may have been swapped in between.
-pub fn open_regular(path: &Path, write: bool) -> Result<File, OpenError> {
+pub(crate) fn open_regular(path: &Path, write: bool) -> Result<File, OpenError> {
     if let Some(kind) = Kind::of_mode(fs::metadata(path)?.mode()) {
         return Err(OpenError::NotRegular(kind));
     }
@@ -92,17 +92,17 @@ pub fn open_regular(path: &Path, write: bool) -> Result<File, OpenError> {
 }
 
 /// Permission bits that let group or others write a file or directory.
-pub const WRITABLE_BY_OTHERS: u32 = 0o022;
+pub(crate) const WRITABLE_BY_OTHERS: u32 = 0o022;
 
 /// Whether `uid` may own what holds or receives key material: root or the
 /// running (effective) user, ssh's rule for private keys.
-pub fn trusted_owner(uid: u32) -> bool {
+pub(crate) fn trusted_owner(uid: u32) -> bool {
     uid == 0 || uid == nix::unistd::geteuid().as_raw()
 }
 
 /// The directory a file `path` is in: its parent, or `.` for a bare name
 /// (where `Path::parent` gives the empty path).
-pub fn dir_of(path: &Path) -> &Path {
+pub(crate) fn dir_of(path: &Path) -> &Path {
     match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -111,7 +111,7 @@ pub fn dir_of(path: &Path) -> &Path {
 
 /// An OS error's text without std's "(os error N)": the errno's name is
 /// what an admin searches for, the number adds nothing.
-pub fn os_error(why: &io::Error) -> String {
+pub(crate) fn os_error(why: &io::Error) -> String {
     let s = why.to_string();
     match s.find(" (os error") {
         Some(i) => s[..i].to_string(),
@@ -122,7 +122,7 @@ pub fn os_error(why: &io::Error) -> String {
 /// Reads until `buf` is full or the file ends; returns the bytes read.
 /// Reading into the caller's (wiped) buffer keeps secrets out of any
 /// growing allocation.
-pub fn read_up_to(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn read_up_to(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
     let mut len = 0;
     while len < buf.len() {
         match file.read(&mut buf[len..]) {
@@ -137,7 +137,7 @@ pub fn read_up_to(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
 
 /// Like [`read_up_to`], from offset 0 whatever the file position: the target
 /// is read before and after a write through the same fd.
-pub fn read_from_start(file: &File, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn read_from_start(file: &File, buf: &mut [u8]) -> io::Result<usize> {
     let mut len = 0;
     while len < buf.len() {
         match file.read_at(&mut buf[len..], len as u64) {
@@ -151,7 +151,7 @@ pub fn read_from_start(file: &File, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// `openat(2)` relative to `dir`, always close-on-exec.
-pub fn openat(dir: &File, name: &Path, flags: OFlag, mode: Mode) -> io::Result<File> {
+pub(crate) fn openat(dir: &File, name: &Path, flags: OFlag, mode: Mode) -> io::Result<File> {
     let fd = nix::fcntl::openat(Some(dir.as_raw_fd()), name, flags | OFlag::O_CLOEXEC, mode)?;
     // SAFETY: openat just returned this fd, and nothing else owns it.
     Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
@@ -160,7 +160,7 @@ pub fn openat(dir: &File, name: &Path, flags: OFlag, mode: Mode) -> io::Result<F
 /// A file written whole under a temporary name in its directory, then
 /// renamed over its name by [`Staged::commit`]: a reader sees the old file
 /// or the new one, never a mix. Removed if dropped before.
-pub struct Staged<'a> {
+pub(crate) struct Staged<'a> {
     dir: &'a File,
     tmp: PathBuf,
     name: &'a str,

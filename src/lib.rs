@@ -10,9 +10,9 @@
 //! [`run`] holds a run's policy; `main.rs` parses and calls it.
 
 pub mod calendar;
-pub mod check;
+pub(crate) mod check;
 pub mod cli;
-pub mod clock;
+pub(crate) mod clock;
 pub mod counters;
 pub mod error;
 pub mod fileio;
@@ -22,15 +22,15 @@ pub(crate) mod keydir;
 pub mod keys;
 pub mod keysource;
 pub mod log;
-pub mod metrics;
+pub(crate) mod metrics;
 pub(crate) mod nginx;
-pub mod notify;
+pub(crate) mod notify;
 pub mod options;
-pub mod outputs;
-pub mod procfs;
-pub mod promfile;
-pub mod report;
+pub(crate) mod outputs;
+pub(crate) mod procfs;
+pub(crate) mod promfile;
+pub(crate) mod report;
 pub mod run;
-pub mod secret;
-pub mod tickets;
-pub mod timesync;
+pub(crate) mod secret;
+pub(crate) mod tickets;
+pub(crate) mod timesync;

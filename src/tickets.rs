@@ -187,8 +187,6 @@ impl Schedule {
 
 /// The keys a server holds at one moment, oldest first. Wiped on drop.
 pub struct TicketSet {
-    /// The schedule it was derived for.
-    pub schedule: Schedule,
     /// previous, current, next.
     pub keys: [TicketKey; SET_LEN],
 }
@@ -197,7 +195,6 @@ impl TicketSet {
     /// Derives the set for `schedule`.
     pub fn derive(main: &MainKey, schedule: Schedule) -> TicketSet {
         TicketSet {
-            schedule,
             keys: schedule.counters().map(|n| TicketKey::derive(main, n)),
         }
     }
