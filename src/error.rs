@@ -365,7 +365,7 @@ mod tests {
             target(Step::Write, libc::EFBIG)
                 .ends_with(": make room (or raise the file size limit), or check -P")
         );
-        assert!(target(Step::Read, libc::EIO).ends_with("I/O error: check -P"));
+        assert!(target(Step::Read, libc::EIO).ends_with("Input/output error: check -P"));
         let foreign = |owner, mode| {
             Error::from(KeyError::AutokeyForeign {
                 path: PathBuf::from("/a"),

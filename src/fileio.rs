@@ -119,6 +119,7 @@ pub(crate) fn os_error(why: &io::Error) -> String {
         None => why.to_string(),
     }
 }
+}
 
 /// Reads until `buf` is full or the file ends; returns the bytes read.
 /// Reading into the caller's (wiped) buffer keeps secrets out of any
@@ -234,9 +235,6 @@ mod tests {
         assert_eq!(os_error(&enoent), "No such file or directory");
         let efbig = io::Error::from_raw_os_error(libc::EFBIG);
         assert_eq!(os_error(&efbig), "File too large");
-        assert_eq!(
-            os_error(&io::Error::other("not an OS error")),
-            "not an OS error"
-        );
+        assert_eq!(os_error(&io::Error::other("not an OS error")), "not an OS error");
     }
 }
