@@ -362,3 +362,39 @@ impl KeyDir {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixes_follow_the_system_error() {
+        let why = |errno| io::Error::from_raw_os_error(errno);
+        let open = |errno| DirError::Open {
+            path: "/d".into(),
+            why: why(errno),
+        };
+        let io = |errno| DirError::Io {
+            path: "/d/k".into(),
+            step: Step::Read,
+            why: why(errno),
+        };
+        assert!(
+            open(libc::ENOENT)
+                .fix()
+                .unwrap()
+                .starts_with("make it on tmpfs")
+        );
+        let owned = Some("run as root, or give a directory you own");
+        assert_eq!(open(libc::EACCES).fix(), owned);
+        assert_eq!(io(libc::EACCES).fix(), owned);
+        assert_eq!(
+            open(libc::EIO).fix(),
+            Some("check the path and its permissions")
+        );
+        assert_eq!(
+            io(libc::ENOSPC).fix(),
+            Some("check the directory and the space left in it")
+        );
+    }
+}

@@ -339,3 +339,36 @@ pub(super) fn exchange(path: &Path, command: &[u8]) -> Result<Zeroizing<Vec<u8>>
     answer.truncate(len);
     Ok(answer)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixes_follow_the_system_error_and_the_refusal() {
+        let io = |errno| SocketError::Io {
+            path: "/s".into(),
+            step: Step::Connect,
+            why: io::Error::from_raw_os_error(errno),
+        };
+        assert_eq!(
+            io(libc::ECONNREFUSED).fix(),
+            Some("nothing listens: start HAProxy")
+        );
+        assert_eq!(io(libc::EACCES).fix(), Some("run as root"));
+        assert_eq!(io(libc::EPIPE).fix(), Some("check HAProxy and its socket"));
+        for refusal in [
+            Refusal::Denied,
+            Refusal::UnknownFile,
+            Refusal::OtherKeySize,
+            Refusal::NotHaproxy,
+        ] {
+            let refused = SocketError::Refused {
+                path: "/s".into(),
+                file: "/k".into(),
+                refusal,
+            };
+            assert_eq!(refused.fix(), refusal.fix());
+        }
+    }
+}

@@ -254,3 +254,35 @@ impl fmt::Display for AutokeyStep {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixes_follow_the_source() {
+        let file = Source::File("/k".into());
+        let autokey = Source::Autokey("/a".into());
+        let not_file = |source| KeyError::NotFile {
+            source,
+            kind: Kind::Fifo,
+        };
+        assert_eq!(
+            not_file(Source::Stdin).fix(),
+            Some("pipe the key in ('tofurkey -k - < FILE')")
+        );
+        assert_eq!(
+            not_file(autokey.clone()).fix(),
+            Some("remove it, and the next run makes a new one")
+        );
+        assert_eq!(
+            not_file(file.clone()).fix(),
+            Some("point it at a file of 32 bytes")
+        );
+        assert_eq!(
+            KeyError::Zero { source: autokey }.fix(),
+            Some("remove it, and the next run makes a new one")
+        );
+        assert_eq!(KeyError::Zero { source: file }.fix(), Some(MAKE_KEY));
+    }
+}
