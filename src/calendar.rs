@@ -71,6 +71,14 @@ impl fmt::Display for Unexpressible {
     }
 }
 
+impl Unexpressible {
+    /// What the admin should do about it: the message names the intervals
+    /// that work, so nothing more.
+    pub fn fix(&self) -> Option<&'static str> {
+        None
+    }
+}
+
 /// The OnCalendar= expressions (each ending in " UTC") that elapse exactly at every
 /// half-interval boundary + 2 s (unix time multiple of interval/2, plus 2 seconds), and nowhere else.
 ///

@@ -22,6 +22,14 @@ impl fmt::Display for UsageError {
     }
 }
 
+impl UsageError {
+    /// What the admin should do about it: each message says what would
+    /// work, and the usage text follows, so nothing more.
+    pub fn fix(&self) -> Option<&'static str> {
+        None
+    }
+}
+
 /// The usage text, printed by `--help` and after every usage error.
 pub const USAGE: &str = "\
 Usage: tofurkey [-vnoV] [-i SECONDS] [-k PATH | -a PATH] [-P PATH] [-T UNIXTIME] [TICKETS]

@@ -25,11 +25,26 @@ use crate::fileio::{
     Kind, Staged, WRITABLE_BY_OTHERS, openat, os_error, read_up_to, trusted_owner,
 };
 
-/// Mode of every key file (and of the stamp beside them).
-const KEY_FILE_MODE: u32 = 0o600;
+/// Mode of every key file tofurkey makes: these (and the stamp beside
+/// them), and the autokey.
+pub(crate) const KEY_FILE_MODE: u32 = 0o600;
 /// The largest file compared: 3 HAProxy lines of 108 characters and a
 /// newline each; a longer file just differs.
-pub const READ_MAX: usize = 3 * 109;
+pub const COMPARED_MAX: usize = 3 * 109;
+
+/// What a path is expected to be, in the messages that say it is not.
+pub(crate) const REGULAR_FILE: &str = "regular file";
+
+/// "X is a KIND, not a regular file": the message for a path (`.0`) that
+/// is something else (`.1`). Its home is beside `fileio::Kind`; it is here
+/// until fileio takes it.
+pub(crate) struct NotRegular<T>(pub T, pub Kind);
+
+impl<T: fmt::Display> fmt::Display for NotRegular<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} is a {}, not a {REGULAR_FILE}", self.0, self.1.name())
+    }
+}
 
 /// Why a key directory or one of its files cannot be used.
 #[derive(Debug)]
@@ -83,7 +98,7 @@ pub enum DirError {
         /// The file.
         path: PathBuf,
         /// What was being done.
-        step: &'static str,
+        step: Step,
         /// The system's reason.
         why: io::Error,
     },
@@ -117,18 +132,64 @@ impl fmt::Display for DirError {
             DirError::NotFilePath { path } => {
                 write!(f, "{} names a directory, not a file", path.display())
             }
-            DirError::NotFile { path, kind } => {
-                write!(
-                    f,
-                    "{} is a {}, not a regular file",
-                    path.display(),
-                    kind.name()
-                )
-            }
+            DirError::NotFile { path, kind } => write!(f, "{}", NotRegular(path.display(), *kind)),
             DirError::Io { path, step, why } => {
                 write!(f, "cannot {step} {}: {}", path.display(), os_error(why))
             }
         }
+    }
+}
+
+impl DirError {
+    /// What the admin should do about it (printed after the message).
+    pub(crate) fn fix(&self) -> Option<&'static str> {
+        Some(match self {
+            DirError::Open { why, .. } if why.kind() == io::ErrorKind::NotFound => {
+                "make it on tmpfs ('install -d -m 0700 DIR'); tofurkey.service makes \
+                 /run/tofurkey"
+            }
+            DirError::Open { why, .. } | DirError::Io { why, .. }
+                if why.kind() == io::ErrorKind::PermissionDenied =>
+            {
+                "run as root, or give a directory you own"
+            }
+            DirError::Open { .. } => "check the path and its permissions",
+            DirError::Symlink { .. } => "give the real directory, not a link to it",
+            DirError::NotDirectory { .. } => "give a directory",
+            DirError::NotTmpfs { .. } => "use a directory under /run",
+            DirError::Untrusted { .. } => "'chown root: DIR; chmod go-w DIR'",
+            DirError::NotFilePath { .. } => "give the path of a file in the directory",
+            DirError::NotFile { .. } => "remove it: tofurkey puts a regular file there",
+            DirError::Io { .. } => "check the directory and the space left in it",
+        })
+    }
+}
+
+/// What was being done to a key file when it failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Looking at what is there (never followed).
+    Inspect,
+    /// Opening it to read.
+    Open,
+    /// Reading it.
+    Read,
+    /// Writing the new file under a temporary name, in the words of
+    /// `fileio::Staged::write`, which names its steps as text.
+    Stage(&'static str),
+    /// Renaming the new file over its name.
+    RenameIntoPlace,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Step::Inspect => "inspect",
+            Step::Open => "open",
+            Step::Read => "read",
+            Step::Stage(words) => words,
+            Step::RenameIntoPlace => "rename into place",
+        })
     }
 }
 
@@ -225,7 +286,7 @@ impl KeyDir {
             AtFlags::AT_SYMLINK_NOFOLLOW,
         ) {
             Err(Errno::ENOENT) => Ok(false),
-            Err(e) => Err(self.io(name, "inspect", e.into())),
+            Err(e) => Err(self.io(name, Step::Inspect, e.into())),
             Ok(st) => match Kind::of_mode(st.st_mode) {
                 None => Ok(true),
                 Some(kind) => Err(DirError::NotFile {
@@ -236,7 +297,7 @@ impl KeyDir {
         }
     }
 
-    /// Reads file `name` (up to [`READ_MAX`] bytes); `None` if it is absent.
+    /// Reads file `name` (up to [`COMPARED_MAX`] bytes); `None` if it is absent.
     /// (One that appears after the check is replaced all the same.)
     pub fn read(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, DirError> {
         if !self.present(name)? {
@@ -246,17 +307,19 @@ impl KeyDir {
         let mut file = match openat(&self.fd, Path::new(name), flags, Mode::empty()) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(self.io(name, "open", e)),
+            Err(e) => return Err(self.io(name, Step::Open, e)),
         };
-        let meta = file.metadata().map_err(|e| self.io(name, "inspect", e))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| self.io(name, Step::Inspect, e))?;
         if let Some(kind) = Kind::of_mode(meta.mode()) {
             return Err(DirError::NotFile {
                 path: self.path_of(name),
                 kind,
             });
         }
-        let mut buf = Zeroizing::new(vec![0u8; READ_MAX + 1]);
-        let len = read_up_to(&mut file, &mut buf).map_err(|e| self.io(name, "read", e))?;
+        let mut buf = Zeroizing::new(vec![0u8; COMPARED_MAX + 1]);
+        let len = read_up_to(&mut file, &mut buf).map_err(|e| self.io(name, Step::Read, e))?;
         buf.truncate(len);
         Ok(Some(buf))
     }
@@ -265,7 +328,7 @@ impl KeyDir {
     /// hold exactly that content; returns how many were replaced.
     ///
     /// Every changed file is first written in full to a temporary file of
-    /// its own in this directory (created with O_EXCL, mode 0600); only
+    /// its own in this directory (created with O_EXCL, mode [`KEY_FILE_MODE`]); only
     /// when all are written are they renamed over their names, in the
     /// given order. A failure before the renames changes nothing.
     pub fn replace(&self, files: &[(&str, &[u8])]) -> Result<usize, DirError> {
@@ -280,7 +343,7 @@ impl KeyDir {
         for file in staged {
             let name = file.name();
             file.commit()
-                .map_err(|e| self.io(name, "rename into place", e))?;
+                .map_err(|e| self.io(name, Step::RenameIntoPlace, e))?;
         }
         Ok(replaced)
     }
@@ -288,14 +351,50 @@ impl KeyDir {
     /// Writes `content` to a new temporary file beside `name`.
     fn stage<'a>(&'a self, name: &'a str, content: &[u8]) -> Result<Staged<'a>, DirError> {
         Staged::write(&self.fd, name, content, KEY_FILE_MODE)
-            .map_err(|(step, e)| self.io(name, step, e))
+            .map_err(|(step, e)| self.io(name, Step::Stage(step), e))
     }
 
-    fn io(&self, name: &str, step: &'static str, why: io::Error) -> DirError {
+    fn io(&self, name: &str, step: Step, why: io::Error) -> DirError {
         DirError::Io {
             path: self.path_of(name),
             step,
             why,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixes_follow_the_system_error() {
+        let why = |errno| io::Error::from_raw_os_error(errno);
+        let open = |errno| DirError::Open {
+            path: "/d".into(),
+            why: why(errno),
+        };
+        let io = |errno| DirError::Io {
+            path: "/d/k".into(),
+            step: Step::Read,
+            why: why(errno),
+        };
+        assert!(
+            open(libc::ENOENT)
+                .fix()
+                .unwrap()
+                .starts_with("make it on tmpfs")
+        );
+        let owned = Some("run as root, or give a directory you own");
+        assert_eq!(open(libc::EACCES).fix(), owned);
+        assert_eq!(io(libc::EACCES).fix(), owned);
+        assert_eq!(
+            open(libc::EIO).fix(),
+            Some("check the path and its permissions")
+        );
+        assert_eq!(
+            io(libc::ENOSPC).fix(),
+            Some("check the directory and the space left in it")
+        );
     }
 }

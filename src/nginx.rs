@@ -16,7 +16,7 @@ use std::rc::Rc;
 
 use zeroize::Zeroizing;
 
-use crate::keydir::{DirError, KeyDir, READ_MAX};
+use crate::keydir::{COMPARED_MAX, DirError, KeyDir};
 use crate::tickets::{KEY_LEN, SET_LEN, TicketSet};
 
 /// The key files, oldest first (as [`TicketSet::keys`]); nginx encrypts with
@@ -72,7 +72,7 @@ impl Nginx {
     /// [`TicketSet::nginx_files`]; `None` if one is missing.
     pub fn read(&self) -> Result<Option<Zeroizing<Vec<u8>>>, DirError> {
         // Sized once: a growing Vec would free unwiped copies of the keys.
-        let mut all = Zeroizing::new(Vec::with_capacity(SET_LEN * (READ_MAX + 1)));
+        let mut all = Zeroizing::new(Vec::with_capacity(SET_LEN * (COMPARED_MAX + 1)));
         for name in FILES {
             match self.dir.read(name)? {
                 Some(bytes) => all.extend_from_slice(&bytes),

@@ -21,8 +21,8 @@ use crate::secret::Secret;
 /// The most a target may hold: what the kernel prints back (71 characters
 /// and a newline) with room to notice anything longer. A `-P` file holding
 /// more is no key file, and could not be put back exactly.
-pub(crate) const READ_MAX: usize = 128;
-const _: () = assert!(READ_MAX > PAIR_TEXT_LEN + 1);
+pub(crate) const TARGET_MAX: usize = 128;
+const _: () = assert!(TARGET_MAX > PAIR_TEXT_LEN + 1);
 
 /// What was being done to the target when it failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,7 +107,7 @@ impl fmt::Display for TargetError {
             ),
             TargetError::TooLarge { path } => write!(
                 f,
-                "target {} holds more than {READ_MAX} bytes, so it is no key file",
+                "target {} holds more than {TARGET_MAX} bytes, so it is no key file",
                 path.display()
             ),
             TargetError::Mismatch { path, found, kept } => {
@@ -128,6 +128,44 @@ impl fmt::Display for TargetError {
                 )
             }
         }
+    }
+}
+
+impl TargetError {
+    /// What the admin should do about it (printed after the message).
+    pub(crate) fn fix(&self) -> Option<&'static str> {
+        Some(match self {
+            TargetError::Io { why, .. } if why.kind() == io::ErrorKind::PermissionDenied => {
+                "run as root (or with CAP_NET_ADMIN), or check -P"
+            }
+            TargetError::Io {
+                step: Step::Open,
+                why,
+                ..
+            } if why.kind() == io::ErrorKind::NotFound => {
+                "check -P, or that this kernel (and network namespace) has TCP Fast Open"
+            }
+            TargetError::Io { why, .. } if why.kind() == io::ErrorKind::InvalidInput => {
+                "the kernel refused the text: check -P"
+            }
+            TargetError::Io { why, .. }
+                if matches!(
+                    why.kind(),
+                    io::ErrorKind::StorageFull | io::ErrorKind::FileTooLarge
+                ) =>
+            {
+                "make room (or raise the file size limit), or check -P"
+            }
+            TargetError::Io { .. } => "check -P",
+            TargetError::NotFile { .. } | TargetError::TooLarge { .. } => "check -P",
+            // A single key back is what kernels before 5.3 keep.
+            TargetError::Mismatch {
+                found: Form::Key, ..
+            } => "a kernel that keeps both keys (Linux 5.3 or later) is needed",
+            TargetError::Mismatch { .. } => {
+                "check that nothing else writes it and that it keeps what is written"
+            }
+        })
     }
 }
 
@@ -210,10 +248,10 @@ impl Target {
     /// Writes the pair in one `write(2)` and checks that the target holds
     /// it; on any failure that changed the target, puts the old pair back.
     pub fn write(&self, pair: &PairText) -> Result<(), TargetError> {
-        let mut old = Secret::<{ READ_MAX + 1 }>::zeroed();
+        let mut old = Secret::<{ TARGET_MAX + 1 }>::zeroed();
         let old_len = fileio::read_from_start(&self.file, &mut old[..])
             .map_err(|e| self.fail(Step::Read, e))?;
-        if old_len > READ_MAX {
+        if old_len > TARGET_MAX {
             return Err(TargetError::TooLarge {
                 path: self.path.clone(),
             });
@@ -257,7 +295,7 @@ impl Target {
 
     /// The pair text the target holds now.
     fn held(&self) -> io::Result<Zeroizing<Vec<u8>>> {
-        let mut buf = Secret::<READ_MAX>::zeroed();
+        let mut buf = Secret::<TARGET_MAX>::zeroed();
         let len = fileio::read_from_start(&self.file, &mut buf[..])?;
         Ok(Zeroizing::new(text(&buf[..len]).to_vec()))
     }
@@ -265,7 +303,7 @@ impl Target {
     /// Writes `old` back if the target no longer holds it, and says how
     /// that went, checked by reading it again.
     fn put_back(&self, old: &[u8]) -> Kept {
-        let mut now = Secret::<{ READ_MAX + 1 }>::zeroed();
+        let mut now = Secret::<{ TARGET_MAX + 1 }>::zeroed();
         let same =
             |now: &mut [u8]| fileio::read_from_start(&self.file, now).map(|n| &now[..n] == old);
         if let Ok(true) = same(&mut now[..]) {
@@ -330,6 +368,30 @@ mod tests {
         assert!(says(Form::Empty).contains("reads back nothing"));
         assert!(says(Form::Other { len: 5, fields: 3 }).contains("5 bytes in 3 fields"));
         assert!(says(Form::Other { len: 5, fields: 1 }).contains("5 bytes, not a key pair"));
+    }
+
+    #[test]
+    fn fixes_follow_the_step_and_the_system_error() {
+        let io = |step, errno| {
+            TargetError::Io {
+                path: "/t".into(),
+                step,
+                why: io::Error::from_raw_os_error(errno),
+                kept: Kept::NotWritten,
+            }
+            .fix()
+        };
+        // Missing when opened: no TCP Fast Open here; later, just -P.
+        assert!(
+            io(Step::Open, libc::ENOENT)
+                .unwrap()
+                .ends_with("has TCP Fast Open")
+        );
+        assert_eq!(io(Step::Read, libc::ENOENT), Some("check -P"));
+        assert_eq!(
+            io(Step::Write, libc::ENOSPC),
+            Some("make room (or raise the file size limit), or check -P")
+        );
     }
 
     #[test]

@@ -64,6 +64,21 @@ impl fmt::Display for Refusal {
     }
 }
 
+impl Refusal {
+    /// What the admin should do about it (printed after the message).
+    pub(crate) fn fix(&self) -> Option<&'static str> {
+        Some(match self {
+            Refusal::Denied => "add 'level admin' to its 'stats socket' line",
+            Refusal::UnknownFile => {
+                "make a 'tls-ticket-keys' in haproxy.cfg name exactly this file, and reload \
+                 HAProxy"
+            }
+            Refusal::OtherKeySize => "reload HAProxy: it loads the file tofurkey wrote",
+            Refusal::NotHaproxy => "give the path of HAProxy's admin socket",
+        })
+    }
+}
+
 /// The command that lists the ring of `file`.
 pub(super) fn show_command(file: &str) -> String {
     format!("show tls-keys {file}\n")

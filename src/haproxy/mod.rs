@@ -10,7 +10,6 @@ mod keyfile;
 mod runtime;
 mod socket;
 
-pub use api::Refusal;
 pub use keyfile::KeyFile;
 pub use runtime::Runtime;
 pub use socket::SocketError;

@@ -20,6 +20,7 @@ use zeroize::Zeroizing;
 
 use super::api::Refusal;
 use crate::fileio::{Kind, dir_of, os_error, trusted_owner};
+use crate::keydir::REGULAR_FILE;
 
 /// How long one exchange with HAProxy may take, from connect to its last
 /// byte: a HAProxy (or whatever listens there) that stalls cannot hold a
@@ -27,6 +28,9 @@ use crate::fileio::{Kind, dir_of, os_error, trusted_owner};
 pub(super) const SOCKET_WAIT: Duration = Duration::from_secs(5);
 /// The longest answer read: `show tls-keys FILE` is under 500 bytes.
 const ANSWER_MAX: usize = 4096;
+/// The permission bit that lets others (not the group: Debian's
+/// /run/haproxy is haproxy's, group-writable) write the socket's directory.
+const OTHERS_WRITE: u32 = 0o002;
 
 /// Why the running HAProxy could not be read or brought to the set.
 #[derive(Debug)]
@@ -41,8 +45,8 @@ pub enum SocketError {
     NotSocket {
         /// The socket's path.
         path: PathBuf,
-        /// What is there instead.
-        what: &'static str,
+        /// What is there instead: `None` for a regular file.
+        what: Option<Kind>,
     },
     /// Whoever listens there is neither root nor the running user: a socket
     /// another user planted would receive the keys.
@@ -57,7 +61,7 @@ pub enum SocketError {
         /// The socket's path.
         path: PathBuf,
         /// What was being done.
-        step: &'static str,
+        step: Step,
         /// The system's reason.
         why: io::Error,
     },
@@ -93,8 +97,9 @@ impl fmt::Display for SocketError {
             SocketError::NotSocket { path, what } => {
                 write!(
                     f,
-                    "HAProxy socket {} is a {what}, not a socket",
-                    path.display()
+                    "HAProxy socket {} is a {}, not a socket",
+                    path.display(),
+                    what.map_or(REGULAR_FILE, Kind::name)
                 )
             }
             SocketError::Untrusted { path, uid } => write!(
@@ -133,6 +138,69 @@ impl fmt::Display for SocketError {
     }
 }
 
+impl SocketError {
+    /// What the admin should do about it (printed after the message).
+    pub(crate) fn fix(&self) -> Option<&'static str> {
+        Some(match self {
+            SocketError::Missing { .. } => {
+                "start HAProxy, or give the path of its 'stats socket ... level admin'"
+            }
+            SocketError::NotSocket { .. } => "give the path of HAProxy's 'stats socket'",
+            SocketError::Untrusted { .. } => {
+                "HAProxy makes its socket as root: find out who made this one"
+            }
+            SocketError::Io { why, .. } if why.kind() == io::ErrorKind::ConnectionRefused => {
+                "nothing listens: start HAProxy"
+            }
+            SocketError::Io { why, .. } if why.kind() == io::ErrorKind::PermissionDenied => {
+                "run as root"
+            }
+            SocketError::Io { .. } => "check HAProxy and its socket",
+            SocketError::NoAnswer { .. } => {
+                "check that the socket answers: echo 'show info' | socat stdio PATH"
+            }
+            SocketError::Refused { refusal, .. } => return refusal.fix(),
+            SocketError::NotInSync { .. } => "check that nothing else sets its ticket keys",
+        })
+    }
+}
+
+/// What was being done with the socket when it failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Opening the directory it is in.
+    OpenDirectory,
+    /// Reading the directory's owner and mode.
+    InspectDirectory,
+    /// Reading the socket's type and owner.
+    Inspect,
+    /// Making the socket to connect with.
+    MakeSocket,
+    /// Connecting.
+    Connect,
+    /// Asking who listens.
+    IdentifyServer,
+    /// Sending the command.
+    Send,
+    /// Reading the answer.
+    Read,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Step::OpenDirectory => "open its directory",
+            Step::InspectDirectory => "inspect its directory",
+            Step::Inspect => "inspect it",
+            Step::MakeSocket => "make a socket",
+            Step::Connect => "connect",
+            Step::IdentifyServer => "identify its server",
+            Step::Send => "send",
+            Step::Read => "read",
+        })
+    }
+}
+
 /// One command, one connection: HAProxy's non-interactive mode answers
 /// and closes. The whole exchange is bounded by [`SOCKET_WAIT`].
 pub(super) fn exchange(path: &Path, command: &[u8]) -> Result<Zeroizing<Vec<u8>>, SocketError> {
@@ -153,7 +221,7 @@ pub(super) fn exchange(path: &Path, command: &[u8]) -> Result<Zeroizing<Vec<u8>>
     // write it can read the keys through the admin socket anyway.)
     let name = path.file_name().ok_or(SocketError::NotSocket {
         path: path.to_path_buf(),
-        what: "directory",
+        what: Some(Kind::Directory),
     })?;
     let parent = dir_of(path);
     let dir = match fs::OpenOptions::new()
@@ -167,11 +235,11 @@ pub(super) fn exchange(path: &Path, command: &[u8]) -> Result<Zeroizing<Vec<u8>>
                 path: path.to_path_buf(),
             });
         }
-        Err(why) => return Err(io("open its directory", why)),
+        Err(why) => return Err(io(Step::OpenDirectory, why)),
     };
-    let meta = dir.metadata().map_err(|e| io("inspect its directory", e))?;
+    let meta = dir.metadata().map_err(|e| io(Step::InspectDirectory, e))?;
     let sticky = meta.mode() & libc::S_ISVTX != 0;
-    if meta.mode() & 0o002 != 0 && !sticky {
+    if meta.mode() & OTHERS_WRITE != 0 && !sticky {
         return Err(SocketError::Untrusted {
             path: path.to_path_buf(),
             uid: meta.uid(),
@@ -185,14 +253,14 @@ pub(super) fn exchange(path: &Path, command: &[u8]) -> Result<Zeroizing<Vec<u8>>
                     path: path.to_path_buf(),
                 });
             }
-            Err(e) => return Err(io("inspect it", e.into())),
+            Err(e) => return Err(io(Step::Inspect, e.into())),
         };
     match Kind::of_mode(st.st_mode) {
         Some(Kind::Socket) => {}
         kind => {
             return Err(SocketError::NotSocket {
                 path: path.to_path_buf(),
-                what: kind.map_or("regular file", Kind::name),
+                what: kind,
             });
         }
     }
@@ -212,10 +280,10 @@ pub(super) fn exchange(path: &Path, command: &[u8]) -> Result<Zeroizing<Vec<u8>>
         SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
         None,
     )
-    .map_err(|e| io("make a socket", e.into()))?;
-    let addr = UnixAddr::new(&via_fd).map_err(|e| io("connect", e.into()))?;
-    connect(fd.as_raw_fd(), &addr).map_err(|e| io("connect", e.into()))?;
-    let peer = getsockopt(&fd, PeerCredentials).map_err(|e| io("identify its server", e.into()))?;
+    .map_err(|e| io(Step::MakeSocket, e.into()))?;
+    let addr = UnixAddr::new(&via_fd).map_err(|e| io(Step::Connect, e.into()))?;
+    connect(fd.as_raw_fd(), &addr).map_err(|e| io(Step::Connect, e.into()))?;
+    let peer = getsockopt(&fd, PeerCredentials).map_err(|e| io(Step::IdentifyServer, e.into()))?;
     let uid = peer.uid();
     if !trusted_owner(uid) {
         return Err(SocketError::Untrusted {
@@ -226,7 +294,7 @@ pub(super) fn exchange(path: &Path, command: &[u8]) -> Result<Zeroizing<Vec<u8>>
     let mut stream = UnixStream::from(fd);
     stream
         .set_nonblocking(false)
-        .map_err(|e| io("connect", e))?;
+        .map_err(|e| io(Step::Connect, e))?;
     let left = || {
         deadline
             .checked_duration_since(Instant::now())
@@ -242,11 +310,11 @@ pub(super) fn exchange(path: &Path, command: &[u8]) -> Result<Zeroizing<Vec<u8>>
     let wait = left().ok_or_else(no_answer)?;
     stream
         .set_write_timeout(Some(wait))
-        .map_err(|e| io("send", e))?;
+        .map_err(|e| io(Step::Send, e))?;
     match stream.write_all(command) {
         Ok(()) => {}
         Err(e) if timed_out(&e) => return Err(no_answer()),
-        Err(e) => return Err(io("send", e)),
+        Err(e) => return Err(io(Step::Send, e)),
     }
     // Done sending: HAProxy answers the one command and closes.
     let _ = stream.shutdown(Shutdown::Write);
@@ -256,13 +324,13 @@ pub(super) fn exchange(path: &Path, command: &[u8]) -> Result<Zeroizing<Vec<u8>>
         let wait = left().ok_or_else(no_answer)?;
         stream
             .set_read_timeout(Some(wait))
-            .map_err(|e| io("read", e))?;
+            .map_err(|e| io(Step::Read, e))?;
         match stream.read(&mut answer[len..]) {
             Ok(0) => break,
             Ok(n) => len += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if timed_out(&e) => return Err(no_answer()),
-            Err(e) => return Err(io("read", e)),
+            Err(e) => return Err(io(Step::Read, e)),
         }
         if len > ANSWER_MAX {
             return Err(no_answer());
@@ -270,4 +338,37 @@ pub(super) fn exchange(path: &Path, command: &[u8]) -> Result<Zeroizing<Vec<u8>>
     }
     answer.truncate(len);
     Ok(answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixes_follow_the_system_error_and_the_refusal() {
+        let io = |errno| SocketError::Io {
+            path: "/s".into(),
+            step: Step::Connect,
+            why: io::Error::from_raw_os_error(errno),
+        };
+        assert_eq!(
+            io(libc::ECONNREFUSED).fix(),
+            Some("nothing listens: start HAProxy")
+        );
+        assert_eq!(io(libc::EACCES).fix(), Some("run as root"));
+        assert_eq!(io(libc::EPIPE).fix(), Some("check HAProxy and its socket"));
+        for refusal in [
+            Refusal::Denied,
+            Refusal::UnknownFile,
+            Refusal::OtherKeySize,
+            Refusal::NotHaproxy,
+        ] {
+            let refused = SocketError::Refused {
+                path: "/s".into(),
+                file: "/k".into(),
+                refusal,
+            };
+            assert_eq!(refused.fix(), refusal.fix());
+        }
+    }
 }

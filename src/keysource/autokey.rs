@@ -14,8 +14,9 @@ use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::Mode;
 
-use super::{Input, KeyError, Loaded, Opened, Source, trust_autokey};
+use super::{AutokeyStep, Input, KeyError, Loaded, Opened, Source, trust_autokey};
 use crate::fileio::{Kind, dir_of, openat};
+use crate::keydir::KEY_FILE_MODE;
 use crate::keys::{MAIN_KEY_LEN, MainKey};
 use crate::secret::Secret;
 
@@ -47,7 +48,7 @@ pub(super) fn open(source: &Source, path: &Path, create: bool) -> Result<Input, 
         .custom_flags(libc::O_DIRECTORY)
         .open(dir_path)
         .map_err(|why| match create {
-            true => fail("open directory", why),
+            true => fail(AutokeyStep::OpenDirectory, why),
             // --check makes nothing: a missing directory is a missing key.
             false => KeyError::Read {
                 source: source.clone(),
@@ -58,7 +59,7 @@ pub(super) fn open(source: &Source, path: &Path, create: bool) -> Result<Input, 
         Err(KeyError::Read { why, .. }) if create && why.kind() == io::ErrorKind::NotFound => {}
         other => return other.map(Input::File),
     }
-    let owner_only = Mode::S_IRUSR | Mode::S_IWUSR;
+    let owner_only = Mode::from_bits_truncate(KEY_FILE_MODE);
     let (tmp, named) = match openat(
         &dir,
         Path::new("."),
@@ -72,16 +73,17 @@ pub(super) fn open(source: &Source, path: &Path, create: bool) -> Result<Input, 
         // crash can leave it: 0600, the running user's).
         Err(e) if matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EISDIR)) => {
             let mut random = [0u8; 8];
-            getrandom::fill(&mut random).map_err(|e| fail("get random bytes", e.into()))?;
+            getrandom::fill(&mut random)
+                .map_err(|e| fail(AutokeyStep::GetRandomBytes, e.into()))?;
             let mut tmp_name = OsString::from(".");
             tmp_name.push(&name);
             tmp_name.push(format!(".{}.tmp", hex::encode(random)));
             let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_WRONLY;
             let tmp = openat(&dir, Path::new(&tmp_name), flags, owner_only)
-                .map_err(|e| fail("create temporary file", e))?;
+                .map_err(|e| fail(AutokeyStep::CreateTemporaryFile, e))?;
             let dir = dir
                 .try_clone()
-                .map_err(|e| fail("create temporary file", e))?;
+                .map_err(|e| fail(AutokeyStep::CreateTemporaryFile, e))?;
             (
                 tmp,
                 Some(Named {
@@ -90,12 +92,12 @@ pub(super) fn open(source: &Source, path: &Path, create: bool) -> Result<Input, 
                 }),
             )
         }
-        Err(e) => return Err(fail("create unnamed file", e)),
+        Err(e) => return Err(fail(AutokeyStep::CreateUnnamedFile, e)),
     };
-    // The umask may have taken bits from 0600 (even the owner's read bit,
+    // The umask may have taken bits from its mode (even the owner's read bit,
     // which would make the key unusable to a non-root owner): set it again.
-    tmp.set_permissions(fs::Permissions::from_mode(0o600))
-        .map_err(|e| fail("set mode 0600", e))?;
+    tmp.set_permissions(fs::Permissions::from_mode(KEY_FILE_MODE))
+        .map_err(|e| fail(AutokeyStep::SetMode, e))?;
     Ok(Input::NewAutokey(NewAutokey {
         dir,
         name,
@@ -175,9 +177,10 @@ impl NewAutokey {
         let mut bytes = Secret::<MAIN_KEY_LEN>::zeroed();
         // The kernel's CSPRNG (getrandom(2)); it blocks only until it is seeded,
         // at early boot.
-        getrandom::fill(&mut bytes[..]).map_err(|e| fail("get random bytes", e.into()))?;
-        tmp.write_all(&bytes[..]).map_err(|e| fail("write", e))?;
-        tmp.sync_all().map_err(|e| fail("sync", e))?;
+        getrandom::fill(&mut bytes[..]).map_err(|e| fail(AutokeyStep::GetRandomBytes, e.into()))?;
+        tmp.write_all(&bytes[..])
+            .map_err(|e| fail(AutokeyStep::Write, e))?;
+        tmp.sync_all().map_err(|e| fail(AutokeyStep::Sync, e))?;
         // An O_TMPFILE file is linked in through its /proc/self/fd entry
         // (open(2)); linking by fd alone would need CAP_DAC_READ_SEARCH. Neither
         // kind of link replaces a file that is there.
@@ -201,9 +204,10 @@ impl NewAutokey {
                 let source = source.clone();
                 return Opened { source, input }.read();
             }
-            Err(e) => return Err(fail("link into place", e.into())),
+            Err(e) => return Err(fail(AutokeyStep::LinkIntoPlace, e.into())),
         }
-        dir.sync_all().map_err(|e| fail("sync directory", e))?;
+        dir.sync_all()
+            .map_err(|e| fail(AutokeyStep::SyncDirectory, e))?;
         Ok(Loaded {
             key: MainKey::new(*bytes),
             created: true,

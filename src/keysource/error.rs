@@ -1,15 +1,19 @@
 //! Why no main key could be had: [`KeyError`], each variant naming its
-//! source (never a byte of it). The fix an admin should try is chosen by
-//! `crate::error`, which wraps it.
+//! source (never a byte of it), with the fix an admin should try
+//! ([`KeyError::fix`]); `crate::error` wraps it.
 
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use super::Source;
 use super::stdin::PIPE_WAIT;
+use super::{ANY_OTHERS, Source};
 use crate::fileio::{Kind, os_error};
+use crate::keydir::{KEY_FILE_MODE, NotRegular};
 use crate::keys::MAIN_KEY_LEN;
+
+/// The command to make a main key, as the fixes name it.
+const MAKE_KEY: &str = "make a key with '(umask 077; head -c 32 /dev/random > FILE)'";
 
 /// Why no main key could be had. Each names the source, never its bytes.
 #[derive(Debug)]
@@ -84,7 +88,7 @@ pub enum KeyError {
         /// Which file.
         path: PathBuf,
         /// The step that failed.
-        step: &'static str,
+        step: AutokeyStep,
         /// The OS error.
         why: io::Error,
     },
@@ -99,17 +103,10 @@ impl fmt::Display for KeyError {
             KeyError::NotFile {
                 source: Source::Stdin,
                 kind,
-            } => write!(
-                f,
-                "standard input is a {}, not a regular file or a pipe",
-                kind.name()
-            ),
-            KeyError::NotFile { source, kind } => write!(
-                f,
-                "{} is a {}, not a regular file",
-                source.name(),
-                kind.name()
-            ),
+            } => write!(f, "{} or a pipe", NotRegular("standard input", *kind)),
+            KeyError::NotFile { source, kind } => {
+                write!(f, "{}", NotRegular(source.name(), *kind))
+            }
             KeyError::Short {
                 source: Source::Autokey(path),
                 len,
@@ -151,7 +148,7 @@ impl fmt::Display for KeyError {
             } => write!(
                 f,
                 "autokey {} has owner uid {owner} and mode {mode:04o}, but must belong to the \
-                 running user (uid {user}) with mode 0600: someone else may know it",
+                 running user (uid {user}) with mode {KEY_FILE_MODE:04o}: someone else may know it",
                 path.display()
             ),
             KeyError::StdinTimeout { len } => write!(
@@ -172,5 +169,120 @@ impl fmt::Display for KeyError {
                 os_error(why)
             ),
         }
+    }
+}
+
+impl KeyError {
+    /// What the admin should do about it (printed after the message).
+    pub(crate) fn fix(&self) -> Option<&'static str> {
+        Some(match self {
+            KeyError::Read { .. } => "check the path and its permissions",
+            KeyError::NotFile {
+                source: Source::Stdin,
+                ..
+            } => "pipe the key in ('tofurkey -k - < FILE')",
+            KeyError::StdinTimeout { .. } => "pipe the whole key in ('tofurkey -k - < FILE')",
+            // An autokey is ours to make: whatever else is there goes.
+            KeyError::NotFile {
+                source: Source::Autokey(_),
+                ..
+            }
+            | KeyError::Short {
+                source: Source::Autokey(_),
+                ..
+            }
+            | KeyError::Zero {
+                source: Source::Autokey(_),
+            } => "remove it, and the next run makes a new one",
+            KeyError::NotFile { .. } => "point it at a file of 32 bytes",
+            KeyError::Short { .. } | KeyError::Zero { .. } => MAKE_KEY,
+            KeyError::Owner { .. } => "make root its owner ('chown root: FILE')",
+            KeyError::Writable { .. } => "'chmod go-w FILE', and check its contents",
+            // Root's own, as the service makes it: not for other users.
+            KeyError::AutokeyForeign { owner: 0, mode, .. } if mode & ANY_OTHERS == 0 => {
+                "it is root's: run as root, or use -a PATH for one of your own"
+            }
+            KeyError::AutokeyForeign { .. } => {
+                "remove it (the next run makes a new one), or use -a PATH in a directory \
+                 only you can write"
+            }
+            KeyError::CredentialsDir { .. } => {
+                "fix the unit's credentials, or unset the variable for a manual run"
+            }
+            KeyError::Autokey { .. } => {
+                "make its directory exist and be writable, or use -a PATH or -k PATH"
+            }
+        })
+    }
+}
+
+/// What was being done when a new autokey could not be made or stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AutokeyStep {
+    /// Opening the directory it goes in.
+    OpenDirectory,
+    /// Getting the key's random bytes.
+    GetRandomBytes,
+    /// Creating a temporary file of a random name (no `O_TMPFILE`).
+    CreateTemporaryFile,
+    /// Creating the unnamed file (`O_TMPFILE`).
+    CreateUnnamedFile,
+    /// Setting its mode (a key file's) whatever the umask.
+    SetMode,
+    /// Writing the key.
+    Write,
+    /// Syncing the file.
+    Sync,
+    /// Linking it in under its name.
+    LinkIntoPlace,
+    /// Syncing the directory.
+    SyncDirectory,
+}
+
+impl fmt::Display for AutokeyStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AutokeyStep::OpenDirectory => "open directory",
+            AutokeyStep::GetRandomBytes => "get random bytes",
+            AutokeyStep::CreateTemporaryFile => "create temporary file",
+            AutokeyStep::CreateUnnamedFile => "create unnamed file",
+            AutokeyStep::SetMode => return write!(f, "set mode {KEY_FILE_MODE:04o}"),
+            AutokeyStep::Write => "write",
+            AutokeyStep::Sync => "sync",
+            AutokeyStep::LinkIntoPlace => "link into place",
+            AutokeyStep::SyncDirectory => "sync directory",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixes_follow_the_source() {
+        let file = Source::File("/k".into());
+        let autokey = Source::Autokey("/a".into());
+        let not_file = |source| KeyError::NotFile {
+            source,
+            kind: Kind::Fifo,
+        };
+        assert_eq!(
+            not_file(Source::Stdin).fix(),
+            Some("pipe the key in ('tofurkey -k - < FILE')")
+        );
+        assert_eq!(
+            not_file(autokey.clone()).fix(),
+            Some("remove it, and the next run makes a new one")
+        );
+        assert_eq!(
+            not_file(file.clone()).fix(),
+            Some("point it at a file of 32 bytes")
+        );
+        assert_eq!(
+            KeyError::Zero { source: autokey }.fix(),
+            Some("remove it, and the next run makes a new one")
+        );
+        assert_eq!(KeyError::Zero { source: file }.fix(), Some(MAKE_KEY));
     }
 }

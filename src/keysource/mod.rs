@@ -31,7 +31,7 @@ mod autokey;
 mod error;
 mod stdin;
 
-pub use error::KeyError;
+pub use error::{AutokeyStep, KeyError};
 pub use stdin::PIPE_WAIT;
 
 /// The credential name systemd units pass the main key under.
