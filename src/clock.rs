@@ -16,6 +16,17 @@ pub enum ClockError {
 }
 
 /// The wall clock in whole seconds, range-checked like 1.3.4.
+impl ClockError {
+    /// What the admin should do about it.
+    pub fn fix(&self) -> Option<&'static str> {
+        match self {
+            ClockError::BeforeEpoch => Some("fix the clock"),
+            ClockError::Range(t) => t.fix(),
+        }
+    }
+}
+
+/// The wall clock as a checked unix time.
 pub fn now() -> Result<UnixTime, ClockError> {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -55,6 +55,13 @@ impl fmt::Display for BadTime {
     }
 }
 
+impl BadTime {
+    /// What the admin should do about it.
+    pub fn fix(&self) -> Option<&'static str> {
+        Some("set the clock (or -T) to a real unix time")
+    }
+}
+
 /// A rotation interval: even, and within [`MIN_INTERVAL`, `MAX_INTERVAL`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Interval(u64);

@@ -70,26 +70,11 @@ impl Error {
             Error::Haproxy(e) => e.fix(),
             // Each part says its own.
             Error::Outputs(_) => None,
-            // TODO(move): to counters, beside BadTime's message.
-            Error::Time(_) => Some("set the clock (or -T) to a real unix time"),
-            // TODO(move): to clock, beside ClockError::BeforeEpoch.
-            Error::Clock => Some("fix the clock"),
-            // TODO(move): to promfile, beside MetricsError's message.
-            Error::Metrics(e) => Some(match e.why.kind() {
-                io::ErrorKind::NotFound => {
-                    "make the directory (node_exporter's textfile directory; Debian's is \
-                     /var/lib/prometheus/node-exporter); the keys are set"
-                }
-                io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
-                    "run as root, or let the unit write the directory (ReadWritePaths=); the keys \
-                     are set"
-                }
-                _ => "check the directory; the keys are set",
-            }),
-            // TODO(move): to hygiene, beside SignalGuard::block's error.
-            Error::SignalMask(_) => Some("report this as a bug"),
-            // TODO(move): to main, where standard output is written. Its
-            // message says what failed; no fix.
+            Error::Time(e) => e.fix(),
+            Error::Clock => ClockError::BeforeEpoch.fix(),
+            Error::Metrics(e) => e.fix(),
+            Error::SignalMask(_) => Some(crate::hygiene::BLOCK_FAILED_FIX),
+            // Its message says what failed; no fix.
             Error::Output(_) => None,
         }
     }

@@ -69,6 +69,10 @@ impl SignalGuard {
     }
 }
 
+/// The fix when signals cannot be blocked: the kernel refuses only an
+/// invalid mask, which would be tofurkey's bug.
+pub const BLOCK_FAILED_FIX: &str = "report this as a bug";
+
 impl Drop for SignalGuard {
     fn drop(&mut self) {
         // Restoring a mask the kernel gave us cannot fail.

@@ -39,6 +39,23 @@ impl fmt::Display for MetricsError {
     }
 }
 
+impl MetricsError {
+    /// What the admin should do about it: the keys are set all the same.
+    pub fn fix(&self) -> Option<&'static str> {
+        Some(match self.why.kind() {
+            io::ErrorKind::NotFound => {
+                "make the directory (node_exporter's textfile directory; Debian's is \
+                 /var/lib/prometheus/node-exporter); the keys are set"
+            }
+            io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
+                "run as root, or let the unit write the directory (ReadWritePaths=); the keys \
+                 are set"
+            }
+            _ => "check the directory; the keys are set",
+        })
+    }
+}
+
 /// The previous file's text, if there is one to read (not an error if
 /// not: a first run, or a file that is not ours).
 pub fn previous(path: &Path) -> Option<String> {
