@@ -99,7 +99,7 @@ pub fn calendar_events(interval: Interval) -> Result<Vec<String>, Unexpressible>
 
 /// The whole drop-in text for tofurkey.timer: a comment saying where to put it
 /// (/etc/systemd/system/tofurkey.timer.d/interval.conf) and how it was made, then
-/// "[Timer]", "OnCalendar=" (reset), then one "OnCalendar=..." line per event.
+/// "\[Timer\]", "OnCalendar=" (reset), then one "OnCalendar=..." line per event.
 pub fn timer_dropin(interval: Interval) -> Result<String, Unexpressible> {
     let (i, h) = (interval.secs(), interval.half());
     let mut text = format!(

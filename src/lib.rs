@@ -1,13 +1,18 @@
-//! tofurkey: cluster-synchronized TCP Fast Open keys, derived from a shared
-//! main key and the wall clock, set once per run.
+//! tofurkey: cluster-synchronized TCP Fast Open keys and TLS ticket keys,
+//! derived from a shared main key and the wall clock, set once per run.
 //!
-//! The pure core (no I/O): [`counters`] (which keys are live when),
-//! [`keys`] (derivation, the procfs text and its forms), [`calendar`]
-//! (timer events), [`check`] (verdicts), [`report`] (what a run says).
-//! The edges: [`cli`], [`keysource`], [`procfs`], [`fileio`], [`log`],
-//! [`notify`], [`hygiene`]; [`error`] wraps their errors with exit codes
-//! and fixes. Key bytes are kept in [`secret`]'s self-wiping buffers.
-//! [`run`] holds a run's policy; `main.rs` parses and calls it.
+//! The pure core (no I/O): [`counters`] (which keys are live when, dates),
+//! [`keys`] (derivation, the procfs text and its forms), `tickets` (TLS
+//! ticket keys and their layouts), [`calendar`] (timer events), `check`
+//! (verdicts), `metrics` (the Prometheus text), `report` (what a run
+//! says), `secret` (self-wiping key buffers).
+//! The run: [`options`] (what was asked), [`cli`] (parsing it), [`run`]
+//! (the run's policy), [`error`] (wraps each module's error, which carries
+//! its own fix, and maps exit codes); `main.rs` parses and calls [`run`].
+//! The edges: [`keysource`] (the main key), `procfs` (the target), `keydir`,
+//! `nginx`, `haproxy` and `outputs` (ticket outputs), [`fileio`],
+//! `promfile` (the metrics file), `clock` and `timesync`, [`log`], `notify`,
+//! [`hygiene`].
 
 pub mod calendar;
 pub(crate) mod check;
