@@ -73,6 +73,14 @@ fn a_run_sets_the_keys_and_publishes_a_success() {
         "{metrics}"
     );
     assert!(metrics.contains("\ntofurkey_last_success_timestamp_seconds 1000000\n"));
+    assert!(metrics.contains(
+        "\ntofurkey_keys_info{keys_id=\"3c6bf71f91f4ae4f\",main_key_id=\"7ad202034d831e12\",\
+         interval=\"86400\"} 1\n"
+    ));
+    // No ticket output asked for: no ticket set derived, none published.
+    let success = report.result.unwrap();
+    assert_eq!(success.tickets_id, None);
+    assert!(!metrics.contains("tofurkey_tickets_info"), "{metrics}");
 }
 
 #[test]
