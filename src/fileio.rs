@@ -2,6 +2,7 @@
 //! sources, the procfs target, the ticket directories): opens that cannot block or act on a device,
 //! and reads into fixed buffers.
 
+use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -49,6 +50,19 @@ impl Kind {
             Kind::Socket => "socket",
             Kind::Symlink => "symbolic link",
         }
+    }
+}
+
+/// What a path is expected to be, in the messages that say it is not.
+pub(crate) const REGULAR_FILE: &str = "regular file";
+
+/// "X is a KIND, not a regular file": the message for a path (`.0`) that
+/// is something else (`.1`).
+pub(crate) struct NotRegularFile<T>(pub T, pub Kind);
+
+impl<T: fmt::Display> fmt::Display for NotRegularFile<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} is a {}, not a {REGULAR_FILE}", self.0, self.1.name())
     }
 }
 
@@ -157,6 +171,28 @@ pub(crate) fn openat(dir: &File, name: &Path, flags: OFlag, mode: Mode) -> io::R
     Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
 }
 
+/// What [`Staged::write`] was doing when it failed, in the words of the
+/// messages (`cannot STEP FILE: why`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StageStep {
+    /// Random bytes for the temporary name.
+    Random,
+    /// Creating the temporary file.
+    Create,
+    /// Writing and syncing it.
+    Write,
+}
+
+impl fmt::Display for StageStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StageStep::Random => "get random bytes for",
+            StageStep::Create => "create a temporary file for",
+            StageStep::Write => "write",
+        })
+    }
+}
+
 /// A file written whole under a temporary name in its directory, then
 /// renamed over its name by [`Staged::commit`]: a reader sees the old file
 /// or the new one, never a mix. Removed if dropped before.
@@ -176,14 +212,14 @@ impl<'a> Staged<'a> {
         name: &'a str,
         content: &[u8],
         mode: u32,
-    ) -> Result<Staged<'a>, (&'static str, io::Error)> {
+    ) -> Result<Staged<'a>, (StageStep, io::Error)> {
         let mut random = [0u8; 8];
-        getrandom::fill(&mut random).map_err(|e| ("get random bytes for", e.into()))?;
+        getrandom::fill(&mut random).map_err(|e| (StageStep::Random, e.into()))?;
         let tmp = format!(".{name}.{}.tmp", hex::encode(random));
         let tmp = PathBuf::from(tmp);
         let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_WRONLY;
         let mut file = openat(dir, &tmp, flags, Mode::from_bits_truncate(mode))
-            .map_err(|e| ("create a temporary file for", e))?;
+            .map_err(|e| (StageStep::Create, e))?;
         let staged = Staged {
             dir,
             tmp,
@@ -193,7 +229,7 @@ impl<'a> Staged<'a> {
         file.set_permissions(fs::Permissions::from_mode(mode))
             .and_then(|()| file.write_all(content))
             .and_then(|()| file.sync_all())
-            .map_err(|e| ("write", e))?;
+            .map_err(|e| (StageStep::Write, e))?;
         Ok(staged)
     }
 

@@ -22,7 +22,8 @@ use nix::sys::statfs::{TMPFS_MAGIC, fstatfs};
 use zeroize::Zeroizing;
 
 use crate::fileio::{
-    Kind, Staged, WRITABLE_BY_OTHERS, openat, os_error, read_up_to, trusted_owner,
+    Kind, NotRegularFile, StageStep, Staged, WRITABLE_BY_OTHERS, openat, os_error, read_up_to,
+    trusted_owner,
 };
 
 /// Mode of every key file tofurkey makes: these (and the stamp beside
@@ -31,20 +32,6 @@ pub(crate) const KEY_FILE_MODE: u32 = 0o600;
 /// The largest file compared: 3 HAProxy lines of 108 characters and a
 /// newline each; a longer file just differs.
 pub const COMPARED_MAX: usize = 3 * 109;
-
-/// What a path is expected to be, in the messages that say it is not.
-pub(crate) const REGULAR_FILE: &str = "regular file";
-
-/// "X is a KIND, not a regular file": the message for a path (`.0`) that
-/// is something else (`.1`). Its home is beside `fileio::Kind`; it is here
-/// until fileio takes it.
-pub(crate) struct NotRegular<T>(pub T, pub Kind);
-
-impl<T: fmt::Display> fmt::Display for NotRegular<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} is a {}, not a {REGULAR_FILE}", self.0, self.1.name())
-    }
-}
 
 /// Why a key directory or one of its files cannot be used.
 #[derive(Debug)]
@@ -132,7 +119,9 @@ impl fmt::Display for DirError {
             DirError::NotFilePath { path } => {
                 write!(f, "{} names a directory, not a file", path.display())
             }
-            DirError::NotFile { path, kind } => write!(f, "{}", NotRegular(path.display(), *kind)),
+            DirError::NotFile { path, kind } => {
+                write!(f, "{}", NotRegularFile(path.display(), *kind))
+            }
             DirError::Io { path, step, why } => {
                 write!(f, "cannot {step} {}: {}", path.display(), os_error(why))
             }
@@ -174,9 +163,8 @@ pub enum Step {
     Open,
     /// Reading it.
     Read,
-    /// Writing the new file under a temporary name, in the words of
-    /// `fileio::Staged::write`, which names its steps as text.
-    Stage(&'static str),
+    /// Writing the new file under a temporary name.
+    Stage(StageStep),
     /// Renaming the new file over its name.
     RenameIntoPlace,
 }
@@ -187,7 +175,7 @@ impl fmt::Display for Step {
             Step::Inspect => "inspect",
             Step::Open => "open",
             Step::Read => "read",
-            Step::Stage(words) => words,
+            Step::Stage(step) => return step.fmt(f),
             Step::RenameIntoPlace => "rename into place",
         })
     }

@@ -9,12 +9,36 @@ use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::fileio::{Staged, dir_of, open_regular, os_error, read_up_to};
+use crate::fileio::{StageStep, Staged, dir_of, open_regular, os_error, read_up_to};
 
 /// Mode of the metrics file.
 const MODE: u32 = 0o644;
 /// The most of a previous file read: ours are under 2 kB.
 const READ_MAX: usize = 16 * 1024;
+
+/// What was being done to the metrics file when it failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Taking its file name from the path.
+    Name,
+    /// Opening the directory it goes in.
+    OpenDirectory,
+    /// Writing the new file under a temporary name.
+    Stage(StageStep),
+    /// Renaming the new file over the old.
+    RenameIntoPlace,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Step::Name => "name",
+            Step::OpenDirectory => "open the directory of",
+            Step::Stage(step) => return step.fmt(f),
+            Step::RenameIntoPlace => "rename into place",
+        })
+    }
+}
 
 /// Why the metrics file could not be written.
 #[derive(Debug)]
@@ -22,7 +46,7 @@ pub struct MetricsError {
     /// The file.
     pub path: PathBuf,
     /// What was being done.
-    pub step: &'static str,
+    pub step: Step,
     /// The system's reason.
     pub why: io::Error,
 }
@@ -76,13 +100,14 @@ pub fn write(path: &Path, text: &str) -> Result<(), MetricsError> {
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
-        .ok_or_else(|| fail("name", io::Error::from(io::ErrorKind::InvalidInput)))?;
+        .ok_or_else(|| fail(Step::Name, io::Error::from(io::ErrorKind::InvalidInput)))?;
     let dir = dir_of(path);
     let dir: File = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
         .open(dir)
-        .map_err(|e| fail("open the directory of", e))?;
-    let staged = Staged::write(&dir, name, text.as_bytes(), MODE).map_err(|(s, e)| fail(s, e))?;
-    staged.commit().map_err(|e| fail("rename into place", e))
+        .map_err(|e| fail(Step::OpenDirectory, e))?;
+    let staged = Staged::write(&dir, name, text.as_bytes(), MODE)
+        .map_err(|(s, e)| fail(Step::Stage(s), e))?;
+    staged.commit().map_err(|e| fail(Step::RenameIntoPlace, e))
 }

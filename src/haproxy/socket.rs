@@ -19,8 +19,8 @@ use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, connect, get
 use zeroize::Zeroizing;
 
 use super::api::Refusal;
+use crate::fileio::REGULAR_FILE;
 use crate::fileio::{Kind, dir_of, os_error, trusted_owner};
-use crate::keydir::REGULAR_FILE;
 
 /// How long one exchange with HAProxy may take, from connect to its last
 /// byte: a HAProxy (or whatever listens there) that stalls cannot hold a

@@ -8,8 +8,9 @@ use std::path::PathBuf;
 
 use super::stdin::PIPE_WAIT;
 use super::{ANY_OTHERS, Source};
+use crate::fileio::NotRegularFile;
 use crate::fileio::{Kind, os_error};
-use crate::keydir::{KEY_FILE_MODE, NotRegular};
+use crate::keydir::KEY_FILE_MODE;
 use crate::keys::MAIN_KEY_LEN;
 
 /// The command to make a main key, as the fixes name it.
@@ -103,9 +104,9 @@ impl fmt::Display for KeyError {
             KeyError::NotFile {
                 source: Source::Stdin,
                 kind,
-            } => write!(f, "{} or a pipe", NotRegular("standard input", *kind)),
+            } => write!(f, "{} or a pipe", NotRegularFile("standard input", *kind)),
             KeyError::NotFile { source, kind } => {
-                write!(f, "{}", NotRegular(source.name(), *kind))
+                write!(f, "{}", NotRegularFile(source.name(), *kind))
             }
             KeyError::Short {
                 source: Source::Autokey(path),
