@@ -264,4 +264,53 @@ mod tests {
             "time 5 is outside 1000000..100000000000: set the clock (or -T) to a real unix time"
         );
     }
+
+    #[test]
+    fn every_kind_of_error_ends_with_its_fix_or_its_message() {
+        // No fix: the message itself says what would work.
+        let usage = Error::from(UsageError("unknown option '-x'".into()));
+        assert_eq!(usage.to_string(), "unknown option '-x'");
+        let timer = Error::from(Unexpressible {
+            interval: 14,
+            below: Some(12),
+            above: None,
+        });
+        assert!(
+            timer
+                .to_string()
+                .ends_with("; nearest interval that works: 12")
+        );
+        let output = Error::Output(io::Error::from_raw_os_error(libc::ENOSPC));
+        assert_eq!(
+            output.to_string(),
+            "cannot write to standard output: No space left on device"
+        );
+        // A fix each, from the error's own module.
+        assert_eq!(
+            Error::from(ClockError::BeforeEpoch).to_string(),
+            "cannot read the system clock: fix the clock"
+        );
+        assert!(
+            Error::SignalMask(io::Error::from_raw_os_error(libc::EINVAL))
+                .to_string()
+                .ends_with(": Invalid argument: report this as a bug")
+        );
+        let metrics = |errno| {
+            Error::Metrics(MetricsError {
+                path: PathBuf::from("/m/t.prom"),
+                step: crate::promfile::Step::OpenDirectory,
+                why: io::Error::from_raw_os_error(errno),
+            })
+            .to_string()
+        };
+        assert!(metrics(libc::ENOENT).ends_with(
+            "No such file or directory: make the directory (node_exporter's textfile \
+             directory; Debian's is /var/lib/prometheus/node-exporter); the keys are set"
+        ));
+        assert!(metrics(libc::EACCES).ends_with(
+            "Permission denied: run as root, or let the unit write the directory \
+             (ReadWritePaths=); the keys are set"
+        ));
+        assert!(metrics(libc::EIO).ends_with(": check the directory; the keys are set"));
+    }
 }
