@@ -52,16 +52,6 @@ pub enum OutputError {
     Socket(SocketError),
 }
 
-impl OutputError {
-    /// What the admin should do about it: the wrapped error's fix.
-    pub fn fix(&self) -> Option<&'static str> {
-        match self {
-            OutputError::Dir(e) => e.fix(),
-            OutputError::Socket(e) => e.fix(),
-        }
-    }
-}
-
 impl From<DirError> for OutputError {
     fn from(e: DirError) -> OutputError {
         OutputError::Dir(e)
