@@ -96,7 +96,7 @@ fuzz:
 
 # Mutation testing, not part of `make check` (slow: a build and the cargo
 # tests for each mutant). By default every file of src/; MUTANTS_FILES
-# names fewer (e.g. MUTANTS_FILES=src/run.rs). It runs inside a private
+# names fewer (e.g. MUTANTS_FILES=src/run/mod.rs). It runs inside a private
 # network and mount namespace with its own /run, so a mutant that writes
 # what it must not reaches neither the host's keys nor its autokey.
 # Results go to mutants.out/ (caught.txt, missed.txt, unviable.txt).
