@@ -357,18 +357,31 @@ mod tests {
         );
         assert_eq!(io(libc::EACCES).fix(), Some("run as root"));
         assert_eq!(io(libc::EPIPE).fix(), Some("check HAProxy and its socket"));
-        for refusal in [
-            Refusal::Denied,
-            Refusal::UnknownFile,
-            Refusal::OtherKeySize,
-            Refusal::NotHaproxy,
+        for (refusal, fix) in [
+            (
+                Refusal::Denied,
+                "add 'level admin' to its 'stats socket' line",
+            ),
+            (
+                Refusal::UnknownFile,
+                "make a 'tls-ticket-keys' in haproxy.cfg name exactly this file, and reload \
+                 HAProxy",
+            ),
+            (
+                Refusal::OtherKeySize,
+                "reload HAProxy: it loads the file tofurkey wrote",
+            ),
+            (
+                Refusal::NotHaproxy,
+                "give the path of HAProxy's admin socket",
+            ),
         ] {
             let refused = SocketError::Refused {
                 path: "/s".into(),
                 file: "/k".into(),
                 refusal,
             };
-            assert_eq!(refused.fix(), refusal.fix());
+            assert_eq!(refused.fix(), Some(fix));
         }
     }
 }
