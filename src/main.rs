@@ -1,5 +1,5 @@
 //! tofurkey's entry point: parses the command line, hands it to the run's
-//! policy (`run.rs`) and returns its exit code. One invocation is one
+//! policy (`run/`) and returns its exit code. One invocation is one
 //! computation-and-write; systemd owns the schedule.
 
 use std::env;

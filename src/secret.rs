@@ -1,11 +1,9 @@
 //! Fixed-size buffers of key material that wipe themselves on drop.
 //!
-//! zeroize wipes a byte slice in bulk (one fill, then an optimization
-//! barrier that keeps the fill from being removed), but a byte array through
-//! its generic array impl, one volatile store per byte. Every key buffer of
-//! a run is an array of a size known at compile time, so each is kept in a
-//! [`Secret`], which wipes itself as a slice: the same guarantee, several
-//! times fewer instructions (`make bench`).
+//! Every key buffer of a run has a size known at compile time, so each is
+//! kept in a [`Secret`]: one type that wipes itself on drop (with zeroize,
+//! whose barrier keeps the wipe from being optimized away) and that has no
+//! `Debug` or `Display`, so no key byte can be formatted by mistake.
 
 use std::ops::{Deref, DerefMut};
 

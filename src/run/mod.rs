@@ -83,11 +83,11 @@ pub fn set(options: &Options) -> Report {
 /// failure with.
 fn publish(options: &Options, result: &Result<Metrics, Error>) -> Option<Result<(), Error>> {
     let path = options.metrics.as_ref().filter(|_| !options.dry_run)?;
-    let metrics = match result {
-        Ok(metrics) => metrics.clone(),
-        Err(_) => failed_run_metrics(options, path)?,
+    let text = match result {
+        Ok(metrics) => metrics.render(),
+        Err(_) => failed_run_metrics(options, path)?.render(),
     };
-    Some(promfile::write(path, &metrics.render()).map_err(Error::Metrics))
+    Some(promfile::write(path, &text).map_err(Error::Metrics))
 }
 
 /// The metrics of a failed run: its time, no keys, and the last success
