@@ -101,6 +101,8 @@ pub enum TicketVerdict {
     Missing,
     /// Anything else: another main key or interval, or not keys at all.
     Other,
+    /// A key file another user owns or may read, whatever it holds.
+    Exposed,
 }
 
 impl TicketVerdict {
@@ -109,7 +111,7 @@ impl TicketVerdict {
         match self {
             TicketVerdict::InSync => 0,
             TicketVerdict::Previous => 1,
-            TicketVerdict::Missing | TicketVerdict::Other => 2,
+            TicketVerdict::Missing | TicketVerdict::Other | TicketVerdict::Exposed => 2,
         }
     }
 
@@ -122,6 +124,10 @@ impl TicketVerdict {
             }
             TicketVerdict::Missing => "CRITICAL (missing: no file, or no HAProxy holding it)",
             TicketVerdict::Other => "CRITICAL (not the keys for now from this main key)",
+            TicketVerdict::Exposed => {
+                "CRITICAL (a key file another user owns or may read: others may read live \
+                 ticket keys; the next run replaces it)"
+            }
         }
     }
 }

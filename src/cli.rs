@@ -9,6 +9,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::counters::{Interval, UnixTime};
+use crate::fileio::file_name;
 use crate::options::{Command, DEFAULT_TARGET, KeySpec, Options, Tickets};
 
 /// A command line that cannot be run: what is wrong and how to fix it.
@@ -101,7 +102,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
             }
             Long("nginx-tickets") => tickets.nginx = Some(path("--nginx-tickets", parser.value())?),
             Long("haproxy-tickets") => {
-                let file = path("--haproxy-tickets", parser.value())?;
+                let file = file_path("--haproxy-tickets", parser.value())?;
                 // HAProxy's runtime API names the file in a command line.
                 if !file
                     .to_str()
@@ -116,9 +117,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
                 tickets.haproxy_file = Some(file);
             }
             Long("haproxy-socket") => {
-                tickets.haproxy_socket = Some(path("--haproxy-socket", parser.value())?);
+                tickets.haproxy_socket = Some(file_path("--haproxy-socket", parser.value())?);
             }
-            Long("metrics") => metrics = Some(path("--metrics", parser.value())?),
+            Long("metrics") => metrics = Some(file_path("--metrics", parser.value())?),
             Long("check") => check = true,
             Long("print-timer") => print_timer = true,
             Short('h') | Long("help") => return Ok(Command::Help),
@@ -199,19 +200,27 @@ fn usage(e: lexopt::Error) -> UsageError {
     UsageError(e.to_string())
 }
 
-/// A key path: not empty, not a directory name (1.3.4 refuses both).
+/// A key path: not empty (1.3.4 refuses it), and a file's (below).
 fn key_path(opt: &str, value: Result<OsString, lexopt::Error>) -> Result<PathBuf, UsageError> {
     let value = value.map_err(usage)?;
     if value.is_empty() {
         return Err(UsageError(format!("{opt}: empty path: give a key file")));
     }
-    if value.as_encoded_bytes().ends_with(b"/") {
+    file_path(opt, Ok(value))
+}
+
+/// A file's path: not empty, and ending in a file name, not in `/`, `.`
+/// or `..` (1.3.4 refuses a trailing `/`): `x/.` would otherwise be taken
+/// for the file `x`.
+fn file_path(opt: &str, value: Result<OsString, lexopt::Error>) -> Result<PathBuf, UsageError> {
+    let value = path(opt, value)?;
+    if file_name(&value).is_none() {
         return Err(UsageError(format!(
-            "{opt}: '{}' ends in '/': give a file, not a directory",
-            value.to_string_lossy()
+            "{opt}: '{}' ends in '/', '.' or '..', or is not UTF-8: give a file's path",
+            value.display()
         )));
     }
-    Ok(PathBuf::from(value))
+    Ok(value)
 }
 
 /// A ticket output's path: not empty.
@@ -390,6 +399,16 @@ mod tests {
         assert!(usage_error(&["-a", ""]).contains("empty path"));
         assert!(usage_error(&["-k", "/etc/"]).contains("ends in '/'"));
         assert!(usage_error(&["-a", "dir/"]).contains("ends in '/'"));
+        for opt in ["-a", "--haproxy-tickets", "--haproxy-socket", "--metrics"] {
+            for dir in ["/run/x/.", "/run/x/.."] {
+                assert_eq!(
+                    usage_error(&[opt, dir]),
+                    format!(
+                        "{opt}: '{dir}' ends in '/', '.' or '..', or is not UTF-8: give a file's path"
+                    )
+                );
+            }
+        }
         assert!(usage_error(&["-P", ""]).contains("empty path"));
         assert!(usage_error(&["stray"]).contains("unexpected argument 'stray'"));
         assert!(usage_error(&["-x"]).contains("-x"));

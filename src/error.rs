@@ -298,9 +298,9 @@ mod tests {
                 .ends_with(": Invalid argument: report this as a bug")
         );
         let metrics = |errno| {
-            Error::Metrics(MetricsError {
+            Error::Metrics(MetricsError::Io {
                 path: PathBuf::from("/m/t.prom"),
-                step: crate::promfile::Step::OpenDirectory,
+                step: crate::promfile::Step::RenameIntoPlace,
                 why: io::Error::from_raw_os_error(errno),
             })
             .to_string()

@@ -123,6 +123,17 @@ pub(crate) fn dir_of(path: &Path) -> &Path {
     }
 }
 
+/// The file name `path` ends in, as written: `None` when it ends in `/`,
+/// `.` or `..`, which name a directory (where `Path::file_name` would take
+/// the name before a trailing `.`), or is not UTF-8.
+pub(crate) fn file_name(path: &Path) -> Option<&str> {
+    let bytes = path.as_os_str().as_encoded_bytes();
+    match bytes.rsplit(|&b| b == b'/').next()? {
+        b"" | b"." | b".." => None,
+        name => std::str::from_utf8(name).ok(),
+    }
+}
+
 /// An OS error's text without std's "(os error N)": the errno's name is
 /// what an admin searches for, the number adds nothing.
 pub(crate) fn os_error(why: &io::Error) -> String {
@@ -262,6 +273,18 @@ impl Drop for Staged<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_name_is_the_last_component_as_written() {
+        fn name(p: &str) -> Option<&str> {
+            file_name(Path::new(p))
+        }
+        assert_eq!(name("/run/t/haproxy.keys"), Some("haproxy.keys"));
+        assert_eq!(name("haproxy.keys"), Some("haproxy.keys"));
+        for directory in ["/run/t/", "/run/t/x/.", "/run/t/x/..", ".", "..", "/", ""] {
+            assert_eq!(name(directory), None, "{directory}");
+        }
+    }
 
     #[test]
     fn os_errors_keep_the_systems_words_without_the_number() {

@@ -1,30 +1,35 @@
 //! A directory of ticket key files: checked before a byte of key is read,
 //! then its files replaced atomically, each only when its content changes.
 //!
-//! Checked once, on the directory's own fd (its final component never
-//! followed): a real directory, on tmpfs (a ticket key must never reach a
-//! disk, where it would outlive its three intervals and a reboot), owned by
-//! root or the running user and writable by its owner only, so that no
-//! other user can plant, swap or remove a file in it. Every entry is then
-//! reached relative to that fd, never through a link.
+//! Reached from `/` without following a link, every directory on the way
+//! root's or the running user's and closed to others (or sticky), and
+//! checked once, on the directory's own fd: a real directory, on tmpfs (a
+//! ticket key must never reach a disk, where it would outlive its three
+//! intervals and a reboot), owned by root or the running user and writable
+//! by its owner only, so that no other user can plant, swap or remove a
+//! file in it. Every entry is then reached relative to that fd, never
+//! through a link.
+//!
+//! A key file is the running user's, readable by no one else: one that is
+//! not (its mode changed, or another user's) is replaced even when its
+//! content is right, and `--check` reports it.
 
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::Mode;
 use nix::sys::statfs::{TMPFS_MAGIC, fstatfs};
+use nix::unistd::geteuid;
 use zeroize::Zeroizing;
 
-use crate::fileio::{
-    Kind, NotRegularFile, StageStep, Staged, WRITABLE_BY_OTHERS, openat, os_error, read_up_to,
-    trusted_owner,
-};
+use crate::dirpath::{self, Ancestors, PathError, Problem};
+use crate::fileio::{Kind, NotRegularFile, StageStep, Staged, openat, os_error, read_up_to};
 
 /// Mode of every key file tofurkey makes: these (and the stamp beside
 /// them), and the autokey.
@@ -33,39 +38,27 @@ pub(crate) const KEY_FILE_MODE: u32 = 0o600;
 /// newline each; a longer file just differs.
 pub const COMPARED_MAX: usize = 3 * 109;
 
+/// Permission bits that let group or others read, write or run a file.
+const OTHERS_ACCESS: u32 = 0o077;
+
+/// What a key file holds, and whether another user may read it.
+pub struct Held {
+    /// Its first [`COMPARED_MAX`] + 1 bytes.
+    pub bytes: Zeroizing<Vec<u8>>,
+    /// Another user owns it, or its mode lets group or others in.
+    pub exposed: bool,
+}
+
 /// Why a key directory or one of its files cannot be used.
 #[derive(Debug)]
 pub enum DirError {
-    /// The directory could not be opened (missing, not searchable).
-    Open {
-        /// The directory.
-        path: PathBuf,
-        /// The system's reason.
-        why: io::Error,
-    },
-    /// The path is a symbolic link (its final component is never followed).
-    Symlink {
-        /// The directory.
-        path: PathBuf,
-    },
-    /// The path is not a directory.
-    NotDirectory {
-        /// The path.
-        path: PathBuf,
-    },
+    /// The directory, or one on its way, was refused (missing, a link,
+    /// `..`, another user's).
+    Path(PathError),
     /// The directory is not on tmpfs.
     NotTmpfs {
         /// The directory.
         path: PathBuf,
-    },
-    /// Another user owns or can write the directory.
-    Untrusted {
-        /// The directory.
-        path: PathBuf,
-        /// Its owner.
-        owner: u32,
-        /// Its permission bits.
-        mode: u32,
     },
     /// A file was asked for, and the path names a directory (it ends in
     /// `/`, or `..`).
@@ -94,26 +87,10 @@ pub enum DirError {
 impl fmt::Display for DirError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DirError::Open { path, why } => {
-                write!(
-                    f,
-                    "cannot open directory {}: {}",
-                    path.display(),
-                    os_error(why)
-                )
-            }
-            DirError::Symlink { path } => {
-                write!(f, "{} is a symbolic link, not a directory", path.display())
-            }
-            DirError::NotDirectory { path } => write!(f, "{} is not a directory", path.display()),
+            DirError::Path(e) => write!(f, "{e}"),
             DirError::NotTmpfs { path } => write!(
                 f,
                 "{} is not on tmpfs: ticket keys must not reach a disk",
-                path.display()
-            ),
-            DirError::Untrusted { path, owner, mode } => write!(
-                f,
-                "directory {} (owner uid {owner}, mode {mode:04o}) can be changed by another user",
                 path.display()
             ),
             DirError::NotFilePath { path } => {
@@ -133,20 +110,15 @@ impl DirError {
     /// What the admin should do about it (printed after the message).
     pub(crate) fn fix(&self) -> Option<&'static str> {
         Some(match self {
-            DirError::Open { why, .. } if why.kind() == io::ErrorKind::NotFound => {
+            DirError::Path(e) if e.is_missing() => {
                 "make it on tmpfs ('install -d -m 0700 DIR'); tofurkey.service makes \
                  /run/tofurkey"
             }
-            DirError::Open { why, .. } | DirError::Io { why, .. }
-                if why.kind() == io::ErrorKind::PermissionDenied =>
-            {
+            DirError::Path(e) => e.fix(),
+            DirError::Io { why, .. } if why.kind() == io::ErrorKind::PermissionDenied => {
                 "run as root, or give a directory you own"
             }
-            DirError::Open { .. } => "check the path and its permissions",
-            DirError::Symlink { .. } => "give the real directory, not a link to it",
-            DirError::NotDirectory { .. } => "give a directory",
             DirError::NotTmpfs { .. } => "use a directory under /run",
-            DirError::Untrusted { .. } => "'chown root: DIR; chmod go-w DIR'",
             DirError::NotFilePath { .. } => "give the path of a file in the directory",
             DirError::NotFile { .. } => "remove it: tofurkey puts a regular file there",
             DirError::Io { .. } => "check the directory and the space left in it",
@@ -181,22 +153,6 @@ impl fmt::Display for Step {
     }
 }
 
-/// Checks that directory `path` (its metadata `meta`) is root's or the
-/// running user's and that no one else can write it; with `sticky_ok`, a
-/// sticky directory others can write passes (only owners rename in it).
-fn trusted(path: &Path, meta: &fs::Metadata, sticky_ok: bool) -> Result<(), DirError> {
-    let (owner, mode) = (meta.uid(), meta.mode() & 0o7777);
-    let sticky = sticky_ok && mode & libc::S_ISVTX != 0;
-    if !trusted_owner(owner) || (mode & WRITABLE_BY_OTHERS != 0 && !sticky) {
-        return Err(DirError::Untrusted {
-            path: path.to_path_buf(),
-            owner,
-            mode,
-        });
-    }
-    Ok(())
-}
-
 /// A checked key directory.
 pub struct KeyDir {
     fd: File,
@@ -206,38 +162,17 @@ pub struct KeyDir {
 impl KeyDir {
     /// Opens and checks `path` (see the module doc). Creates nothing.
     pub fn open(path: &Path) -> Result<KeyDir, DirError> {
-        let fd = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(path)
-            .map_err(|why| match why.raw_os_error() {
-                // With O_DIRECTORY a link gives ENOTDIR, as a file does.
-                Some(libc::ELOOP | libc::ENOTDIR)
-                    if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) =>
-                {
-                    DirError::Symlink {
-                        path: path.to_path_buf(),
-                    }
-                }
-                Some(libc::ENOTDIR) => DirError::NotDirectory {
-                    path: path.to_path_buf(),
-                },
-                _ => DirError::Open {
-                    path: path.to_path_buf(),
-                    why,
-                },
-            })?;
-        let io = |why: io::Error| DirError::Open {
-            path: path.to_path_buf(),
-            why,
+        let fd = dirpath::open_dir(path, Ancestors::Trusted).map_err(DirError::Path)?;
+        let io = |why: io::Error| {
+            DirError::Path(PathError {
+                at: path.to_path_buf(),
+                problem: Problem::Open(why),
+            })
         };
-        trusted(path, &fd.metadata().map_err(io)?, false)?;
-        // Its parent too: whoever can write it could rename this directory
-        // away and put one of their own, with their keys, in its place
-        // (a sticky parent such as /dev/shm lets only owners rename).
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            trusted(parent, &fs::metadata(parent).map_err(io)?, true)?;
-        }
+        let meta = fd.metadata().map_err(io)?;
+        // The directory itself, unlike those on its way, may not be
+        // sticky and open to others: anyone could add a file.
+        PathError::untrusted(path, meta.uid(), meta.mode(), false).map_err(DirError::Path)?;
         let fs = fstatfs(&fd).map_err(|e| io(e.into()))?.filesystem_type();
         if fs != TMPFS_MAGIC {
             return Err(DirError::NotTmpfs {
@@ -287,7 +222,7 @@ impl KeyDir {
 
     /// Reads file `name` (up to [`COMPARED_MAX`] bytes); `None` if it is absent.
     /// (One that appears after the check is replaced all the same.)
-    pub fn read(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, DirError> {
+    pub fn read(&self, name: &str) -> Result<Option<Held>, DirError> {
         if !self.present(name)? {
             return Ok(None);
         }
@@ -306,14 +241,16 @@ impl KeyDir {
                 kind,
             });
         }
-        let mut buf = Zeroizing::new(vec![0u8; COMPARED_MAX + 1]);
-        let len = read_up_to(&mut file, &mut buf).map_err(|e| self.io(name, Step::Read, e))?;
-        buf.truncate(len);
-        Ok(Some(buf))
+        let mut bytes = Zeroizing::new(vec![0u8; COMPARED_MAX + 1]);
+        let len = read_up_to(&mut file, &mut bytes).map_err(|e| self.io(name, Step::Read, e))?;
+        bytes.truncate(len);
+        let exposed = meta.uid() != geteuid().as_raw() || meta.mode() & OTHERS_ACCESS != 0;
+        Ok(Some(Held { bytes, exposed }))
     }
 
     /// Puts each `(name, content)` in place whose file does not already
-    /// hold exactly that content; returns how many were replaced.
+    /// hold exactly that content, readable by no one else; returns how many
+    /// were replaced.
     ///
     /// Every changed file is first written in full to a temporary file of
     /// its own in this directory (created with O_EXCL, mode [`KEY_FILE_MODE`]); only
@@ -323,7 +260,7 @@ impl KeyDir {
         let mut staged = Vec::with_capacity(files.len());
         for &(name, content) in files {
             let held = self.read(name)?;
-            if held.as_deref().map(|h| &h[..]) != Some(content) {
+            if !held.is_some_and(|h| !h.exposed && h.bytes[..] == *content) {
                 staged.push(self.stage(name, content)?);
             }
         }
@@ -358,9 +295,11 @@ mod tests {
     #[test]
     fn fixes_follow_the_system_error() {
         let why = |errno| io::Error::from_raw_os_error(errno);
-        let open = |errno| DirError::Open {
-            path: "/d".into(),
-            why: why(errno),
+        let open = |errno| {
+            DirError::Path(PathError {
+                at: "/d".into(),
+                problem: Problem::Open(why(errno)),
+            })
         };
         let io = |errno| DirError::Io {
             path: "/d/k".into(),

@@ -19,6 +19,7 @@ pub(crate) mod check;
 pub mod cli;
 pub(crate) mod clock;
 pub mod counters;
+pub(crate) mod dirpath;
 pub mod error;
 pub mod fileio;
 pub(crate) mod haproxy;

@@ -16,7 +16,7 @@ use std::rc::Rc;
 
 use zeroize::Zeroizing;
 
-use crate::keydir::{COMPARED_MAX, DirError, KeyDir};
+use crate::keydir::{COMPARED_MAX, DirError, Held, KeyDir};
 use crate::tickets::{KEY_LEN, SET_LEN, TicketSet};
 
 /// The key files, oldest first (as [`TicketSet::keys`]); nginx encrypts with
@@ -53,7 +53,8 @@ impl Nginx {
         let replaced = self.dir.replace(&files)?;
         let stamped = || -> Result<bool, DirError> {
             Ok(self.dir.read(STAMP)?.is_some_and(|s| {
-                s.strip_suffix(b"\n")
+                s.bytes
+                    .strip_suffix(b"\n")
                     .is_some_and(|s| s.ends_with(id.as_bytes()))
             }))
         };
@@ -69,13 +70,20 @@ impl Nginx {
     }
 
     /// Reads the key files for `--check`, concatenated oldest first as
-    /// [`TicketSet::nginx_files`]; `None` if one is missing.
-    pub fn read(&self) -> Result<Option<Zeroizing<Vec<u8>>>, DirError> {
+    /// [`TicketSet::nginx_files`], exposed if one is; `None` if one is
+    /// missing.
+    pub fn read(&self) -> Result<Option<Held>, DirError> {
         // Sized once: a growing Vec would free unwiped copies of the keys.
-        let mut all = Zeroizing::new(Vec::with_capacity(SET_LEN * (COMPARED_MAX + 1)));
+        let mut all = Held {
+            bytes: Zeroizing::new(Vec::with_capacity(SET_LEN * (COMPARED_MAX + 1))),
+            exposed: false,
+        };
         for name in FILES {
             match self.dir.read(name)? {
-                Some(bytes) => all.extend_from_slice(&bytes),
+                Some(held) => {
+                    all.bytes.extend_from_slice(&held.bytes);
+                    all.exposed |= held.exposed;
+                }
                 None => return Ok(None),
             }
         }

@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use crate::check::{TicketVerdict, classify_tickets};
 use crate::haproxy::{KeyFile, Runtime, SocketError};
-use crate::keydir::{DirError, KeyDir};
+use crate::keydir::{DirError, Held, KeyDir};
 use crate::keys::MainKey;
 use crate::nginx::{self, Nginx};
 use crate::options::Tickets;
@@ -150,28 +150,17 @@ impl TicketOutputs {
         schedule: Schedule,
     ) -> Result<Vec<(String, TicketVerdict)>, OutputError> {
         let mut verdicts = Vec::new();
+        let classify = |held, form| classify_held(held, main, schedule, form);
         if let Some(nginx) = &self.nginx {
-            let held = nginx.read()?;
             verdicts.push((
                 format!("nginx tickets {}", nginx.path().display()),
-                classify_tickets(
-                    held.as_deref().map(|h| &h[..]),
-                    main,
-                    schedule,
-                    TicketSet::nginx_files,
-                ),
+                classify(nginx.read()?, TicketSet::nginx_files),
             ));
         }
         if let Some(file) = &self.haproxy {
-            let held = file.read()?;
             verdicts.push((
                 format!("HAProxy tickets {}", file.path().display()),
-                classify_tickets(
-                    held.as_deref().map(|h| &h[..]),
-                    main,
-                    schedule,
-                    TicketSet::haproxy_file,
-                ),
+                classify_held(file.read()?, main, schedule, TicketSet::haproxy_file),
             ));
         }
         if let Some(runtime) = &self.runtime {
@@ -181,6 +170,20 @@ impl TicketOutputs {
             ));
         }
         Ok(verdicts)
+    }
+}
+
+/// A key file's verdict: one another user may read is CRITICAL whatever
+/// it holds; else as [`classify_tickets`].
+fn classify_held<F: AsRef<[u8]>>(
+    held: Option<Held>,
+    main: &MainKey,
+    schedule: Schedule,
+    form: fn(&TicketSet) -> F,
+) -> TicketVerdict {
+    match held {
+        Some(Held { exposed: true, .. }) => TicketVerdict::Exposed,
+        held => classify_tickets(held.as_ref().map(|h| &h.bytes[..]), main, schedule, form),
     }
 }
 

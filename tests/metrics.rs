@@ -118,11 +118,9 @@ fn a_metrics_directory_that_is_missing_or_unwritable_fails_with_the_keys_set() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
-        err.lines().any(
-            |l| l.starts_with("error: cannot open the directory of metrics file")
-                && l.contains("No such file or directory")
-                && l.ends_with("the keys are set")
-        ),
+        err.lines().any(|l| l.starts_with("error: metrics file")
+            && l.contains("/missing: No such file or directory")
+            && l.ends_with("the keys are set")),
         "{err}"
     );
     assert_ne!(bytes(&target), OLD_PAIR, "the keys were not set");
@@ -146,4 +144,67 @@ fn a_metrics_directory_that_is_missing_or_unwritable_fails_with_the_keys_set() {
     assert!(err.contains("Permission denied: run as root"), "{err}");
     assert_ne!(bytes(&target), OLD_PAIR, "the keys were not set");
     assert_eq!(fs::read_dir(&locked).unwrap().count(), 0);
+}
+
+/// Whoever owns a directory on the metrics path cannot redirect root's
+/// write through a link (the directory is reached without following one),
+/// nor have a failed run republish a value read through a link planted
+/// where the file goes.
+#[test]
+fn links_on_the_metrics_path_are_never_followed() {
+    let d = Dir::new("metrics-links");
+    let (key, target) = (d.spec_key(), d.target());
+    // A root-only directory, with a file another user must not have root
+    // replace or read.
+    let root_only = d.path("root-only");
+    fs::create_dir(&root_only).unwrap();
+    set_mode(&root_only, 0o700);
+    let precious = root_only.join("t.prom");
+    fs::write(&precious, "tofurkey_last_success_timestamp_seconds 4242\n").unwrap();
+    // Another user's directory, in which they point "textfile" at it.
+    let theirs = d.path("theirs");
+    fs::create_dir(&theirs).unwrap();
+    give_to_nobody(&theirs);
+    let link = theirs.join("textfile");
+    symlink(&root_only, &link).unwrap();
+    let o = metrics_run(tofurkey(), "1000000", &key, &target, &link.join("t.prom"));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.lines().any(|l| l
+            == format!(
+                "error: metrics file {}: {} is a symbolic link (to {}), not a directory: give \
+                 the path without links; the keys are set",
+                link.join("t.prom").display(),
+                link.display(),
+                root_only.display()
+            )),
+        "{err}"
+    );
+    assert_ne!(bytes(&target), OLD_PAIR, "the keys were not set");
+    assert_eq!(
+        fs::read(&precious).unwrap(),
+        b"tofurkey_last_success_timestamp_seconds 4242\n"
+    );
+    assert_eq!(fs::read_dir(&root_only).unwrap().count(), 1);
+
+    // The file's own name a link to that file: a failed run neither reads
+    // it nor writes through it.
+    let planted = theirs.join("t.prom");
+    symlink(&precious, &planted).unwrap();
+    let short = d.file("short.key", &[7; 5]);
+    let o = metrics_run(tofurkey(), "1000100", &short, &target, &planted);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let text = fs::read_to_string(&planted).unwrap();
+    assert!(fs::symlink_metadata(&planted).unwrap().is_file());
+    assert_eq!(sample(&text, "tofurkey_last_run_success"), Some("0"));
+    assert_eq!(
+        sample(&text, "tofurkey_last_success_timestamp_seconds"),
+        None,
+        "{text}"
+    );
+    assert_eq!(
+        fs::read(&precious).unwrap(),
+        b"tofurkey_last_success_timestamp_seconds 4242\n"
+    );
 }

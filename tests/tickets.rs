@@ -272,12 +272,20 @@ fn bad_directories_and_files_write_nothing_anywhere() {
     let haproxy_link = good.path("haproxy.keys");
     symlink("/etc/hostname", &haproxy_link).unwrap();
     let missing = good.path("missing");
+    let sub = good.path("sub");
+    fs::create_dir(&sub).unwrap();
+    set_mode(&sub, 0o700);
     // A good directory in a parent others can write (not sticky).
     let loose = Shm::new("bad-loose");
     set_mode(loose.0.path(), 0o777);
     let loose_child = loose.path("keys");
     fs::create_dir(&loose_child).unwrap();
     set_mode(&loose_child, 0o700);
+    // Two levels down: whoever can write a grandparent can swap the parent
+    // for a link after the run, and nginx would follow it.
+    let loose_grandchild = loose_child.join("deep");
+    fs::create_dir(&loose_grandchild).unwrap();
+    set_mode(&loose_grandchild, 0o700);
     // Another user's directory, closed to everyone else: still not ours.
     let foreign = Shm::new("bad-foreign");
     give_to_nobody(foreign.0.path());
@@ -302,7 +310,28 @@ fn bad_directories_and_files_write_nothing_anywhere() {
         ),
         (
             nginx(&link),
-            "is a symbolic link, not a directory: give the real directory",
+            "link is a symbolic link (to /dev/shm/tofurkey-test-bad-good-",
+        ),
+        (
+            // A link on the way, not only at the end, is not followed.
+            nginx(&link.join("sub")),
+            "link is a symbolic link (to /dev/shm/tofurkey-test-bad-good-",
+        ),
+        (
+            vec![
+                "--haproxy-tickets".into(),
+                link.join("haproxy.keys").display().to_string(),
+            ],
+            "not a directory: give the path without links: the real directory",
+        ),
+        (
+            // `..` would write in a directory other than the one checked.
+            nginx(&sub.join("..")),
+            "sub/.. climbs up a directory ('..'): give the path without '..'",
+        ),
+        (
+            nginx(&loose_grandchild),
+            "mode 0777) can be changed by another user",
         ),
         (
             nginx(&loose_child),
@@ -315,13 +344,6 @@ fn bad_directories_and_files_write_nothing_anywhere() {
         (
             nginx(sticky.0.path()),
             "mode 1777) can be changed by another user",
-        ),
-        (
-            vec![
-                "--haproxy-tickets".into(),
-                format!("{}/", good.0.path().display()),
-            ],
-            "names a directory, not a file: give the path of a file in the directory",
         ),
         (
             nginx(fifo_dir.0.path()),
@@ -456,4 +478,73 @@ fn the_stamp_follows_the_set() {
             keys_before
         );
     }
+}
+
+/// A key file whose content is right but that another user may read (its
+/// mode loosened, or another user's) is CRITICAL to `--check` and replaced
+/// by the next run, as the running user's, 0600: live ticket keys are read
+/// by no one else.
+#[test]
+fn a_key_file_others_may_read_is_critical_and_replaced() {
+    let d = Dir::new("exposed");
+    let key = d.spec_key();
+    let shm = Shm::new("exposed");
+    let haproxy = shm.path("haproxy.keys");
+    let args = [
+        nginx_args(shm.0.path()),
+        vec!["--haproxy-tickets".into(), haproxy.display().to_string()],
+    ]
+    .concat();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (t, target) = (1_000_000, d.target());
+    assert_eq!(run_at(t, &key, &target, &args, &[]).status.code(), Some(0));
+    let check = || {
+        let o = bounded(
+            tofurkey()
+                .args(["--check", "-T", "1000000", "-k", key.to_str().unwrap()])
+                .args(["-P", target.to_str().unwrap()])
+                .args(&args),
+        );
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        )
+    };
+    assert_eq!(check().0, Some(0));
+    let exposed = "CRITICAL (a key file another user owns or may read: others may read live \
+                   ticket keys; the next run replaces it)";
+    for (name, loosen) in [
+        ("current.key", Loosen::Mode(0o644)),
+        ("haproxy.keys", Loosen::Mode(0o640)),
+        ("next.key", Loosen::Owner),
+    ] {
+        let file = shm.path(name);
+        let content = fs::read(&file).unwrap();
+        match loosen {
+            Loosen::Mode(mode) => set_mode(&file, mode),
+            Loosen::Owner => give_to_nobody(&file),
+        }
+        let (code, line) = check();
+        assert_eq!(code, Some(2), "{name}: {line}");
+        assert!(line.starts_with("CRITICAL: "), "{name}: {line}");
+        assert!(line.contains(exposed), "{name}: {line}");
+        let o = run_at(t + 1, &key, &target, &args, &[]);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+        let meta = fs::metadata(&file).unwrap();
+        assert_eq!(
+            (meta.mode() & 0o7777, meta.uid()),
+            (0o600, 0),
+            "{name} was left as it was"
+        );
+        assert_eq!(fs::read(&file).unwrap(), content, "{name}");
+        assert_eq!(check().0, Some(0), "{name}");
+    }
+}
+
+/// How a key file is made readable to another user.
+enum Loosen {
+    /// Its mode set to this.
+    Mode(u32),
+    /// Given to nobody.
+    Owner,
 }

@@ -5,10 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use zeroize::Zeroizing;
-
-use crate::fileio::dir_of;
-use crate::keydir::{DirError, KeyDir};
+use crate::fileio::{dir_of, file_name};
+use crate::keydir::{DirError, Held, KeyDir};
 use crate::tickets::TicketSet;
 
 /// HAProxy's ticket key file, its directory checked.
@@ -24,14 +22,11 @@ impl KeyFile {
     /// as it is (the README's layout puts nginx's files beside it): one
     /// check, one fd.
     pub fn open(path: &Path, shared: Option<&Rc<KeyDir>>) -> Result<KeyFile, DirError> {
-        let name = match path.file_name().and_then(|n| n.to_str()) {
-            Some(n) if !path.as_os_str().as_encoded_bytes().ends_with(b"/") => n.to_string(),
-            _ => {
-                return Err(DirError::NotFilePath {
-                    path: path.to_path_buf(),
-                });
-            }
-        };
+        let name = file_name(path)
+            .ok_or_else(|| DirError::NotFilePath {
+                path: path.to_path_buf(),
+            })?
+            .to_string();
         let dir = match (dir_of(path), shared) {
             (dir, Some(shared)) if dir == shared.path() => Rc::clone(shared),
             (dir, _) => Rc::new(KeyDir::open(dir)?),
@@ -57,7 +52,7 @@ impl KeyFile {
     }
 
     /// Reads the file, for `--check`; `None` if it is missing.
-    pub fn read(&self) -> Result<Option<Zeroizing<Vec<u8>>>, DirError> {
+    pub fn read(&self) -> Result<Option<Held>, DirError> {
         self.dir.read(&self.name)
     }
 }
