@@ -83,7 +83,7 @@ bench: all
 # Needs a C++ compiler (g++) for libFuzzer.  New inputs go to
 # fuzz/target/corpus; the seeds in fuzz/corpus stay as committed.
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS := cli_parse read_key credential_dir
+FUZZ_TARGETS := cli_parse read_key credential_dir dir_path
 CARGO_FUZZ_VERSION := 0.13.2
 
 fuzz:

@@ -131,7 +131,7 @@ impl PathError {
 /// directory left behind held to `ancestors`. The fd is `O_PATH`: good for
 /// the `*at` calls, `fstat` and `fstatfs`, nothing else; the directory
 /// itself is the caller's to check.
-pub(crate) fn open_dir(path: &Path, ancestors: Ancestors) -> Result<File, PathError> {
+pub fn open_dir(path: &Path, ancestors: Ancestors) -> Result<File, PathError> {
     let refused = |at: &Path, problem| PathError {
         at: at.to_path_buf(),
         problem,

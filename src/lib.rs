@@ -10,7 +10,8 @@
 //! (the run's policy), [`error`] (wraps each module's error, which carries
 //! its own fix, and maps exit codes); `main.rs` parses and calls [`run`].
 //! The edges: [`keysource`] (the main key), `procfs` (the target), `keydir`,
-//! `nginx`, `haproxy` and `outputs` (ticket outputs), [`fileio`],
+//! `nginx`, `haproxy` and `outputs` (ticket outputs), [`dirpath`] (a
+//! directory reached without links), [`fileio`],
 //! `promfile` (the metrics file), `clock` and `timesync`, [`log`], `notify`,
 //! [`hygiene`].
 
@@ -19,7 +20,7 @@ pub(crate) mod check;
 pub mod cli;
 pub(crate) mod clock;
 pub mod counters;
-pub(crate) mod dirpath;
+pub mod dirpath;
 pub mod error;
 pub mod fileio;
 pub(crate) mod haproxy;
