@@ -136,6 +136,11 @@ pub fn open_dir(path: &Path, ancestors: Ancestors) -> Result<File, PathError> {
         at: at.to_path_buf(),
         problem,
     };
+    // Refused whatever else the path holds: `..` would climb out of what
+    // was checked.
+    if path.components().any(|c| c == Component::ParentDir) {
+        return Err(refused(path, Problem::DotDot));
+    }
     let absolute = match path.is_absolute() {
         true => path.to_path_buf(),
         false => env::current_dir()
@@ -147,8 +152,8 @@ pub fn open_dir(path: &Path, ancestors: Ancestors) -> Result<File, PathError> {
     for component in absolute.components() {
         let name = match component {
             Component::Normal(name) => name,
-            Component::ParentDir => return Err(refused(path, Problem::DotDot)),
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => continue,
+            // (`..` was refused above.)
+            _ => continue,
         };
         if ancestors == Ancestors::Trusted {
             let meta = dir
