@@ -271,6 +271,68 @@ fn key_files_others_could_have_written_are_refused() {
     );
 }
 
+/// A key path through a link that another user owns (not root, not the
+/// running user) is refused, whatever the run: that user could point it
+/// at another file, one they can read or whose bytes they know. Links of
+/// root's or the running user's are followed as before.
+#[test]
+fn a_key_reached_through_another_users_link_is_refused() {
+    let d = Dir::new("foreign-link");
+    let target = d.target();
+    let key = d.spec_key();
+    // Nobody's directory, holding nobody's links: to the key, and to the
+    // test's directory.
+    let theirs = d.path("theirs");
+    fs::create_dir(&theirs).unwrap();
+    give_to_nobody(&theirs);
+    let to_key = theirs.join("main.key");
+    let to_dir = theirs.join("keys");
+    symlink(&key, &to_key).unwrap();
+    symlink(&d.0, &to_dir).unwrap();
+    for link in [&to_key, &to_dir] {
+        std::os::unix::fs::lchown(link, Some(65534), Some(65534)).unwrap();
+    }
+    // The final link, a link on the way, and one reached through a link of
+    // root's.
+    let root_link = d.path("via-root.key");
+    symlink(&to_key, &root_link).unwrap();
+    let cases = [
+        (to_key.clone(), &to_key),
+        (to_dir.join("main.key"), &to_dir),
+        (root_link, &to_key),
+    ];
+    for (path, link) in cases {
+        for extra in [&[][..], &["-n"], &["--check"]] {
+            let p = path.to_str().unwrap();
+            let mut args = vec!["-k", p];
+            args.extend(extra);
+            let o = attempt(tofurkey(), &target, &args);
+            let why = format!(
+                "main key file {p} is reached through the link {}, owned by uid 65534, neither \
+                 root nor the running user (uid 0), who could point it at another file: name \
+                 the key file by its own path, or by links only root or you own",
+                link.display()
+            );
+            if extra == ["--check"] {
+                assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+                assert_eq!(
+                    String::from_utf8_lossy(&o.stdout),
+                    format!("UNKNOWN: {why}\n")
+                );
+                assert_eq!(bytes(&target), OLD_PAIR);
+            } else {
+                refused(&o, &format!("error: {why}"), &target);
+            }
+        }
+    }
+    // A link of root's to the key: followed.
+    let ok = d.path("ok.key");
+    symlink(&key, &ok).unwrap();
+    let o = attempt(tofurkey(), &target, &["-V", "-k", ok.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(keys_line(&o), SPEC_PAIR);
+}
+
 /// `$CREDENTIALS_DIRECTORY` set but not a usable directory (a file, missing,
 /// unsearchable) is an error, never a silent fall-back to a host-local
 /// autokey; so is a credential that is there in a broken form (a directory,

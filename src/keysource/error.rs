@@ -61,6 +61,24 @@ pub enum KeyError {
         /// Its permission bits.
         mode: u32,
     },
+    /// A key path through a link another user owns, who could point it
+    /// at another file.
+    Link {
+        /// Which source.
+        source: Source,
+        /// The link.
+        link: PathBuf,
+        /// Its owner's uid.
+        owner: u32,
+        /// The running user's uid.
+        user: u32,
+    },
+    /// The file opened is not the one the path led to a moment before:
+    /// something replaced it, or a link on its path, in between.
+    Replaced {
+        /// Which source.
+        source: Source,
+    },
     /// An existing autokey that is not the running user's alone.
     AutokeyForeign {
         /// Which file.
@@ -141,6 +159,23 @@ impl fmt::Display for KeyError {
                 "{} has mode {mode:04o}: group or others could have written it",
                 source.name()
             ),
+            KeyError::Link {
+                source,
+                link,
+                owner,
+                user,
+            } => write!(
+                f,
+                "{} is reached through the link {}, owned by uid {owner}, neither root nor the \
+                 running user (uid {user}), who could point it at another file",
+                source.name(),
+                link.display()
+            ),
+            KeyError::Replaced { source } => write!(
+                f,
+                "{} was replaced while it was being opened",
+                source.name()
+            ),
             KeyError::AutokeyForeign {
                 path,
                 owner,
@@ -199,6 +234,10 @@ impl KeyError {
             KeyError::Short { .. } | KeyError::Zero { .. } => MAKE_KEY,
             KeyError::Owner { .. } => "make root its owner ('chown root: FILE')",
             KeyError::Writable { .. } => "'chmod go-w FILE', and check its contents",
+            KeyError::Link { .. } => {
+                "name the key file by its own path, or by links only root or you own"
+            }
+            KeyError::Replaced { .. } => "run again, and check what else changes that path",
             // Root's own, as the service makes it: not for other users.
             KeyError::AutokeyForeign { owner: 0, mode, .. } if mode & ANY_OTHERS == 0 => {
                 "it is root's: run as root, or use -a PATH for one of your own"

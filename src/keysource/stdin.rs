@@ -28,7 +28,7 @@ pub(super) fn open(warnings: &mut Vec<String>) -> Result<Input, KeyError> {
     let meta = file.metadata().map_err(read_err)?;
     match Kind::of_mode(meta.mode()) {
         None => {
-            trust_key_file(&Source::Stdin, &meta, warnings)?;
+            trust_key_file(&Source::Stdin, &meta, None, warnings)?;
             Ok(Input::File(file))
         }
         Some(Kind::Fifo) => {
