@@ -12,11 +12,12 @@
 //! making and storing in `autokey.rs`, [`KeyError`] in `error.rs`.
 //!
 //! What is trusted: a key file or credential owned by root or the running
-//! user, writable by no one else (readable by others: a warning), and
-//! reached through no link another user owns (who could point it at
-//! another file); an autokey owned by the running user with no group or
-//! other permission. Anything else could have been written, chosen, or
-//! read, by another local user.
+//! user, writable by no one else, and reached through no link another user
+//! owns (who could point it at another file). Readable by others, it is a
+//! warning, or a refusal when ticket keys are derived from it (whoever
+//! reads it could decrypt the TLS sessions they protect). An autokey must
+//! be the running user's with no group or other permission. Anything else
+//! could have been written, chosen, or read, by another local user.
 
 use std::env;
 use std::ffi::OsString;
@@ -45,6 +46,11 @@ pub const DEFAULT_AUTOKEY: &str = "/run/tofurkey.autokey";
 
 /// Permission bits that let group or others read a file.
 const READABLE_BY_OTHERS: u32 = 0o044;
+/// The bit that lets others read a credential. Its group bits are not
+/// counted: systemd makes a credential 0400 and, for a unit that runs as
+/// another user, adds an ACL entry for that user alone, which `stat` shows
+/// as the group bits (0440); the directory is the unit's own.
+const CREDENTIAL_READABLE_BY_OTHERS: u32 = 0o004;
 /// How many links a path may go through, as the kernel allows (ELOOP).
 const MAX_LINKS: usize = 40;
 /// Any group or other permission: an autokey must have none.
@@ -135,6 +141,38 @@ pub struct Loaded {
     pub created: bool,
 }
 
+/// What a key is opened for, which decides what is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Purpose {
+    /// A missing autokey is prepared for (normal runs); without, it is an
+    /// error (`--check`).
+    pub create: bool,
+    /// Ticket keys are derived from it: a key file others can read is
+    /// refused, not a warning, for they could decrypt the TLS sessions
+    /// those keys protect. (For TCP Fast Open alone, a warning: 1.3.4
+    /// used such keys.)
+    pub tickets: bool,
+}
+
+impl Purpose {
+    /// A key-setting run's: a missing autokey is made; `tickets` when
+    /// ticket keys are derived from the key.
+    pub fn set(tickets: bool) -> Purpose {
+        Purpose {
+            create: true,
+            tickets,
+        }
+    }
+
+    /// `--check`'s, which makes nothing and refuses what a run refuses.
+    pub fn check(tickets: bool) -> Purpose {
+        Purpose {
+            create: false,
+            tickets,
+        }
+    }
+}
+
 /// A key source opened and checked, not read yet.
 pub struct Opened {
     source: Source,
@@ -151,18 +189,17 @@ enum Input {
     NewAutokey(autokey::NewAutokey),
 }
 
-/// Opens and checks `source`, reading none of its bytes. With `create`
-/// (normal runs) a missing autokey is prepared for; without (`--check`) it
-/// is an error. Returns the warnings the admin should see (a key file that
-/// others may read).
-pub fn open(source: &Source, create: bool) -> Result<(Opened, Vec<String>), KeyError> {
+/// Opens and checks `source` for `purpose`, reading none of its bytes.
+/// Returns the warnings the admin should see (a key file that others may
+/// read, when no ticket key is derived from it).
+pub fn open(source: &Source, purpose: Purpose) -> Result<(Opened, Vec<String>), KeyError> {
     let mut warnings = Vec::new();
     let input = match source {
         Source::File(p) | Source::Credential(p) => {
-            Input::File(open_key_file(source, p, &mut warnings)?)
+            Input::File(open_key_file(source, p, purpose, &mut warnings)?)
         }
-        Source::Stdin => stdin::open(&mut warnings)?,
-        Source::Autokey(p) => autokey::open(source, p, create)?,
+        Source::Stdin => stdin::open(purpose, &mut warnings)?,
+        Source::Autokey(p) => autokey::open(source, p, purpose.create)?,
     };
     let opened = Opened {
         source: source.clone(),
@@ -208,6 +245,7 @@ impl Opened {
 fn open_key_file(
     source: &Source,
     path: &Path,
+    purpose: Purpose,
     warnings: &mut Vec<String>,
 ) -> Result<File, KeyError> {
     let read_err = |why| KeyError::Read {
@@ -228,7 +266,7 @@ fn open_key_file(
             source: source.clone(),
         });
     }
-    trust_key_file(source, &meta, Some(&resolved.real), warnings)?;
+    trust_key_file(source, &meta, Some(&resolved.real), purpose, warnings)?;
     Ok(file)
 }
 
@@ -320,13 +358,15 @@ fn resolve(source: &Source, path: &Path) -> Result<Resolved, KeyError> {
 }
 
 /// ssh's rule for private keys, applied to the main key: the owner is root
-/// or the running user, and no one else may write it; others reading it is
-/// a warning (they could compute every key), not a refusal. `real` is the
-/// file itself, which the advice names (not a link to it).
+/// or the running user, and no one else may write it. Others reading it is
+/// a warning (they could compute every key), or, when ticket keys come
+/// from it, a refusal. `real` is the file itself, which the advice names
+/// (not a link to it); `None` for standard input, named by its fd.
 fn trust_key_file(
     source: &Source,
     meta: &fs::Metadata,
     real: Option<&Path>,
+    purpose: Purpose,
     warnings: &mut Vec<String>,
 ) -> Result<(), KeyError> {
     let (owner, mode) = (meta.uid(), meta.mode() & 0o7777);
@@ -343,14 +383,31 @@ fn trust_key_file(
             mode,
         });
     }
-    if mode & READABLE_BY_OTHERS != 0 {
-        let file = real.map_or("FILE".into(), |p| p.display().to_string());
-        warnings.push(format!(
-            "{} has mode {mode:04o}: group or others can read the main key and compute every \
-             key; 'chmod go= {file}'",
-            source.name()
-        ));
+    let readers = match source {
+        Source::Credential(_) => CREDENTIAL_READABLE_BY_OTHERS,
+        _ => READABLE_BY_OTHERS,
+    };
+    if mode & readers == 0 {
+        return Ok(());
     }
+    let real = match real {
+        Some(p) => Some(p.to_path_buf()),
+        // Standard input redirected from a file: the kernel's name for it.
+        None => fs::read_link("/proc/self/fd/0").ok(),
+    };
+    if purpose.tickets {
+        return Err(KeyError::Readable {
+            source: source.clone(),
+            mode,
+            real,
+        });
+    }
+    let file = real.map_or("FILE".into(), |p| p.display().to_string());
+    warnings.push(format!(
+        "{} has mode {mode:04o}: group or others can read the main key and compute every \
+         key; 'chmod go= {file}'",
+        source.name()
+    ));
     Ok(())
 }
 
