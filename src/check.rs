@@ -9,6 +9,8 @@ use crate::tickets::{Schedule, TicketSet};
 /// `--check`'s exit code when there is no verdict: the target or the key
 /// could not be read, or the command line was wrong (monitoring convention).
 pub const UNKNOWN_EXIT: u8 = 3;
+/// `--check`'s exit code for what must be fixed now (monitoring convention).
+pub const CRITICAL_EXIT: u8 = 2;
 
 /// What the target holds, compared with what it should.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,7 +37,7 @@ impl Verdict {
         match self {
             Verdict::InSync => 0,
             Verdict::Previous | Verdict::Next => 1,
-            Verdict::NeverSet | Verdict::Foreign | Verdict::Garbage => 2,
+            Verdict::NeverSet | Verdict::Foreign | Verdict::Garbage => CRITICAL_EXIT,
         }
     }
 
@@ -111,7 +113,7 @@ impl TicketVerdict {
         match self {
             TicketVerdict::InSync => 0,
             TicketVerdict::Previous => 1,
-            TicketVerdict::Missing | TicketVerdict::Other | TicketVerdict::Exposed => 2,
+            TicketVerdict::Missing | TicketVerdict::Other | TicketVerdict::Exposed => CRITICAL_EXIT,
         }
     }
 

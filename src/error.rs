@@ -3,10 +3,12 @@
 //! exit code. Rendered once, at the edge (`main.rs`), as one line:
 //! `<what, which path, why>: <the fix>`.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io;
 
 use crate::calendar::Unexpressible;
+use crate::check::{CRITICAL_EXIT, UNKNOWN_EXIT};
 use crate::cli::UsageError;
 use crate::clock::ClockError;
 use crate::counters::BadTime;
@@ -58,13 +60,24 @@ impl Error {
         }
     }
 
+    /// `--check`'s exit code when this error stops it: CRITICAL for a
+    /// main key that every run refuses for what the check sees too (others
+    /// can read it, and ticket keys come from it: the keys are not being
+    /// set), UNKNOWN (no verdict) for the rest.
+    pub fn check_exit(&self) -> u8 {
+        match self {
+            Error::Key(KeyError::Readable { .. }) => CRITICAL_EXIT,
+            _ => UNKNOWN_EXIT,
+        }
+    }
+
     /// What the admin should do about it: each module's error states its
     /// own, beside its message.
-    fn fix(&self) -> Option<&'static str> {
-        match self {
+    fn fix(&self) -> Option<Cow<'static, str>> {
+        let fix = match self {
+            Error::Key(e) => return e.fix(),
             Error::Usage(e) => e.fix(),
             Error::Timer(e) => e.fix(),
-            Error::Key(e) => e.fix(),
             Error::Target(e) => e.fix(),
             Error::Tickets(e) => e.fix(),
             Error::Haproxy(e) => e.fix(),
@@ -76,7 +89,8 @@ impl Error {
             Error::SignalMask(_) => Some(crate::hygiene::BLOCK_FAILED_FIX),
             // Its message says what failed; no fix.
             Error::Output(_) => None,
-        }
+        };
+        fix.map(Cow::Borrowed)
     }
 }
 

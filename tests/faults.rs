@@ -718,6 +718,39 @@ fn files_swapped_between_check_and_open_are_refused() {
     }
 }
 
+/// A key file replaced between the check of its path and its open by
+/// another user's link to a key of root's (a key that user may know): the
+/// file opened is not the one the path led to, so it is refused, never
+/// read; without the second look the run would use the other key.
+#[test]
+fn a_key_replaced_by_a_link_at_its_open_is_refused() {
+    need_root("tracing a run");
+    let d = Dir::new("swap-link");
+    let (key, target) = (d.spec_key(), d.target());
+    let other = d.file("other.key", &[0x22; 32]);
+    let mut cmd = tofurkey();
+    cmd.args(["-T", T, "-P", target.to_str().unwrap(), "-k"])
+        .arg(&key);
+    let (code, out) = swapped_at_open(&mut cmd, &key, || {
+        let tmp = key.with_extension("swap");
+        std::os::unix::fs::symlink(&other, &tmp).unwrap();
+        std::os::unix::fs::lchown(&tmp, Some(65534), Some(65534)).unwrap();
+        fs::rename(&tmp, &key).unwrap();
+    });
+    assert_eq!(
+        (code, out),
+        (
+            Some(1),
+            format!(
+                "error: main key file {} was replaced while it was being opened: run again, \
+                 and check what else changes that path\n",
+                key.display()
+            )
+        )
+    );
+    assert_eq!(bytes(&target), OLD_PAIR);
+}
+
 /// Where the file system has no `O_TMPFILE` (overlayfs before Linux 6.6,
 /// NFS: simulated by failing the call with EOPNOTSUPP), the autokey is made
 /// through a temporary file of a random name, made with O_EXCL and removed

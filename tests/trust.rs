@@ -271,6 +271,232 @@ fn key_files_others_could_have_written_are_refused() {
     );
 }
 
+/// The namespace's TFO key file (its own network namespace's, in
+/// [`in_private_namespaces`]).
+const TFO_KEY: &str = "/proc/sys/net/ipv4/tcp_fastopen_key";
+
+/// What a run inside private namespaces did: its exit code, stdout and
+/// stderr, what its ticket directory holds, and the namespace's TFO key
+/// after it.
+#[derive(Debug)]
+struct NsRun {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    tickets: String,
+    tfo: String,
+}
+
+/// The namespace's TFO key before each run: [`OLD_PAIR`] as procfs shows it.
+fn old_tfo() -> String {
+    let text = String::from_utf8_lossy(OLD_PAIR);
+    format!("{}\n", text.trim_end_matches('\0'))
+}
+
+/// Runs tofurkey at the vector's time with `args` (shell words) in a
+/// private mount namespace (a tmpfs on /run, holding an empty ticket
+/// directory /run/tickets, root's, 0700) and a network namespace of its
+/// own whose TFO key holds [`OLD_PAIR`]: nothing reaches the host's /run
+/// or its keys. `env` is added to the run's environment.
+fn in_private_namespaces(args: &str, env: &[(&str, &Path)]) -> NsRun {
+    let script = format!(
+        "printf %s '{old}' >{TFO_KEY} && mkdir -m 0700 /run/tickets && \
+         {{ {BIN} -T 1000000 -P {TFO_KEY} {args} >/run/out 2>/run/err; echo $?; }} && \
+         ls -A /run/tickets | tr '\\n' ' ' && echo && cat {TFO_KEY} && cat /run/err >&2 && \
+         cat /run/out",
+        old = old_tfo().trim_end()
+    );
+    let mut c = with_private_run(&script);
+    for (name, value) in env {
+        c.env(name, value);
+    }
+    let o = bounded(&mut c);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let mut lines = out.splitn(4, '\n');
+    let mut next = || lines.next().unwrap_or_default().to_string();
+    let code = next()
+        .parse()
+        .unwrap_or_else(|_| panic!("{out}: {}", stderr(&o)));
+    let (tickets, tfo, stdout) = (next(), next(), next());
+    NsRun {
+        code,
+        stdout,
+        stderr: stderr(&o),
+        tickets: tickets.trim_end().to_string(),
+        tfo: format!("{tfo}\n"),
+    }
+}
+
+/// Refused: exit `code`, exactly `want` as its one line (on stderr, or on
+/// stdout for `--check`), no ticket file made, the TFO key as it was.
+fn refused_in_namespaces(r: &NsRun, code: i32, want: &str) {
+    let said = if code == 1 { &r.stderr } else { &r.stdout };
+    assert_eq!(
+        (r.code, said.as_str()),
+        (code, format!("{want}\n").as_str()),
+        "{r:?}"
+    );
+    assert_eq!(r.tickets, "", "ticket files written: {r:?}");
+    assert_eq!(r.tfo, old_tfo(), "the TFO key changed: {r:?}");
+}
+
+/// A main key that group or others can read lets them compute the ticket
+/// keys and decrypt recorded TLS sessions: with a ticket output it is
+/// refused, before anything is written (exit 1, one line naming the file,
+/// its mode and `chmod go=` on the file itself, not a link to it), and
+/// `--check` says CRITICAL, as the run fails. Without a ticket output it is
+/// used, with a warning, as 1.3.4 used it; at 0600 it works with tickets.
+/// A credential counts only others' bits: systemd shows its ACL entry for
+/// the unit's user as group bits (0440).
+#[test]
+fn a_key_others_can_read_is_refused_for_ticket_keys() {
+    let d = Dir::new("readable");
+    let key = d.spec_key();
+    let link = d.path("link.key");
+    symlink(&key, &link).unwrap();
+    let (k, l) = (key.to_str().unwrap(), link.to_str().unwrap());
+    let exposed = |name: &str, mode: u32, real: &str| {
+        format!(
+            "{name} has mode {mode:04o}: group or others can read the main key, and with it \
+             decrypt the TLS sessions its ticket keys protect: 'chmod go= {real}'"
+        )
+    };
+    let tickets = "--nginx-tickets /run/tickets";
+    for mode in [0o640, 0o604] {
+        set_mode(&key, mode);
+        let file = |path: &str| format!("main key file {path}");
+        let r = in_private_namespaces(&format!("-k {k} {tickets}"), &[]);
+        refused_in_namespaces(&r, 1, &format!("error: {}", exposed(&file(k), mode, k)));
+        // Through a link (root's): the advice names the file itself.
+        let r = in_private_namespaces(&format!("-k {l} {tickets}"), &[]);
+        refused_in_namespaces(&r, 1, &format!("error: {}", exposed(&file(l), mode, k)));
+        let r = in_private_namespaces(&format!("-k {k} --haproxy-tickets /run/tickets/h"), &[]);
+        refused_in_namespaces(&r, 1, &format!("error: {}", exposed(&file(k), mode, k)));
+        // Standard input redirected from the file: named by the kernel.
+        let r = in_private_namespaces(&format!("-k - {tickets} <{k}"), &[]);
+        refused_in_namespaces(
+            &r,
+            1,
+            &format!("error: {}", exposed("standard input", mode, k)),
+        );
+        // --check mirrors the run: CRITICAL, the same words.
+        let r = in_private_namespaces(&format!("--check -k {k} {tickets}"), &[]);
+        refused_in_namespaces(&r, 2, &format!("CRITICAL: {}", exposed(&file(k), mode, k)));
+
+        // Without ticket outputs: used, with the warning.
+        let r = in_private_namespaces(&format!("-k {l}"), &[]);
+        assert_eq!(r.code, 0, "{r:?}");
+        assert_eq!(
+            r.stderr.lines().next().unwrap_or_default(),
+            format!(
+                "warning: main key file {l} has mode {mode:04o}: group or others can read the \
+                 main key and compute every key; 'chmod go= {k}'"
+            )
+        );
+        assert_eq!(r.tfo, format!("{SPEC_PAIR}\n"));
+    }
+    // Nothing to say about the key (the entry of the run, and a clock
+    // warning on a host whose clock is not synchronized, are all it says).
+    let quiet = |r: &NsRun| {
+        assert_eq!(r.code, 0, "{r:?}");
+        let about_the_key = |l: &str| {
+            ["error", "warning: main key", "warning: credential"]
+                .iter()
+                .any(|p| l.starts_with(p))
+        };
+        assert!(!r.stderr.lines().any(about_the_key), "{r:?}");
+    };
+    set_mode(&key, 0o600);
+    let r = in_private_namespaces(&format!("-k {l} {tickets}"), &[]);
+    quiet(&r);
+    assert_eq!(r.tickets, "changed current.key next.key previous.key");
+    assert_eq!(r.tfo, format!("{SPEC_PAIR}\n"));
+
+    // The credential, as systemd makes it (0400, or 0440 with an ACL entry
+    // for the unit's user): used with tickets. Others' bit: refused.
+    let creds = d.path("creds");
+    fs::create_dir(&creds).unwrap();
+    let cred = d.file("creds/tofurkey.key", &hex::decode(SPEC_MAIN).unwrap());
+    let env = [("CREDENTIALS_DIRECTORY", creds.as_path())];
+    for mode in [0o400, 0o440] {
+        set_mode(&cred, mode);
+        let r = in_private_namespaces(tickets, &env);
+        quiet(&r);
+        assert_eq!(r.tickets, "changed current.key next.key previous.key");
+        assert_eq!(r.tfo, format!("{SPEC_PAIR}\n"));
+    }
+    set_mode(&cred, 0o444);
+    let c = cred.to_str().unwrap();
+    let r = in_private_namespaces(tickets, &env);
+    refused_in_namespaces(
+        &r,
+        1,
+        &format!("error: {}", exposed(&format!("credential {c}"), 0o444, c)),
+    );
+}
+
+/// A key path through a link that another user owns (not root, not the
+/// running user) is refused, whatever the run: that user could point it
+/// at another file, one they can read or whose bytes they know. Links of
+/// root's or the running user's are followed as before.
+#[test]
+fn a_key_reached_through_another_users_link_is_refused() {
+    let d = Dir::new("foreign-link");
+    let target = d.target();
+    let key = d.spec_key();
+    // Nobody's directory, holding nobody's links: to the key, and to the
+    // test's directory.
+    let theirs = d.path("theirs");
+    fs::create_dir(&theirs).unwrap();
+    give_to_nobody(&theirs);
+    let to_key = theirs.join("main.key");
+    let to_dir = theirs.join("keys");
+    symlink(&key, &to_key).unwrap();
+    symlink(&d.0, &to_dir).unwrap();
+    for link in [&to_key, &to_dir] {
+        std::os::unix::fs::lchown(link, Some(65534), Some(65534)).unwrap();
+    }
+    // The final link, a link on the way, and one reached through a link of
+    // root's.
+    let root_link = d.path("via-root.key");
+    symlink(&to_key, &root_link).unwrap();
+    let cases = [
+        (to_key.clone(), &to_key),
+        (to_dir.join("main.key"), &to_dir),
+        (root_link, &to_key),
+    ];
+    for (path, link) in cases {
+        for extra in [&[][..], &["-n"], &["--check"]] {
+            let p = path.to_str().unwrap();
+            let mut args = vec!["-k", p];
+            args.extend(extra);
+            let o = attempt(tofurkey(), &target, &args);
+            let why = format!(
+                "main key file {p} is reached through the link {}, owned by uid 65534, neither \
+                 root nor the running user (uid 0), who could point it at another file: name \
+                 the key file by its own path, or by links only root or you own",
+                link.display()
+            );
+            if extra == ["--check"] {
+                assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+                assert_eq!(
+                    String::from_utf8_lossy(&o.stdout),
+                    format!("UNKNOWN: {why}\n")
+                );
+                assert_eq!(bytes(&target), OLD_PAIR);
+            } else {
+                refused(&o, &format!("error: {why}"), &target);
+            }
+        }
+    }
+    // A link of root's to the key: followed.
+    let ok = d.path("ok.key");
+    symlink(&key, &ok).unwrap();
+    let o = attempt(tofurkey(), &target, &["-V", "-k", ok.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(keys_line(&o), SPEC_PAIR);
+}
+
 /// `$CREDENTIALS_DIRECTORY` set but not a usable directory (a file, missing,
 /// unsearchable) is an error, never a silent fall-back to a host-local
 /// autokey; so is a credential that is there in a broken form (a directory,

@@ -45,12 +45,18 @@ fn the_template_has_the_hosts_hardening() {
         "[Service] RuntimeDirectoryMode=0700",
         "[Service] RuntimeDirectoryPreserve=yes",
     ]);
-    // Only the template's: which namespace it sets, and a clear failure
-    // when that namespace does not exist.
+    // Only the template's: which namespace it sets, a clear failure when
+    // that namespace does not exist, and the refusal of a name that is not
+    // a plain one ("..", which systemd's path checks ignore).
     let template_only = set(&[
         "[Unit] Description=Set TCP Fast Open keys in network namespace %i (/run/netns/%i)",
         "[Unit] AssertPathExists=/run/netns/%i",
         "[Service] NetworkNamespacePath=/run/netns/%i",
+        concat!(
+            "[Service] ExecStartPre=/bin/sh -c 'case \"$$1\" in \"\"|.|..|*/*) echo \"refused: ",
+            "$$1 is not a network namespace name: ip netns add NAME makes one, for ",
+            "tofurkey@NAME.service\" >&2; exit 1;; esac' sh %i"
+        ),
         "[Service] ExecStart=/usr/sbin/tofurkey $TOFURKEY_OPTIONS",
     ]);
     let differ = |a: &BTreeSet<String>, b: &BTreeSet<String>| -> BTreeSet<String> {

@@ -1,4 +1,4 @@
-//! `Source::choose`, then `keysource::open(.., false)` and `read`, over a
+//! `Source::choose`, then `keysource::open` for a check and `read`, over a
 //! credentials directory built from the input: `$CREDENTIALS_DIRECTORY`
 //! unset, empty, the directory, with a trailing slash, or missing;
 //! `tofurkey.key` absent, a file (mode 0600) of arbitrary bytes, a
@@ -6,9 +6,9 @@
 //! The key may also be named with `-k` or `-a`.
 //!
 //! Expected answers come from how the input built the directory, not from
-//! asking the file system again. Loading never creates anything (`false`)
-//! and the default autokey in /run is never read: only the scratch
-//! directory is touched.
+//! asking the file system again. Loading never creates anything (a check's
+//! purpose) and the default autokey in /run is never read: only the
+//! scratch directory is touched.
 #![no_main]
 
 use std::ffi::OsString;
@@ -21,7 +21,7 @@ use std::path::Path;
 use libfuzzer_sys::fuzz_target;
 use tofurkey::fileio::Kind;
 use tofurkey::keys::{MAIN_KEY_LEN, MainKey};
-use tofurkey::keysource::{self, CREDENTIAL, DEFAULT_AUTOKEY, KeyError, Source};
+use tofurkey::keysource::{self, CREDENTIAL, DEFAULT_AUTOKEY, KeyError, Purpose, Source};
 use tofurkey::options::KeySpec;
 
 /// What `tofurkey.key` is, as the input chose it.
@@ -102,11 +102,11 @@ fuzz_target!(|data: &[u8]| {
         assert!(p.starts_with(&dir), "{source:?}");
     }
 
-    let got = keysource::open(&source, false).and_then(|(opened, _)| opened.read());
+    let got = keysource::open(&source, Purpose::check(false)).and_then(|(opened, _)| opened.read());
     let want = expect(entry, bytes, autokey);
     match (&got, &want) {
         (Ok(loaded), Want::Key) => {
-            assert!(!loaded.created, "open(.., false) made a key");
+            assert!(!loaded.created, "open for a check made a key");
             let first = MainKey::new(bytes[..MAIN_KEY_LEN].try_into().unwrap());
             assert_eq!(loaded.key.fingerprint(), first.fingerprint());
         }

@@ -7,16 +7,18 @@ use std::os::unix::fs::PermissionsExt;
 
 use libfuzzer_sys::fuzz_target;
 use tofurkey::keys::{MAIN_KEY_LEN, MainKey};
-use tofurkey::keysource::{self, KeyError, Source};
+use tofurkey::keysource::{self, KeyError, Purpose, Source};
 
 fuzz_target!(|data: &[u8]| {
     let path = tofurkey_fuzz::scratch("read_key").join("main.key");
     std::fs::write(&path, data).expect("write the key file");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    let got = keysource::open(&Source::File(path), false).and_then(|(opened, warnings)| {
-        assert!(warnings.is_empty(), "{warnings:?}");
-        opened.read()
-    });
+    let got = keysource::open(&Source::File(path), Purpose::check(false)).and_then(
+        |(opened, warnings)| {
+            assert!(warnings.is_empty(), "{warnings:?}");
+            opened.read()
+        },
+    );
     let zeros = data.len() >= MAIN_KEY_LEN && data[..MAIN_KEY_LEN].iter().all(|&b| b == 0);
     match (got, data.len()) {
         (Err(KeyError::Zero { .. }), _) => assert!(zeros, "refused as zeros"),

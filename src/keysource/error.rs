@@ -2,6 +2,7 @@
 //! source (never a byte of it), with the fix an admin should try
 //! ([`KeyError::fix`]); `crate::error` wraps it.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
@@ -60,6 +61,34 @@ pub enum KeyError {
         source: Source,
         /// Its permission bits.
         mode: u32,
+    },
+    /// A key path through a link another user owns, who could point it
+    /// at another file.
+    Link {
+        /// Which source.
+        source: Source,
+        /// The link.
+        link: PathBuf,
+        /// Its owner's uid.
+        owner: u32,
+        /// The running user's uid.
+        user: u32,
+    },
+    /// The file opened is not the one the path led to a moment before:
+    /// something replaced it, or a link on its path, in between.
+    Replaced {
+        /// Which source.
+        source: Source,
+    },
+    /// A key file that group or others may read, refused because ticket
+    /// keys are derived from it.
+    Readable {
+        /// Which source.
+        source: Source,
+        /// Its permission bits.
+        mode: u32,
+        /// The file itself (not a link to it), when known.
+        real: Option<PathBuf>,
     },
     /// An existing autokey that is not the running user's alone.
     AutokeyForeign {
@@ -141,6 +170,29 @@ impl fmt::Display for KeyError {
                 "{} has mode {mode:04o}: group or others could have written it",
                 source.name()
             ),
+            KeyError::Link {
+                source,
+                link,
+                owner,
+                user,
+            } => write!(
+                f,
+                "{} is reached through the link {}, owned by uid {owner}, neither root nor the \
+                 running user (uid {user}), who could point it at another file",
+                source.name(),
+                link.display()
+            ),
+            KeyError::Replaced { source } => write!(
+                f,
+                "{} was replaced while it was being opened",
+                source.name()
+            ),
+            KeyError::Readable { source, mode, .. } => write!(
+                f,
+                "{} has mode {mode:04o}: group or others can read the main key, and with it \
+                 decrypt the TLS sessions its ticket keys protect",
+                source.name()
+            ),
             KeyError::AutokeyForeign {
                 path,
                 owner,
@@ -175,8 +227,8 @@ impl fmt::Display for KeyError {
 
 impl KeyError {
     /// What the admin should do about it (printed after the message).
-    pub(crate) fn fix(&self) -> Option<&'static str> {
-        Some(match self {
+    pub(crate) fn fix(&self) -> Option<Cow<'static, str>> {
+        let fix = match self {
             KeyError::Read { .. } => "check the path and its permissions",
             KeyError::NotFile {
                 source: Source::Stdin,
@@ -199,6 +251,15 @@ impl KeyError {
             KeyError::Short { .. } | KeyError::Zero { .. } => MAKE_KEY,
             KeyError::Owner { .. } => "make root its owner ('chown root: FILE')",
             KeyError::Writable { .. } => "'chmod go-w FILE', and check its contents",
+            KeyError::Link { .. } => {
+                "name the key file by its own path, or by links only root or you own"
+            }
+            KeyError::Replaced { .. } => "run again, and check what else changes that path",
+            // The advice names the file itself, not a link to it.
+            KeyError::Readable {
+                real: Some(real), ..
+            } => return Some(format!("'chmod go= {}'", real.display()).into()),
+            KeyError::Readable { real: None, .. } => "'chmod go= FILE'",
             // Root's own, as the service makes it: not for other users.
             KeyError::AutokeyForeign { owner: 0, mode, .. } if mode & ANY_OTHERS == 0 => {
                 "it is root's: run as root, or use -a PATH for one of your own"
@@ -213,7 +274,8 @@ impl KeyError {
             KeyError::Autokey { .. } => {
                 "make its directory exist and be writable, or use -a PATH or -k PATH"
             }
-        })
+        };
+        Some(fix.into())
     }
 }
 
@@ -269,21 +331,39 @@ mod tests {
             kind: Kind::Fifo,
         };
         assert_eq!(
-            not_file(Source::Stdin).fix(),
+            not_file(Source::Stdin).fix().as_deref(),
             Some("pipe the key in ('tofurkey -k - < FILE')")
         );
         assert_eq!(
-            not_file(autokey.clone()).fix(),
+            not_file(autokey.clone()).fix().as_deref(),
             Some("remove it, and the next run makes a new one")
         );
         assert_eq!(
-            not_file(file.clone()).fix(),
+            not_file(file.clone()).fix().as_deref(),
             Some("point it at a file of 32 bytes")
         );
         assert_eq!(
-            KeyError::Zero { source: autokey }.fix(),
+            KeyError::Zero { source: autokey }.fix().as_deref(),
             Some("remove it, and the next run makes a new one")
         );
-        assert_eq!(KeyError::Zero { source: file }.fix(), Some(MAKE_KEY));
+        assert_eq!(
+            KeyError::Zero {
+                source: file.clone()
+            }
+            .fix()
+            .as_deref(),
+            Some(MAKE_KEY)
+        );
+        // A readable key's advice names the file itself, when it is known.
+        let readable = |real: Option<&str>| KeyError::Readable {
+            source: file.clone(),
+            mode: 0o640,
+            real: real.map(PathBuf::from),
+        };
+        assert_eq!(
+            readable(Some("/etc/tofurkey/main.key")).fix().as_deref(),
+            Some("'chmod go= /etc/tofurkey/main.key'")
+        );
+        assert_eq!(readable(None).fix().as_deref(), Some("'chmod go= FILE'"));
     }
 }

@@ -12,15 +12,19 @@
 //! making and storing in `autokey.rs`, [`KeyError`] in `error.rs`.
 //!
 //! What is trusted: a key file or credential owned by root or the running
-//! user and writable by no one else (readable by others: a warning); an
-//! autokey owned by the running user with no group or other permission.
-//! Anything else could have been written, or read, by another local user.
+//! user, writable by no one else, and reached through no link another user
+//! owns (who could point it at another file). Readable by others, it is a
+//! warning, or a refusal when ticket keys are derived from it (whoever
+//! reads it could decrypt the TLS sessions they protect). An autokey must
+//! be the running user's with no group or other permission. Anything else
+//! could have been written, chosen, or read, by another local user.
 
+use std::env;
 use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use crate::fileio::{self, Kind, WRITABLE_BY_OTHERS, trusted_owner};
 use crate::keys::{MAIN_KEY_LEN, MainKey};
@@ -42,6 +46,13 @@ pub const DEFAULT_AUTOKEY: &str = "/run/tofurkey.autokey";
 
 /// Permission bits that let group or others read a file.
 const READABLE_BY_OTHERS: u32 = 0o044;
+/// The bit that lets others read a credential. Its group bits are not
+/// counted: systemd makes a credential 0400 and, for a unit that runs as
+/// another user, adds an ACL entry for that user alone, which `stat` shows
+/// as the group bits (0440); the directory is the unit's own.
+const CREDENTIAL_READABLE_BY_OTHERS: u32 = 0o004;
+/// How many links a path may go through, as the kernel allows (ELOOP).
+const MAX_LINKS: usize = 40;
 /// Any group or other permission: an autokey must have none.
 const ANY_OTHERS: u32 = 0o077;
 // Writable or readable by others are both kinds of "any group or other".
@@ -130,6 +141,38 @@ pub struct Loaded {
     pub created: bool,
 }
 
+/// What a key is opened for, which decides what is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Purpose {
+    /// A missing autokey is prepared for (normal runs); without, it is an
+    /// error (`--check`).
+    pub create: bool,
+    /// Ticket keys are derived from it: a key file others can read is
+    /// refused, not a warning, for they could decrypt the TLS sessions
+    /// those keys protect. (For TCP Fast Open alone, a warning: 1.3.4
+    /// used such keys.)
+    pub tickets: bool,
+}
+
+impl Purpose {
+    /// A key-setting run's: a missing autokey is made; `tickets` when
+    /// ticket keys are derived from the key.
+    pub fn set(tickets: bool) -> Purpose {
+        Purpose {
+            create: true,
+            tickets,
+        }
+    }
+
+    /// `--check`'s, which makes nothing and refuses what a run refuses.
+    pub fn check(tickets: bool) -> Purpose {
+        Purpose {
+            create: false,
+            tickets,
+        }
+    }
+}
+
 /// A key source opened and checked, not read yet.
 pub struct Opened {
     source: Source,
@@ -146,18 +189,17 @@ enum Input {
     NewAutokey(autokey::NewAutokey),
 }
 
-/// Opens and checks `source`, reading none of its bytes. With `create`
-/// (normal runs) a missing autokey is prepared for; without (`--check`) it
-/// is an error. Returns the warnings the admin should see (a key file that
-/// others may read).
-pub fn open(source: &Source, create: bool) -> Result<(Opened, Vec<String>), KeyError> {
+/// Opens and checks `source` for `purpose`, reading none of its bytes.
+/// Returns the warnings the admin should see (a key file that others may
+/// read, when no ticket key is derived from it).
+pub fn open(source: &Source, purpose: Purpose) -> Result<(Opened, Vec<String>), KeyError> {
     let mut warnings = Vec::new();
     let input = match source {
         Source::File(p) | Source::Credential(p) => {
-            Input::File(open_key_file(source, p, &mut warnings)?)
+            Input::File(open_key_file(source, p, purpose, &mut warnings)?)
         }
-        Source::Stdin => stdin::open(&mut warnings)?,
-        Source::Autokey(p) => autokey::open(source, p, create)?,
+        Source::Stdin => stdin::open(purpose, &mut warnings)?,
+        Source::Autokey(p) => autokey::open(source, p, purpose.create)?,
     };
     let opened = Opened {
         source: source.clone(),
@@ -196,37 +238,135 @@ impl Opened {
     }
 }
 
-/// A key file or credential: a regular file (links followed) that no other
-/// user could have written.
+/// A key file or credential: a regular file that no other user could have
+/// written or chosen. Its path is followed link by link first: a link
+/// another user owns is refused, and the file opened must be the one the
+/// links led to (a link swapped in between is caught).
 fn open_key_file(
     source: &Source,
     path: &Path,
+    purpose: Purpose,
     warnings: &mut Vec<String>,
 ) -> Result<File, KeyError> {
+    let read_err = |why| KeyError::Read {
+        source: source.clone(),
+        why,
+    };
+    let resolved = resolve(source, path)?;
     let file = fileio::open_regular(path, false).map_err(|e| match e {
-        fileio::OpenError::Io(why) => KeyError::Read {
-            source: source.clone(),
-            why,
-        },
+        fileio::OpenError::Io(why) => read_err(why),
         fileio::OpenError::NotRegular(kind) => KeyError::NotFile {
             source: source.clone(),
             kind,
         },
     })?;
-    let meta = file.metadata().map_err(|why| KeyError::Read {
-        source: source.clone(),
-        why,
-    })?;
-    trust_key_file(source, &meta, warnings)?;
+    let meta = file.metadata().map_err(read_err)?;
+    if (meta.dev(), meta.ino()) != resolved.id {
+        return Err(KeyError::Replaced {
+            source: source.clone(),
+        });
+    }
+    trust_key_file(source, &meta, Some(&resolved.real), purpose, warnings)?;
     Ok(file)
 }
 
+/// A key path as the kernel follows it, link by link: the file it names,
+/// by a path with no link in it, and that file's device and inode.
+#[derive(Debug)]
+struct Resolved {
+    real: PathBuf,
+    id: (u64, u64),
+}
+
+/// One step of a path still to be followed.
+enum Step {
+    Up,
+    Down(OsString),
+}
+
+/// Pushes the steps of `path` so that its first is popped first.
+fn push_steps(todo: &mut Vec<Step>, path: &Path) {
+    for c in path.components().rev() {
+        match c {
+            Component::ParentDir => todo.push(Step::Up),
+            Component::Normal(name) => todo.push(Step::Down(name.to_owned())),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+}
+
+/// Follows `path` as the kernel would (`lstat` on each component, every
+/// link read and followed), refusing a link owned by neither root nor the
+/// running user: whoever owns a link can point it at another file (one
+/// they can read, or whose bytes they know). Reads no file.
+fn resolve(source: &Source, path: &Path) -> Result<Resolved, KeyError> {
+    let read_err = |why| KeyError::Read {
+        source: source.clone(),
+        why,
+    };
+    let mut real = match path.is_absolute() {
+        true => PathBuf::from("/"),
+        false => env::current_dir().map_err(read_err)?,
+    };
+    let mut todo = Vec::new();
+    push_steps(&mut todo, path);
+    let (mut links, mut last) = (0, None);
+    while let Some(step) = todo.pop() {
+        let name = match step {
+            // `real` holds no link: its parent is the lexical one.
+            Step::Up => {
+                real.pop();
+                last = None;
+                continue;
+            }
+            Step::Down(name) => name,
+        };
+        let next = real.join(name);
+        let meta = fs::symlink_metadata(&next).map_err(read_err)?;
+        if !meta.file_type().is_symlink() {
+            real = next;
+            last = Some(meta);
+            continue;
+        }
+        links += 1;
+        if links > MAX_LINKS {
+            return Err(read_err(io::Error::from_raw_os_error(libc::ELOOP)));
+        }
+        if !trusted_owner(meta.uid()) {
+            return Err(KeyError::Link {
+                source: source.clone(),
+                link: next,
+                owner: meta.uid(),
+                user: euid(),
+            });
+        }
+        let target = fs::read_link(&next).map_err(read_err)?;
+        if target.is_absolute() {
+            real = PathBuf::from("/");
+        }
+        push_steps(&mut todo, &target);
+        last = None;
+    }
+    let meta = match last {
+        Some(meta) => meta,
+        None => fs::symlink_metadata(&real).map_err(read_err)?,
+    };
+    Ok(Resolved {
+        real,
+        id: (meta.dev(), meta.ino()),
+    })
+}
+
 /// ssh's rule for private keys, applied to the main key: the owner is root
-/// or the running user, and no one else may write it; others reading it is
-/// a warning (they could compute every key), not a refusal.
+/// or the running user, and no one else may write it. Others reading it is
+/// a warning (they could compute every key), or, when ticket keys come
+/// from it, a refusal. `real` is the file itself, which the advice names
+/// (not a link to it); `None` for standard input, named by its fd.
 fn trust_key_file(
     source: &Source,
     meta: &fs::Metadata,
+    real: Option<&Path>,
+    purpose: Purpose,
     warnings: &mut Vec<String>,
 ) -> Result<(), KeyError> {
     let (owner, mode) = (meta.uid(), meta.mode() & 0o7777);
@@ -243,19 +383,31 @@ fn trust_key_file(
             mode,
         });
     }
-    if mode & READABLE_BY_OTHERS != 0 {
-        // The advice names the file itself, not a link to it.
-        let real = match source {
-            Source::File(p) | Source::Credential(p) => fs::canonicalize(p).ok(),
-            _ => None,
-        };
-        let file = real.map_or("FILE".into(), |p| p.display().to_string());
-        warnings.push(format!(
-            "{} has mode {mode:04o}: group or others can read the main key and compute every \
-             key; 'chmod go= {file}'",
-            source.name()
-        ));
+    let readers = match source {
+        Source::Credential(_) => CREDENTIAL_READABLE_BY_OTHERS,
+        _ => READABLE_BY_OTHERS,
+    };
+    if mode & readers == 0 {
+        return Ok(());
     }
+    let real = match real {
+        Some(p) => Some(p.to_path_buf()),
+        // Standard input redirected from a file: the kernel's name for it.
+        None => fs::read_link("/proc/self/fd/0").ok(),
+    };
+    if purpose.tickets {
+        return Err(KeyError::Readable {
+            source: source.clone(),
+            mode,
+            real,
+        });
+    }
+    let file = real.map_or("FILE".into(), |p| p.display().to_string());
+    warnings.push(format!(
+        "{} has mode {mode:04o}: group or others can read the main key and compute every \
+         key; 'chmod go= {file}'",
+        source.name()
+    ));
     Ok(())
 }
 
@@ -337,6 +489,47 @@ mod tests {
             Source::choose(&KeySpec::Default, Some(OsString::new())),
             Err(KeyError::CredentialsDir { .. })
         ));
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Links followed as the kernel follows them: relative targets from
+    /// the link's directory, `..` after a link from where it led, a loop
+    /// ending in ELOOP; the file found is the one the kernel opens.
+    #[test]
+    fn resolve_follows_links_as_the_kernel_does() {
+        use std::os::unix::fs::symlink;
+        let dir = std::env::temp_dir().join(format!("tofurkey-resolve-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("a/b")).unwrap();
+        fs::write(dir.join("a/key"), [1u8; 32]).unwrap();
+        symlink("b", dir.join("a/to-b")).unwrap();
+        symlink("../key", dir.join("a/b/up")).unwrap();
+        symlink(dir.join("a/to-b"), dir.join("abs")).unwrap();
+        symlink("loop", dir.join("loop")).unwrap();
+        let file = |p: &str| Source::File(dir.join(p));
+        let real = dir.join("a/key");
+        for p in [
+            "a/key",
+            "a/to-b/up",
+            "abs/up",
+            "abs/../key",
+            "a/b/../to-b/./up",
+        ] {
+            let r = resolve(&file(p), &dir.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+            assert_eq!(r.real, real, "{p}");
+            let meta = fs::metadata(dir.join(p)).unwrap();
+            assert_eq!(r.id, (meta.dev(), meta.ino()), "{p}");
+        }
+        let looped = resolve(&file("loop"), &dir.join("loop"));
+        assert!(
+            matches!(&looped, Err(KeyError::Read { why, .. }) if why.raw_os_error() == Some(libc::ELOOP)),
+            "{looped:?}"
+        );
+        let missing = resolve(&file("a/none"), &dir.join("a/none"));
+        assert!(
+            matches!(&missing, Err(KeyError::Read { why, .. }) if why.kind() == io::ErrorKind::NotFound),
+            "{missing:?}"
+        );
         fs::remove_dir_all(dir).unwrap();
     }
 }

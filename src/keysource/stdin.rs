@@ -12,7 +12,7 @@ use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 
-use super::{Input, KeyError, Source, trust_key_file};
+use super::{Input, KeyError, Purpose, Source, trust_key_file};
 use crate::fileio::Kind;
 
 /// How long a key piped in on standard input may take to arrive. A pipe
@@ -23,12 +23,12 @@ pub const PIPE_WAIT: Duration = Duration::from_secs(5);
 /// (whoever holds its other end is the one who ran the command, so no owner
 /// check). The pipe is waited on here, before any byte is read, for at most
 /// [`PIPE_WAIT`]; a pipe whose writer is gone is ready at once.
-pub(super) fn open(warnings: &mut Vec<String>) -> Result<Input, KeyError> {
+pub(super) fn open(purpose: Purpose, warnings: &mut Vec<String>) -> Result<Input, KeyError> {
     let file = File::from(io::stdin().as_fd().try_clone_to_owned().map_err(read_err)?);
     let meta = file.metadata().map_err(read_err)?;
     match Kind::of_mode(meta.mode()) {
         None => {
-            trust_key_file(&Source::Stdin, &meta, warnings)?;
+            trust_key_file(&Source::Stdin, &meta, None, purpose, warnings)?;
             Ok(Input::File(file))
         }
         Some(Kind::Fifo) => {

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::vocabulary::*;
-use crate::check::{TicketVerdict, UNKNOWN_EXIT, Verdict};
+use crate::check::{TicketVerdict, Verdict};
 use crate::counters::Counters;
 
 /// What `--check` found, when it could compare.
@@ -23,9 +23,14 @@ pub struct Checked<'a> {
     pub tickets: Vec<(String, TicketVerdict)>,
 }
 
+/// The monitoring label of each exit code.
+const LABELS: [&str; 4] = ["OK", "WARNING", "CRITICAL", "UNKNOWN"];
+
 /// `--check`'s exit code and its one line: the verdict with what it was
-/// compared against, or `UNKNOWN:` and why there is none.
-pub fn check_line(result: Result<Checked, String>) -> (u8, String) {
+/// compared against; or, when it stopped before comparing, the exit code
+/// it stopped with (UNKNOWN, or CRITICAL for what every run refuses) and
+/// why.
+pub fn check_line(result: Result<Checked, (u8, String)>) -> (u8, String) {
     match result {
         Ok(c) => {
             let mut line = format!(
@@ -48,14 +53,14 @@ pub fn check_line(result: Result<Checked, String>) -> (u8, String) {
             // place of the target's own (whose words stay).
             if code > c.verdict.exit_code() {
                 let words = line.split_once(": ").map_or(line.as_str(), |(_, w)| w);
-                line = format!(
-                    "{}: {words}",
-                    ["OK", "WARNING", "CRITICAL"][usize::from(code)]
-                );
+                line = format!("{}: {words}", LABELS[usize::from(code)]);
             }
             (code, line)
         }
-        Err(why) => (UNKNOWN_EXIT, format!("UNKNOWN: {why}")),
+        Err((code, why)) => {
+            let label = LABELS.get(usize::from(code)).unwrap_or(&"UNKNOWN");
+            (code, format!("{label}: {why}"))
+        }
     }
 }
 
@@ -77,6 +82,7 @@ pub fn check_entry(code: u8, line: &str) -> Entry<'static> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::UNKNOWN_EXIT;
     use crate::report::entry::tests::spec_counters;
 
     #[test]
@@ -131,8 +137,12 @@ mod tests {
             )
         );
         assert_eq!(
-            check_line(Err("cannot read /t".into())),
+            check_line(Err((UNKNOWN_EXIT, "cannot read /t".into()))),
             (3, "UNKNOWN: cannot read /t".to_string())
+        );
+        assert_eq!(
+            check_line(Err((2, "main key file /k has mode 0640".into()))),
+            (2, "CRITICAL: main key file /k has mode 0640".to_string())
         );
         let e = check_entry(2, "CRITICAL: x");
         assert_eq!(

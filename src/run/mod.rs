@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::fileio;
 use crate::hygiene::{self, SignalGuard};
 use crate::keys;
-use crate::keysource::{self, Source};
+use crate::keysource::{self, Purpose, Source};
 use crate::log::{self, Log};
 use crate::metrics::{self, Metrics};
 use crate::notify;
@@ -120,7 +120,7 @@ fn set_keys(options: &Options, log: &Log) -> Result<(Option<String>, Metrics), E
         false => Some(Target::open(&options.target)?),
     };
     let outputs = TicketOutputs::open(&options.tickets)?;
-    let (opened, key_warnings) = keysource::open(&source, true)?;
+    let (opened, key_warnings) = keysource::open(&source, Purpose::set(!outputs.is_empty()))?;
     for warning in &key_warnings {
         log.warn(warning);
     }
@@ -240,7 +240,8 @@ impl CheckReport {
 /// also a structured journal entry.
 pub fn check(options: &Options) -> CheckReport {
     hygiene::harden();
-    let (exit, line) = report::check_line(check_keys(options).map_err(|e| e.to_string()));
+    let result = check_keys(options).map_err(|e| (e.check_exit(), e.to_string()));
+    let (exit, line) = report::check_line(result);
     let log = Log::new(false);
     if log.to_journal() {
         log.send(&report::check_entry(exit, &line));
@@ -262,8 +263,8 @@ fn check_keys(options: &Options) -> Result<Checked<'_>, Error> {
     let target = Target::open_read(&options.target)?;
     let outputs = TicketOutputs::open(&options.tickets)?;
     // Warnings (a key others can read) would be a second line: monitoring
-    // reads one. The key-setting runs report them.
-    let (opened, _warnings) = keysource::open(&source, false)?;
+    // reads one. The key-setting runs report them. A refusal is as a run's.
+    let (opened, _warnings) = keysource::open(&source, Purpose::check(!outputs.is_empty()))?;
     let _signals = SignalGuard::block().map_err(Error::SignalMask)?;
     let loaded = opened.read()?;
     let held = target.read()?;

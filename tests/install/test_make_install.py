@@ -53,6 +53,9 @@ class MakeInstall(unittest.TestCase):
         self.assertEqual(sorted(only_template), sorted([
             "Description=Set TCP Fast Open keys in network namespace %i (/run/netns/%i)",
             "AssertPathExists=/run/netns/%i", "NetworkNamespacePath=/run/netns/%i",
+            "ExecStartPre=/bin/sh -c 'case \"$$1\" in \"\"|.|..|*/*) echo \"refused: $$1 is not a "
+            "network namespace name: ip netns add NAME makes one, for tofurkey@NAME.service\" >&2; "
+            "exit 1;; esac' sh %i",
             "ExecStart=/usr/sbin/tofurkey $TOFURKEY_OPTIONS"]))
         with tempfile.TemporaryDirectory() as dest:
             r = make(REPO, "install", "DESTDIR=" + dest, "prefix=/usr/local",

@@ -576,6 +576,47 @@ class Units(unittest.TestCase):
                    "ip netns del blue; ip netns del green; systemctl daemon-reload; "
                    "systemctl reset-failed", check=False)
 
+    def test_h5_instance_names_dot_and_dotdot_are_refused(self):
+        # tofurkey@...service names the namespace "..": /run/netns/.. is not
+        # normalized, and systemd ignores it in both AssertPathExists= and
+        # NetworkNamespacePath= (it says so when it loads the unit), so the
+        # instance would set the keys of the container's own namespace with
+        # the template's options. tofurkey@..service ("."): /run/netns/. is
+        # the directory /run/netns, which systemd cannot enter. Each must
+        # fail before tofurkey runs, say why in the unit's journal, and
+        # leave the container's key alone: set here to a pair no run would
+        # write, so that any run there shows.
+        reset()
+        box.run("mkdir", "-p", "/run/netns")    # as 'ip netns add' leaves it
+        planted = "0badc0de-0badc0de-0badc0de-0badc0de,feedface-feedface-feedface-feedface"
+        box.sh('printf %s "$1" >"$2"', planted, TFO_KEY)
+        said = {
+            "..": "refused: .. is not a network namespace name",
+            ".": "Failed to start tofurkey@..service - Set TCP Fast Open keys in network "
+                 "namespace . (/run/netns/.)",
+        }
+        try:
+            for name, want in said.items():
+                unit = "tofurkey@%s.service" % name
+                r = box.run("systemctl", "start", unit, check=False)
+                self.assertNotEqual(r.returncode, 0, "%s started" % unit)
+                p = unit_props("Result", "ExecMainStartTimestampMonotonic", unit=unit)
+                self.assertEqual((p["Result"], p["ExecMainStartTimestampMonotonic"]),
+                                 ("exit-code", "0"), "%s: tofurkey ran" % unit)
+                self.assertEqual(box.read(TFO_KEY).strip(), planted,
+                                 "%s set the keys of the container's own namespace" % unit)
+                # The line is the unit's: systemd's own (UNIT=), or from the
+                # unit's stderr stream, which systemd tags (_SYSTEMD_UNIT=).
+                deadline = time.monotonic() + 30
+                while not any(want in e.get("MESSAGE", "")
+                              for e in journal("UNIT=" + unit) + journal("_SYSTEMD_UNIT=" + unit)):
+                    self.assertLess(time.monotonic(), deadline, "no '%s' in the journal" % want)
+                    time.sleep(0.1)
+        finally:
+            box.sh('systemctl reset-failed "tofurkey@..service" "tofurkey@...service"', check=False)
+            # Real keys back in place for the tests that follow.
+            box.run("systemctl", "start", UNIT, check=False)
+
     def test_i_enabled_timer_sets_keys_at_boot(self):
         # A second container boots with the units in place and the timer
         # enabled, as a host does after 'systemctl enable tofurkey.timer'.
