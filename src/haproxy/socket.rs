@@ -1,10 +1,11 @@
 //! One request over HAProxy's admin socket, to a listener that is trusted:
-//! the socket, its directory and its server are root's or the running
-//! user's, so that nobody else can receive the keys. One command, one
-//! connection, bounded by [`SOCKET_WAIT`].
+//! the socket's directory is closed to other users, and the socket and its
+//! server are root's or the running user's, so that nobody else can
+//! receive the keys. One command, one connection, bounded by
+//! [`SOCKET_WAIT`].
 
 use std::fmt;
-use std::fs;
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::os::fd::AsRawFd;
@@ -13,14 +14,15 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use nix::fcntl::AtFlags;
+use nix::fcntl::OFlag;
 use nix::sys::socket::sockopt::PeerCredentials;
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, connect, getsockopt, socket};
+use nix::sys::stat::Mode;
 use zeroize::Zeroizing;
 
 use super::api::Refusal;
 use crate::fileio::REGULAR_FILE;
-use crate::fileio::{Kind, dir_of, os_error, trusted_owner};
+use crate::fileio::{Kind, dir_of, openat, os_error, trusted_owner};
 
 /// How long one exchange with HAProxy may take, from connect to its last
 /// byte: a HAProxy (or whatever listens there) that stalls cannot hold a
@@ -48,9 +50,25 @@ pub enum SocketError {
         /// What is there instead: `None` for a regular file.
         what: Option<Kind>,
     },
-    /// Whoever listens there is neither root nor the running user: a socket
-    /// another user planted would receive the keys.
-    Untrusted {
+    /// Others may write the socket's directory (and it is not sticky):
+    /// anyone could put a socket of their own in its place.
+    OpenDirectory {
+        /// The socket's path.
+        path: PathBuf,
+        /// The directory's permission bits.
+        mode: u32,
+    },
+    /// The socket is neither root's nor the running user's: another user
+    /// made it, and could be listening on it.
+    ForeignSocket {
+        /// The socket's path.
+        path: PathBuf,
+        /// Its owner.
+        uid: u32,
+    },
+    /// Whoever listens there is neither root nor the running user: it
+    /// would receive the keys.
+    ForeignServer {
         /// The socket's path.
         path: PathBuf,
         /// The listener's uid.
@@ -102,10 +120,20 @@ impl fmt::Display for SocketError {
                     what.map_or(REGULAR_FILE, Kind::name)
                 )
             }
-            SocketError::Untrusted { path, uid } => write!(
+            SocketError::OpenDirectory { path, mode } => write!(
                 f,
-                "HAProxy socket {}: it, its directory or its server is uid {uid}'s, neither root's \
-                 nor this user's, or the directory is open to others",
+                "HAProxy socket {}: its directory (mode {:04o}) can be written by other users",
+                path.display(),
+                mode & 0o7777
+            ),
+            SocketError::ForeignSocket { path, uid } => write!(
+                f,
+                "HAProxy socket {} is owned by uid {uid}, neither root nor this user",
+                path.display()
+            ),
+            SocketError::ForeignServer { path, uid } => write!(
+                f,
+                "HAProxy socket {} is served by uid {uid}, neither root nor this user",
                 path.display()
             ),
             SocketError::Io { path, step, why } => write!(
@@ -146,8 +174,16 @@ impl SocketError {
                 "start HAProxy, or give the path of its 'stats socket ... level admin'"
             }
             SocketError::NotSocket { .. } => "give the path of HAProxy's 'stats socket'",
-            SocketError::Untrusted { .. } => {
+            SocketError::OpenDirectory { .. } => {
+                "let only its owner and group write the directory (chmod o-w), or put the \
+                 socket in one that is"
+            }
+            SocketError::ForeignSocket { .. } => {
                 "HAProxy makes its socket as root: find out who made this one"
+            }
+            SocketError::ForeignServer { .. } => {
+                "HAProxy listens as root (it binds before dropping privileges): find out what \
+                 listens there"
             }
             SocketError::Io { why, .. } if why.kind() == io::ErrorKind::ConnectionRefused => {
                 "nothing listens: start HAProxy"
@@ -172,6 +208,8 @@ pub enum Step {
     OpenDirectory,
     /// Reading the directory's owner and mode.
     InspectDirectory,
+    /// Opening the socket itself (`O_PATH`: a handle, not a connection).
+    Open,
     /// Reading the socket's type and owner.
     Inspect,
     /// Making the socket to connect with.
@@ -191,6 +229,7 @@ impl fmt::Display for Step {
         f.write_str(match self {
             Step::OpenDirectory => "open its directory",
             Step::InspectDirectory => "inspect its directory",
+            Step::Open => "open it",
             Step::Inspect => "inspect it",
             Step::MakeSocket => "make a socket",
             Step::Connect => "connect",
@@ -213,85 +252,7 @@ pub(super) fn exchange(path: &Path, command: &[u8]) -> Result<Zeroizing<Vec<u8>>
     let no_answer = || SocketError::NoAnswer {
         path: path.to_path_buf(),
     };
-    // The socket is reached through its directory's fd, never by its path
-    // again: the directory must be closed to other users (or sticky), the
-    // socket root's or ours, and its listener root's or ours (below), so
-    // that nobody else can put a listener of their own, or a link, where the
-    // keys go. (Debian's /run/haproxy is haproxy's, group-writable: who can
-    // write it can read the keys through the admin socket anyway.)
-    let name = path.file_name().ok_or(SocketError::NotSocket {
-        path: path.to_path_buf(),
-        what: Some(Kind::Directory),
-    })?;
-    let parent = dir_of(path);
-    let dir = match fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
-        .open(parent)
-    {
-        Ok(dir) => dir,
-        Err(why) if why.kind() == io::ErrorKind::NotFound => {
-            return Err(SocketError::Missing {
-                path: path.to_path_buf(),
-            });
-        }
-        Err(why) => return Err(io(Step::OpenDirectory, why)),
-    };
-    let meta = dir.metadata().map_err(|e| io(Step::InspectDirectory, e))?;
-    let sticky = meta.mode() & libc::S_ISVTX != 0;
-    if meta.mode() & OTHERS_WRITE != 0 && !sticky {
-        return Err(SocketError::Untrusted {
-            path: path.to_path_buf(),
-            uid: meta.uid(),
-        });
-    }
-    let st =
-        match nix::sys::stat::fstatat(Some(dir.as_raw_fd()), name, AtFlags::AT_SYMLINK_NOFOLLOW) {
-            Ok(st) => st,
-            Err(nix::errno::Errno::ENOENT) => {
-                return Err(SocketError::Missing {
-                    path: path.to_path_buf(),
-                });
-            }
-            Err(e) => return Err(io(Step::Inspect, e.into())),
-        };
-    match Kind::of_mode(st.st_mode) {
-        Some(Kind::Socket) => {}
-        kind => {
-            return Err(SocketError::NotSocket {
-                path: path.to_path_buf(),
-                what: kind,
-            });
-        }
-    }
-    if !trusted_owner(st.st_uid) {
-        return Err(SocketError::Untrusted {
-            path: path.to_path_buf(),
-            uid: st.st_uid,
-        });
-    }
-    let mut via_fd = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
-    via_fd.push(name);
-    // Non-blocking connect: a listener whose backlog is full would
-    // otherwise hold the run for as long as it likes.
-    let fd = socket(
-        AddressFamily::Unix,
-        SockType::Stream,
-        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
-        None,
-    )
-    .map_err(|e| io(Step::MakeSocket, e.into()))?;
-    let addr = UnixAddr::new(&via_fd).map_err(|e| io(Step::Connect, e.into()))?;
-    connect(fd.as_raw_fd(), &addr).map_err(|e| io(Step::Connect, e.into()))?;
-    let peer = getsockopt(&fd, PeerCredentials).map_err(|e| io(Step::IdentifyServer, e.into()))?;
-    let uid = peer.uid();
-    if !trusted_owner(uid) {
-        return Err(SocketError::Untrusted {
-            path: path.to_path_buf(),
-            uid,
-        });
-    }
-    let mut stream = UnixStream::from(fd);
+    let mut stream = connect_trusted(path)?;
     stream
         .set_nonblocking(false)
         .map_err(|e| io(Step::Connect, e))?;
@@ -340,6 +301,111 @@ pub(super) fn exchange(path: &Path, command: &[u8]) -> Result<Zeroizing<Vec<u8>>
     Ok(answer)
 }
 
+/// Connects, without blocking, to the socket at `path` if nobody else can
+/// receive what is sent: its directory is closed to other users (or
+/// sticky), the socket is root's or ours, and so is its listener. The
+/// socket is reached through handles, never by its path again, so that
+/// nobody can put a listener of their own, or a link, in its place between
+/// the checks and the connect. (Debian's /run/haproxy is haproxy's,
+/// group-writable: who can write it can read the keys through the admin
+/// socket anyway.)
+fn connect_trusted(path: &Path) -> Result<UnixStream, SocketError> {
+    let io = |step| {
+        move |why| SocketError::Io {
+            path: path.to_path_buf(),
+            step,
+            why,
+        }
+    };
+    let missing = || SocketError::Missing {
+        path: path.to_path_buf(),
+    };
+    let name = path.file_name().ok_or(SocketError::NotSocket {
+        path: path.to_path_buf(),
+        what: Some(Kind::Directory),
+    })?;
+    let dir = open_dir(path)?;
+    let mode = dir.metadata().map_err(io(Step::InspectDirectory))?.mode();
+    if mode & OTHERS_WRITE != 0 && mode & libc::S_ISVTX == 0 {
+        return Err(SocketError::OpenDirectory {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    // The socket itself, as a handle that cannot be swapped: its type and
+    // owner are read from it, and the connect goes through it.
+    let handle = match openat(
+        &dir,
+        Path::new(name),
+        OFlag::O_PATH | OFlag::O_NOFOLLOW,
+        Mode::empty(),
+    ) {
+        Ok(handle) => handle,
+        Err(why) if why.kind() == io::ErrorKind::NotFound => return Err(missing()),
+        Err(why) => return Err(io(Step::Open)(why)),
+    };
+    let meta = handle.metadata().map_err(io(Step::Inspect))?;
+    match Kind::of_mode(meta.mode()) {
+        Some(Kind::Socket) => {}
+        kind => {
+            return Err(SocketError::NotSocket {
+                path: path.to_path_buf(),
+                what: kind,
+            });
+        }
+    }
+    if !trusted_owner(meta.uid()) {
+        return Err(SocketError::ForeignSocket {
+            path: path.to_path_buf(),
+            uid: meta.uid(),
+        });
+    }
+    // Always short, whatever the path's length: the socket's own path may
+    // fill sun_path (107 bytes), which the directory's fd and the name
+    // would not fit in.
+    let via_handle = format!("/proc/self/fd/{}", handle.as_raw_fd());
+    // Non-blocking: a listener whose backlog is full fails the connect
+    // (EAGAIN) instead of holding the run for as long as it likes.
+    let fd = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        None,
+    )
+    .map_err(|e| io(Step::MakeSocket)(e.into()))?;
+    let addr = UnixAddr::new(via_handle.as_str()).map_err(|e| io(Step::Connect)(e.into()))?;
+    connect(fd.as_raw_fd(), &addr).map_err(|e| io(Step::Connect)(e.into()))?;
+    let peer = getsockopt(&fd, PeerCredentials).map_err(|e| io(Step::IdentifyServer)(e.into()))?;
+    if !trusted_owner(peer.uid()) {
+        return Err(SocketError::ForeignServer {
+            path: path.to_path_buf(),
+            uid: peer.uid(),
+        });
+    }
+    Ok(UnixStream::from(fd))
+}
+
+/// Opens the directory the socket at `path` is in, as a handle to reach
+/// the socket through (`O_PATH`: nothing is read from it). The one place
+/// the directory is opened.
+fn open_dir(path: &Path) -> Result<File, SocketError> {
+    match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(dir_of(path))
+    {
+        Ok(dir) => Ok(dir),
+        Err(why) if why.kind() == io::ErrorKind::NotFound => Err(SocketError::Missing {
+            path: path.to_path_buf(),
+        }),
+        Err(why) => Err(SocketError::Io {
+            path: path.to_path_buf(),
+            step: Step::OpenDirectory,
+            why,
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,6 +448,46 @@ mod tests {
                 refusal,
             };
             assert_eq!(refused.fix(), Some(fix));
+        }
+    }
+
+    #[test]
+    fn each_trust_failure_names_what_failed_and_its_real_owner_or_mode() {
+        let path = PathBuf::from("/run/haproxy/admin.sock");
+        let cases = [
+            (
+                SocketError::OpenDirectory {
+                    path: path.clone(),
+                    mode: libc::S_IFDIR | 0o777,
+                },
+                "HAProxy socket /run/haproxy/admin.sock: its directory (mode 0777) can be \
+                 written by other users",
+                "let only its owner and group write the directory (chmod o-w), or put the \
+                 socket in one that is",
+            ),
+            (
+                SocketError::ForeignSocket {
+                    path: path.clone(),
+                    uid: 65534,
+                },
+                "HAProxy socket /run/haproxy/admin.sock is owned by uid 65534, neither root nor \
+                 this user",
+                "HAProxy makes its socket as root: find out who made this one",
+            ),
+            (
+                SocketError::ForeignServer {
+                    path: path.clone(),
+                    uid: 65534,
+                },
+                "HAProxy socket /run/haproxy/admin.sock is served by uid 65534, neither root nor \
+                 this user",
+                "HAProxy listens as root (it binds before dropping privileges): find out what \
+                 listens there",
+            ),
+        ];
+        for (e, message, fix) in cases {
+            assert_eq!(e.to_string(), message);
+            assert_eq!(e.fix(), Some(fix));
         }
     }
 }
