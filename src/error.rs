@@ -42,6 +42,15 @@ pub enum Error {
     Metrics(MetricsError),
     /// Several outputs failed (each is tried whatever became of the others).
     Outputs(Vec<Error>),
+    /// Outputs failed after the key was read (`failed`: one error, or
+    /// [`Error::Outputs`]); the others were set all the same (`set` says
+    /// which).
+    Partial {
+        /// What failed.
+        failed: Box<Error>,
+        /// What was set, in the entry's words.
+        set: String,
+    },
     /// Signals could not be held while key material is in memory.
     SignalMask(io::Error),
     /// Standard output (`--version`, `--help`, `--print-timer`) could not
@@ -54,6 +63,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) | Error::Timer(_) => 2,
+            Error::Partial { failed, .. } => failed.exit_code(),
             _ => 1,
         }
     }
@@ -69,7 +79,7 @@ impl Error {
             Error::Tickets(e) => e.fix(),
             Error::Haproxy(e) => e.fix(),
             // Each part says its own.
-            Error::Outputs(_) => None,
+            Error::Outputs(_) | Error::Partial { .. } => None,
             Error::Time(e) => e.fix(),
             Error::Clock => ClockError::BeforeEpoch.fix(),
             Error::Metrics(e) => e.fix(),
@@ -110,6 +120,7 @@ impl fmt::Display for Error {
                     write!(f, "{sep}{e}")?;
                 }
             }
+            Error::Partial { failed, set } => write!(f, "{failed}; set all the same: {set}")?,
             Error::SignalMask(why) => write!(
                 f,
                 "cannot hold signals while the key is in memory: {}",
@@ -296,6 +307,17 @@ mod tests {
             Error::SignalMask(io::Error::from_raw_os_error(libc::EINVAL))
                 .to_string()
                 .ends_with(": Invalid argument: report this as a bug")
+        );
+        // What failed says its own fix; what was set follows.
+        let partial = Error::Partial {
+            failed: Box::new(Error::from(BadTime(5))),
+            set: "TFO keys".into(),
+        };
+        assert_eq!(partial.exit_code(), 1);
+        assert!(
+            partial
+                .to_string()
+                .ends_with("to a real unix time; set all the same: TFO keys")
         );
         let metrics = |errno| {
             Error::Metrics(MetricsError {

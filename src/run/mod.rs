@@ -139,9 +139,14 @@ fn set_keys(options: &Options, log: &Log) -> Result<(Option<String>, Metrics), E
         .then(|| report::keys_line(counters.now, &pair));
     // Each output is written whatever became of the others.
     let mut errors = Vec::new();
-    if let Some(Err(e)) = target.as_ref().map(|t| t.write(&pair)) {
-        errors.push(Error::from(e));
-    }
+    let tfo_set = match target.as_ref().map(|t| t.write(&pair)) {
+        Some(Ok(())) => true,
+        Some(Err(e)) => {
+            errors.push(Error::from(e));
+            false
+        }
+        None => false,
+    };
     let keys_id = pair.fingerprint();
     drop(pair);
     let tickets_id = set.as_ref().map(TicketSet::fingerprint);
@@ -165,8 +170,14 @@ fn set_keys(options: &Options, log: &Log) -> Result<(Option<String>, Metrics), E
     if let Source::Autokey(_) = source {
         log.send(&report::autokey(&label, created));
     }
-    if let Some(e) = Error::combine(errors) {
-        return Err(e);
+    if let Some(failed) = Error::combine(errors) {
+        return Err(match report::set_anyway(tfo_set, &written) {
+            Some(set) => Error::Partial {
+                failed: Box::new(failed),
+                set,
+            },
+            None => failed,
+        });
     }
     let clock = clock_state(log);
     let outcome = Outcome {
