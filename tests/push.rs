@@ -1,6 +1,7 @@
 //! The push to a running HAProxy, against a fake admin socket of the
-//! test's own: a socket path as long as a unix socket's can be works. The
-//! real HAProxy is in tests/tickets/test_haproxy.py.
+//! test's own: the push as a whole has one deadline, and a socket path as
+//! long as a unix socket's can be works. The real HAProxy is in
+//! tests/tickets/test_haproxy.py.
 //!
 //! Each run is in a private mount and network namespace with its own /run
 //! (the HAProxy key file goes there), so nothing of the host's is touched.
@@ -8,6 +9,7 @@
 mod common;
 
 use common::*;
+use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
@@ -95,6 +97,50 @@ fn wait_at_most(mut child: Child, limit: Duration) -> Output {
         thread::sleep(Duration::from_millis(5));
     }
     child.wait_with_output().expect("output")
+}
+
+/// The value of the sample `name` in a metrics text.
+fn sample<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    text.lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.rsplit(' ').next())
+}
+
+/// A HAProxy that answers each command of the push just within the read's
+/// 5 s: the push (a show, three sets and a show) would take 22.5 s, and
+/// the whole run is ended by the push's one 10 s deadline instead.
+#[test]
+fn the_push_as_a_whole_has_one_deadline() {
+    let d = Dir::new("push-deadline");
+    let socket = d.path("admin.sock");
+    let slow = Duration::from_millis(4500);
+    // The read before the key is answered at once; the push's commands late.
+    let commands = fake_haproxy(&socket, vec![Duration::ZERO, slow]);
+    let start = Instant::now();
+    let out = wait_at_most(start_run(&d, &socket), Duration::from_secs(30));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    // 10 s and the run's own start; answered one by one it would be 22.5 s.
+    assert!(
+        start.elapsed() < Duration::from_secs(16),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(
+        err.contains("the push was not done within its 10 s deadline"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    // The read, then the push's show and two sets: the second cut short.
+    let verbs: Vec<String> = commands.try_iter().collect();
+    assert_eq!(verbs, ["show", "show", "set", "set"]);
+    // The other outputs were set all the same.
+    assert_eq!(
+        bytes(&d.path("target")),
+        format!("{SPEC_PAIR}\0").as_bytes()
+    );
+    let text = fs::read_to_string(d.path("t.prom")).unwrap();
+    assert_eq!(sample(&text, "tofurkey_last_run_success"), Some("0"));
 }
 
 /// A socket path of 107 characters, the most a unix socket's can hold,

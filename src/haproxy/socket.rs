@@ -1,33 +1,30 @@
 //! One request over HAProxy's admin socket, to a listener that is trusted:
 //! the socket's directory is closed to other users, and the socket and its
 //! server are root's or the running user's, so that nobody else can
-//! receive the keys. One command, one connection, bounded by
-//! [`SOCKET_WAIT`].
+//! receive the keys. One command, one connection, every wait within a
+//! [`Bound`].
 
 use std::fmt;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use nix::fcntl::OFlag;
+use nix::poll::PollFlags;
 use nix::sys::socket::sockopt::PeerCredentials;
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, connect, getsockopt, socket};
 use nix::sys::stat::Mode;
 use zeroize::Zeroizing;
 
 use super::api::Refusal;
+use super::wait::{Bound, Cut, Deadline};
 use crate::fileio::REGULAR_FILE;
 use crate::fileio::{Kind, dir_of, openat, os_error, trusted_owner};
 
-/// How long one exchange with HAProxy may take, from connect to its last
-/// byte: a HAProxy (or whatever listens there) that stalls cannot hold a
-/// run, and the timer's next tick, for longer.
-pub(super) const SOCKET_WAIT: Duration = Duration::from_secs(5);
 /// The longest answer read: `show tls-keys FILE` is under 500 bytes.
 const ANSWER_MAX: usize = 4096;
 /// The permission bit that lets others (not the group: Debian's
@@ -83,8 +80,15 @@ pub enum SocketError {
         /// The system's reason.
         why: io::Error,
     },
-    /// No complete answer within [`SOCKET_WAIT`], or one too long.
+    /// No complete answer before the deadline.
     NoAnswer {
+        /// The socket's path.
+        path: PathBuf,
+        /// The deadline that passed.
+        deadline: Deadline,
+    },
+    /// An answer longer than any of HAProxy's to these commands.
+    TooLong {
         /// The socket's path.
         path: PathBuf,
     },
@@ -142,11 +146,28 @@ impl fmt::Display for SocketError {
                 path.display(),
                 os_error(why)
             ),
-            SocketError::NoAnswer { path } => write!(
+            SocketError::NoAnswer {
+                path,
+                deadline: Deadline::Read,
+            } => write!(
                 f,
                 "HAProxy socket {}: no complete answer within {} s",
                 path.display(),
-                SOCKET_WAIT.as_secs()
+                Deadline::Read.span().as_secs()
+            ),
+            SocketError::NoAnswer {
+                path,
+                deadline: Deadline::Push,
+            } => write!(
+                f,
+                "HAProxy socket {}: the push was not done within its {} s deadline",
+                path.display(),
+                Deadline::Push.span().as_secs()
+            ),
+            SocketError::TooLong { path } => write!(
+                f,
+                "HAProxy socket {}: an answer of over {ANSWER_MAX} bytes, not HAProxy's",
+                path.display()
             ),
             SocketError::Refused {
                 path,
@@ -195,6 +216,7 @@ impl SocketError {
             SocketError::NoAnswer { .. } => {
                 "check that the socket answers: echo 'show info' | socat stdio PATH"
             }
+            SocketError::TooLong { .. } => "give the path of HAProxy's admin socket",
             SocketError::Refused { refusal, .. } => return refusal.fix(),
             SocketError::NotInSync { .. } => "check that nothing else sets its ticket keys",
         })
@@ -241,64 +263,71 @@ impl fmt::Display for Step {
 }
 
 /// One command, one connection: HAProxy's non-interactive mode answers
-/// and closes. The whole exchange is bounded by [`SOCKET_WAIT`].
-pub(super) fn exchange(path: &Path, command: &[u8]) -> Result<Zeroizing<Vec<u8>>, SocketError> {
-    let deadline = Instant::now() + SOCKET_WAIT;
-    let io = |step, why| SocketError::Io {
-        path: path.to_path_buf(),
-        step,
-        why,
+/// and closes. Every wait, from the connect to the answer's last byte, is
+/// within `bound`.
+pub(super) fn exchange(
+    path: &Path,
+    command: &[u8],
+    bound: &Bound,
+) -> Result<Zeroizing<Vec<u8>>, SocketError> {
+    let io = |step| {
+        move |why| SocketError::Io {
+            path: path.to_path_buf(),
+            step,
+            why,
+        }
     };
-    let no_answer = || SocketError::NoAnswer {
-        path: path.to_path_buf(),
+    let cut = |step| {
+        move |cut| match cut {
+            Cut::Late => SocketError::NoAnswer {
+                path: path.to_path_buf(),
+                deadline: bound.deadline,
+            },
+            Cut::Failed(why) => io(step)(why),
+        }
     };
     let mut stream = connect_trusted(path)?;
-    stream
-        .set_nonblocking(false)
-        .map_err(|e| io(Step::Connect, e))?;
-    let left = || {
-        deadline
-            .checked_duration_since(Instant::now())
-            .filter(|d| !d.is_zero())
-    };
-    let timed_out = |e: &io::Error| {
-        matches!(
-            e.kind(),
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-        )
-    };
-    // A deadline already passed is no answer (a None timeout would block).
-    let wait = left().ok_or_else(no_answer)?;
-    stream
-        .set_write_timeout(Some(wait))
-        .map_err(|e| io(Step::Send, e))?;
-    match stream.write_all(command) {
-        Ok(()) => {}
-        Err(e) if timed_out(&e) => return Err(no_answer()),
-        Err(e) => return Err(io(Step::Send, e)),
+    let mut sent = 0;
+    while sent < command.len() {
+        bound
+            .wait(stream.as_fd(), PollFlags::POLLOUT)
+            .map_err(cut(Step::Send))?;
+        match stream.write(&command[sent..]) {
+            Ok(n) => sent += n,
+            Err(e) if retry(&e) => {}
+            Err(e) => return Err(io(Step::Send)(e)),
+        }
     }
     // Done sending: HAProxy answers the one command and closes.
     let _ = stream.shutdown(Shutdown::Write);
     let mut answer = Zeroizing::new(vec![0u8; ANSWER_MAX + 1]);
     let mut len = 0;
     loop {
-        let wait = left().ok_or_else(no_answer)?;
-        stream
-            .set_read_timeout(Some(wait))
-            .map_err(|e| io(Step::Read, e))?;
+        bound
+            .wait(stream.as_fd(), PollFlags::POLLIN)
+            .map_err(cut(Step::Read))?;
         match stream.read(&mut answer[len..]) {
             Ok(0) => break,
             Ok(n) => len += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if timed_out(&e) => return Err(no_answer()),
-            Err(e) => return Err(io(Step::Read, e)),
+            Err(e) if retry(&e) => {}
+            Err(e) => return Err(io(Step::Read)(e)),
         }
         if len > ANSWER_MAX {
-            return Err(no_answer());
+            return Err(SocketError::TooLong {
+                path: path.to_path_buf(),
+            });
         }
     }
     answer.truncate(len);
     Ok(answer)
+}
+
+/// A non-blocking read or write to try again after the next wait.
+fn retry(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
 }
 
 /// Connects, without blocking, to the socket at `path` if nobody else can
@@ -489,5 +518,26 @@ mod tests {
             assert_eq!(e.to_string(), message);
             assert_eq!(e.fix(), Some(fix));
         }
+    }
+
+    #[test]
+    fn a_cut_exchange_names_its_deadline() {
+        let path = PathBuf::from("/s");
+        let late = |deadline| SocketError::NoAnswer {
+            path: path.clone(),
+            deadline,
+        };
+        assert_eq!(
+            late(Deadline::Read).to_string(),
+            "HAProxy socket /s: no complete answer within 5 s"
+        );
+        assert_eq!(
+            late(Deadline::Push).to_string(),
+            "HAProxy socket /s: the push was not done within its 10 s deadline"
+        );
+        assert_eq!(
+            SocketError::TooLong { path }.fix(),
+            Some("give the path of HAProxy's admin socket")
+        );
     }
 }
