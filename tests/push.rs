@@ -1,7 +1,8 @@
 //! The push to a running HAProxy, against a fake admin socket of the
-//! test's own: the push as a whole has one deadline, and a socket path as
-//! long as a unix socket's can be works. The real HAProxy is in
-//! tests/tickets/test_haproxy.py.
+//! test's own: the push as a whole has one deadline, a stop signal ends it
+//! at once (the run reports it, writes its metrics and exits 1), and a
+//! socket path as long as a unix socket's can be works. The real HAProxy
+//! is in tests/tickets/test_haproxy.py.
 //!
 //! Each run is in a private mount and network namespace with its own /run
 //! (the HAProxy key file goes there), so nothing of the host's is touched.
@@ -99,6 +100,15 @@ fn wait_at_most(mut child: Child, limit: Duration) -> Output {
     child.wait_with_output().expect("output")
 }
 
+/// Waits for the fake to receive its `n`-th command (from 1).
+fn wait_for_command(commands: &Receiver<String>, n: usize) {
+    for _ in 0..n {
+        commands
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the run never sent its command");
+    }
+}
+
 /// The value of the sample `name` in a metrics text.
 fn sample<'a>(text: &'a str, name: &str) -> Option<&'a str> {
     text.lines()
@@ -135,6 +145,46 @@ fn the_push_as_a_whole_has_one_deadline() {
     let verbs: Vec<String> = commands.try_iter().collect();
     assert_eq!(verbs, ["show", "show", "set", "set"]);
     // The other outputs were set all the same.
+    assert_eq!(
+        bytes(&d.path("target")),
+        format!("{SPEC_PAIR}\0").as_bytes()
+    );
+    let text = fs::read_to_string(d.path("t.prom")).unwrap();
+    assert_eq!(sample(&text, "tofurkey_last_run_success"), Some("0"));
+}
+
+/// SIGTERM while HAProxy stalls (systemd stopping the unit, or its
+/// TimeoutStartSec=): the push ends at once, the run says it was stopped
+/// and what it set, writes its metrics and exits 1, instead of waiting out
+/// the deadline and then dying of the signal with nothing said.
+#[test]
+fn a_stop_signal_ends_the_push_and_the_run_reports_it() {
+    let d = Dir::new("push-stop");
+    let socket = d.path("admin.sock");
+    // The read at once; the push's first command never in the run's time.
+    let commands = fake_haproxy(&socket, vec![Duration::ZERO, Duration::from_secs(60)]);
+    let child = start_run(&d, &socket);
+    wait_for_command(&commands, 2);
+    // The push's command was sent: give the run a moment to wait on it.
+    thread::sleep(Duration::from_millis(200));
+    let signalled = Instant::now();
+    // SAFETY: kill on our own child (tofurkey, exec'd by the shell).
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = wait_at_most(child, Duration::from_secs(20));
+    let err = stderr(&out);
+    // Without the feature: the push's deadline, then death by SIGTERM.
+    assert!(
+        signalled.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        signalled.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("the push was stopped by SIGTERM"), "{err}");
+    assert!(
+        err.contains("; set all the same: TFO keys, HAProxy file replaced"),
+        "{err}"
+    );
     assert_eq!(
         bytes(&d.path("target")),
         format!("{SPEC_PAIR}\0").as_bytes()

@@ -4,7 +4,7 @@
 //!
 //! `api.rs` is the runtime API's protocol (commands and answers, pure);
 //! `socket.rs` sends one command over a trusted admin socket; `wait.rs`
-//! bounds its waits (a deadline).
+//! bounds its waits (a deadline, the stop signals).
 
 mod api;
 mod keyfile;

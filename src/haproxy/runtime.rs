@@ -1,7 +1,7 @@
 //! The running HAProxy, brought to the set through its admin socket: its
 //! ring for the key file is read before any key is derived, then only the
 //! keys it lacks are appended and the ring read back, all within one
-//! deadline.
+//! deadline and ended at once by a stop signal.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 use super::api::{Refusal, Shown, catch_up, parse_set, parse_show, set_command, show_command};
 use super::socket::{SocketError, exchange};
 use super::wait::{Bound, Deadline};
+use crate::hygiene::StopSignals;
 use crate::report::Push;
 use crate::tickets::{BASE64_LEN, SET_LEN, TicketSet};
 
@@ -47,7 +48,9 @@ impl Runtime {
     /// admin socket, or not served by root or this user, is an error.
     pub fn open(path: &Path, file: &Path) -> Result<Runtime, SocketError> {
         let file = file.to_string_lossy().into_owned();
-        let bound = Bound::start(Deadline::Read);
+        // Before the key is read and signals are held: a stop signal ends
+        // the run as it would any process.
+        let bound = Bound::start(Deadline::Read, None);
         let ring = match exchange(path, show_command(&file).as_bytes(), &bound) {
             Ok(answer) => match parse_show(&answer) {
                 Shown::Keys(keys) => {
@@ -96,14 +99,15 @@ impl Runtime {
 
     /// Brings the ring to `set`: appends only the keys it lacks (none in
     /// an interval already pushed), then reads it back. The whole push is
-    /// bounded by [`Deadline::Push`].
-    pub fn push(&self, set: &TicketSet) -> Result<Push, SocketError> {
+    /// bounded by [`Deadline::Push`], and a signal of `stop` (signals are
+    /// held meanwhile) ends it at once.
+    pub fn push(&self, set: &TicketSet, stop: &StopSignals) -> Result<Push, SocketError> {
         match &self.ring {
             Ring::Live(_) | Ring::Unread => {}
             Ring::NotRunning => return Ok(Push::NotRunning),
             Ring::Refused(refusal) => return Err(self.refused(*refusal)),
         }
-        let bound = Bound::start(Deadline::Push);
+        let bound = Bound::start(Deadline::Push, Some(stop));
         let want_keys = set.keys.each_ref().map(|k| k.haproxy_base64());
         let want: [&[u8]; SET_LEN] = want_keys.each_ref().map(|k| &k[..]);
         // The ring as it is now, not as open() read it: the file was written

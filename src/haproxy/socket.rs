@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use nix::fcntl::OFlag;
 use nix::poll::PollFlags;
+use nix::sys::signal::Signal;
 use nix::sys::socket::sockopt::PeerCredentials;
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, connect, getsockopt, socket};
 use nix::sys::stat::Mode;
@@ -91,6 +92,13 @@ pub enum SocketError {
     TooLong {
         /// The socket's path.
         path: PathBuf,
+    },
+    /// A stop signal came while the push waited: it was ended there.
+    Stopped {
+        /// The socket's path.
+        path: PathBuf,
+        /// The signal.
+        signal: Signal,
     },
     /// HAProxy (or what answered) refused, or did not speak its API.
     Refused {
@@ -169,6 +177,11 @@ impl fmt::Display for SocketError {
                 "HAProxy socket {}: an answer of over {ANSWER_MAX} bytes, not HAProxy's",
                 path.display()
             ),
+            SocketError::Stopped { path, signal } => write!(
+                f,
+                "HAProxy socket {}: the push was stopped by {signal}",
+                path.display()
+            ),
             SocketError::Refused {
                 path,
                 file,
@@ -217,6 +230,9 @@ impl SocketError {
                 "check that the socket answers: echo 'show info' | socat stdio PATH"
             }
             SocketError::TooLong { .. } => "give the path of HAProxy's admin socket",
+            SocketError::Stopped { .. } => {
+                "HAProxy keeps the keys it took, and the next run pushes the rest"
+            }
             SocketError::Refused { refusal, .. } => return refusal.fix(),
             SocketError::NotInSync { .. } => "check that nothing else sets its ticket keys",
         })
@@ -282,6 +298,10 @@ pub(super) fn exchange(
             Cut::Late => SocketError::NoAnswer {
                 path: path.to_path_buf(),
                 deadline: bound.deadline,
+            },
+            Cut::Stopped(signal) => SocketError::Stopped {
+                path: path.to_path_buf(),
+                signal,
             },
             Cut::Failed(why) => io(step)(why),
         }
@@ -521,7 +541,7 @@ mod tests {
     }
 
     #[test]
-    fn a_cut_exchange_names_its_deadline() {
+    fn a_cut_exchange_names_its_deadline_or_its_signal() {
         let path = PathBuf::from("/s");
         let late = |deadline| SocketError::NoAnswer {
             path: path.clone(),
@@ -534,6 +554,18 @@ mod tests {
         assert_eq!(
             late(Deadline::Push).to_string(),
             "HAProxy socket /s: the push was not done within its 10 s deadline"
+        );
+        let stopped = SocketError::Stopped {
+            path: path.clone(),
+            signal: Signal::SIGTERM,
+        };
+        assert_eq!(
+            stopped.to_string(),
+            "HAProxy socket /s: the push was stopped by SIGTERM"
+        );
+        assert_eq!(
+            stopped.fix(),
+            Some("HAProxy keeps the keys it took, and the next run pushes the rest")
         );
         assert_eq!(
             SocketError::TooLong { path }.fix(),
