@@ -7,6 +7,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::io;
 
+use nix::sys::signal::Signal;
+
 use crate::calendar::Unexpressible;
 use crate::check::{CRITICAL_EXIT, UNKNOWN_EXIT};
 use crate::cli::UsageError;
@@ -14,6 +16,7 @@ use crate::clock::ClockError;
 use crate::counters::BadTime;
 use crate::fileio::os_error;
 use crate::haproxy::SocketError;
+use crate::hygiene::SignalError;
 use crate::keydir::DirError;
 use crate::keysource::KeyError;
 use crate::outputs::OutputError;
@@ -44,8 +47,20 @@ pub enum Error {
     Metrics(MetricsError),
     /// Several outputs failed (each is tried whatever became of the others).
     Outputs(Vec<Error>),
+    /// Outputs failed after the key was read (`failed`: one error, or
+    /// [`Error::Outputs`]); the others were set all the same (`set` says
+    /// which).
+    Partial {
+        /// What failed.
+        failed: Box<Error>,
+        /// What was set, in the entry's words.
+        set: String,
+    },
+    /// A stop signal came while signals were held (and the push, if any,
+    /// was not waiting): every output was written first.
+    Stopped(Signal),
     /// Signals could not be held while key material is in memory.
-    SignalMask(io::Error),
+    SignalMask(SignalError),
     /// Standard output (`--version`, `--help`, `--print-timer`) could not
     /// be written.
     Output(io::Error),
@@ -56,6 +71,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) | Error::Timer(_) => 2,
+            Error::Partial { failed, .. } => failed.exit_code(),
             _ => 1,
         }
     }
@@ -82,11 +98,14 @@ impl Error {
             Error::Tickets(e) => e.fix(),
             Error::Haproxy(e) => e.fix(),
             // Each part says its own.
-            Error::Outputs(_) => None,
+            Error::Outputs(_) | Error::Partial { .. } => None,
+            Error::Stopped(_) => {
+                Some("check what stopped the run (a shutdown, 'systemctl stop', TimeoutStartSec=)")
+            }
             Error::Time(e) => e.fix(),
             Error::Clock => ClockError::BeforeEpoch.fix(),
             Error::Metrics(e) => e.fix(),
-            Error::SignalMask(_) => Some(crate::hygiene::BLOCK_FAILED_FIX),
+            Error::SignalMask(e) => e.fix(),
             // Its message says what failed; no fix.
             Error::Output(_) => None,
         };
@@ -124,11 +143,13 @@ impl fmt::Display for Error {
                     write!(f, "{sep}{e}")?;
                 }
             }
-            Error::SignalMask(why) => write!(
+            Error::Partial { failed, set } => write!(f, "{failed}; set all the same: {set}")?,
+            Error::Stopped(signal) => write!(
                 f,
-                "cannot hold signals while the key is in memory: {}",
-                os_error(why)
+                "stopped by {signal}, which came while signals were held: the run finished its \
+                 writes first"
             )?,
+            Error::SignalMask(e) => write!(f, "{e}")?,
             Error::Output(why) => write!(f, "cannot write to standard output: {}", os_error(why))?,
         }
         match self.fix() {
@@ -307,9 +328,35 @@ mod tests {
             "cannot read the system clock: fix the clock"
         );
         assert!(
-            Error::SignalMask(io::Error::from_raw_os_error(libc::EINVAL))
+            Error::SignalMask(SignalError::Hold(io::Error::from_raw_os_error(
+                libc::EINVAL
+            )))
+            .to_string()
+            .ends_with(": Invalid argument: report this as a bug")
+        );
+        assert_eq!(
+            Error::SignalMask(SignalError::Watch(io::Error::from_raw_os_error(
+                libc::EMFILE
+            )))
+            .to_string(),
+            "cannot watch for stop signals (signalfd): Too many open files: check the open file \
+             limit (LimitNOFILE=, ulimit -n) and memory"
+        );
+        assert_eq!(
+            Error::Stopped(Signal::SIGTERM).to_string(),
+            "stopped by SIGTERM, which came while signals were held: the run finished its writes \
+             first: check what stopped the run (a shutdown, 'systemctl stop', TimeoutStartSec=)"
+        );
+        // What failed says its own fix; what was set follows.
+        let partial = Error::Partial {
+            failed: Box::new(Error::Stopped(Signal::SIGINT)),
+            set: "TFO keys".into(),
+        };
+        assert_eq!(partial.exit_code(), 1);
+        assert!(
+            partial
                 .to_string()
-                .ends_with(": Invalid argument: report this as a bug")
+                .ends_with("TimeoutStartSec=); set all the same: TFO keys")
         );
         let metrics = |errno| {
             Error::Metrics(MetricsError::Io {

@@ -5,6 +5,7 @@ use std::rc::Rc;
 
 use crate::check::{TicketVerdict, classify_tickets};
 use crate::haproxy::{KeyFile, Runtime, SocketError};
+use crate::hygiene::StopSignals;
 use crate::keydir::{DirError, Held, KeyDir};
 use crate::keys::MainKey;
 use crate::nginx::{self, Nginx};
@@ -105,8 +106,9 @@ impl TicketOutputs {
     /// Writes `set` to every output; its fingerprint `id` and the run's
     /// time `now` go into nginx's reload stamp. Each output is tried
     /// whatever became of the others; the running HAProxy after its file,
-    /// so that a HAProxy reloaded meanwhile loads the set.
-    pub fn write(&self, set: &TicketSet, id: &str, now: u64) -> Results {
+    /// so that a HAProxy reloaded meanwhile loads the set. A signal of
+    /// `stop` ends the push (the one wait here).
+    pub fn write(&self, set: &TicketSet, id: &str, now: u64, stop: &StopSignals) -> Results {
         let mut r = Results {
             written: Written::default(),
             errors: Vec::new(),
@@ -125,7 +127,7 @@ impl TicketOutputs {
             }
         }
         if let Some(runtime) = &self.runtime {
-            match runtime.push(set) {
+            match runtime.push(set, stop) {
                 Ok(push) => {
                     r.written.haproxy_runtime = Some(push);
                     if let Push::Keys { foreign: true, .. } = push {

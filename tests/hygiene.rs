@@ -90,8 +90,10 @@ fn secrets_are_held_by_a_hardened_process() {
 
     // As root: memory locked and core dumps off from the start; while no
     // byte of the key is read, signals are not held.
+    let metrics = d.path("t.prom");
     let mut cmd = tofurkey();
-    cmd.args(["-P", target.to_str().unwrap()]);
+    cmd.args(["-P", target.to_str().unwrap()])
+        .args(["--metrics", metrics.to_str().unwrap()]);
     let (mut child, mut stdin) = start_waiting(&mut cmd);
     let pid = child.id();
     assert_eq!(core_limit(pid), ["0", "0"]);
@@ -110,18 +112,28 @@ fn secrets_are_held_by_a_hardened_process() {
         signals_held,
     );
     // A SIGTERM now is held until the secrets are wiped: the keys are
-    // still written, then it ends the run.
+    // still written, then the run reports it (not killed by it with
+    // nothing said): its entry, its metrics, exit 1.
     // SAFETY: kill on our own child.
     unsafe { libc::kill(pid as i32, libc::SIGTERM) };
     stdin.write_all(&key[16..]).unwrap();
     drop(stdin);
     let out = bounded_wait(child);
-    assert_eq!(out.status.signal(), Some(libc::SIGTERM), "{out:?}");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: stopped by SIGTERM, which came while signals were held")
+            && err.contains("; set all the same: TFO keys"),
+        "{err}"
+    );
     assert_eq!(
         bytes(&target),
         format!("{SPEC_PAIR}\0").as_bytes(),
         "the run finished its write first"
     );
+    let text = fs::read_to_string(&metrics).unwrap();
+    assert!(text.contains("\ntofurkey_last_run_success 0\n"), "{text}");
 
     // As nobody: not dumpable, so the entries of /proc/PID belong to root.
     let mut cmd = d.tofurkey_as_nobody();

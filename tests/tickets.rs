@@ -427,6 +427,8 @@ fn an_unwritable_directory_fails_its_output_and_leaves_it_empty() {
         err.contains("cannot create a temporary file for") && err.contains("Permission denied"),
         "{err}"
     );
+    // The line says what was set all the same.
+    assert!(err.ends_with("; set all the same: TFO keys\n"), "{err}");
     assert!(listing(shm.0.path()).is_empty(), "something was written");
     // The outputs are independent: the TFO key was set all the same.
     assert_ne!(bytes(&target), OLD_PAIR);

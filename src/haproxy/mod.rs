@@ -3,12 +3,14 @@
 //! its admin socket ([`Runtime`]).
 //!
 //! `api.rs` is the runtime API's protocol (commands and answers, pure);
-//! `socket.rs` sends one command over a trusted admin socket.
+//! `socket.rs` sends one command over a trusted admin socket; `wait.rs`
+//! bounds its waits (a deadline, the stop signals).
 
 mod api;
 mod keyfile;
 mod runtime;
 mod socket;
+mod wait;
 
 pub use keyfile::KeyFile;
 pub use runtime::Runtime;

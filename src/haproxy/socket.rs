@@ -1,31 +1,31 @@
 //! One request over HAProxy's admin socket, to a listener that is trusted:
-//! the socket, its directory and its server are root's or the running
-//! user's, so that nobody else can receive the keys. One command, one
-//! connection, bounded by [`SOCKET_WAIT`].
+//! the socket's directory is closed to other users, and the socket and its
+//! server are root's or the running user's, so that nobody else can
+//! receive the keys. One command, one connection, every wait within a
+//! [`Bound`].
 
 use std::fmt;
-use std::fs;
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
-use nix::fcntl::AtFlags;
+use nix::fcntl::OFlag;
+use nix::poll::PollFlags;
+use nix::sys::signal::Signal;
 use nix::sys::socket::sockopt::PeerCredentials;
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, connect, getsockopt, socket};
+use nix::sys::stat::Mode;
 use zeroize::Zeroizing;
 
 use super::api::Refusal;
+use super::wait::{Bound, Cut, Deadline};
 use crate::fileio::REGULAR_FILE;
-use crate::fileio::{Kind, dir_of, os_error, trusted_owner};
+use crate::fileio::{Kind, dir_of, openat, os_error, trusted_owner};
 
-/// How long one exchange with HAProxy may take, from connect to its last
-/// byte: a HAProxy (or whatever listens there) that stalls cannot hold a
-/// run, and the timer's next tick, for longer.
-pub(super) const SOCKET_WAIT: Duration = Duration::from_secs(5);
 /// The longest answer read: `show tls-keys FILE` is under 500 bytes.
 const ANSWER_MAX: usize = 4096;
 /// The permission bit that lets others (not the group: Debian's
@@ -48,9 +48,25 @@ pub enum SocketError {
         /// What is there instead: `None` for a regular file.
         what: Option<Kind>,
     },
-    /// Whoever listens there is neither root nor the running user: a socket
-    /// another user planted would receive the keys.
-    Untrusted {
+    /// Others may write the socket's directory (and it is not sticky):
+    /// anyone could put a socket of their own in its place.
+    OpenDirectory {
+        /// The socket's path.
+        path: PathBuf,
+        /// The directory's permission bits.
+        mode: u32,
+    },
+    /// The socket is neither root's nor the running user's: another user
+    /// made it, and could be listening on it.
+    ForeignSocket {
+        /// The socket's path.
+        path: PathBuf,
+        /// Its owner.
+        uid: u32,
+    },
+    /// Whoever listens there is neither root nor the running user: it
+    /// would receive the keys.
+    ForeignServer {
         /// The socket's path.
         path: PathBuf,
         /// The listener's uid.
@@ -65,10 +81,24 @@ pub enum SocketError {
         /// The system's reason.
         why: io::Error,
     },
-    /// No complete answer within [`SOCKET_WAIT`], or one too long.
+    /// No complete answer before the deadline.
     NoAnswer {
         /// The socket's path.
         path: PathBuf,
+        /// The deadline that passed.
+        deadline: Deadline,
+    },
+    /// An answer longer than any of HAProxy's to these commands.
+    TooLong {
+        /// The socket's path.
+        path: PathBuf,
+    },
+    /// A stop signal came while the push waited: it was ended there.
+    Stopped {
+        /// The socket's path.
+        path: PathBuf,
+        /// The signal.
+        signal: Signal,
     },
     /// HAProxy (or what answered) refused, or did not speak its API.
     Refused {
@@ -102,10 +132,20 @@ impl fmt::Display for SocketError {
                     what.map_or(REGULAR_FILE, Kind::name)
                 )
             }
-            SocketError::Untrusted { path, uid } => write!(
+            SocketError::OpenDirectory { path, mode } => write!(
                 f,
-                "HAProxy socket {}: it, its directory or its server is uid {uid}'s, neither root's \
-                 nor this user's, or the directory is open to others",
+                "HAProxy socket {}: its directory (mode {:04o}) can be written by other users",
+                path.display(),
+                mode & 0o7777
+            ),
+            SocketError::ForeignSocket { path, uid } => write!(
+                f,
+                "HAProxy socket {} is owned by uid {uid}, neither root nor this user",
+                path.display()
+            ),
+            SocketError::ForeignServer { path, uid } => write!(
+                f,
+                "HAProxy socket {} is served by uid {uid}, neither root nor this user",
                 path.display()
             ),
             SocketError::Io { path, step, why } => write!(
@@ -114,11 +154,33 @@ impl fmt::Display for SocketError {
                 path.display(),
                 os_error(why)
             ),
-            SocketError::NoAnswer { path } => write!(
+            SocketError::NoAnswer {
+                path,
+                deadline: Deadline::Read,
+            } => write!(
                 f,
                 "HAProxy socket {}: no complete answer within {} s",
                 path.display(),
-                SOCKET_WAIT.as_secs()
+                Deadline::Read.span().as_secs()
+            ),
+            SocketError::NoAnswer {
+                path,
+                deadline: Deadline::Push,
+            } => write!(
+                f,
+                "HAProxy socket {}: the push was not done within its {} s deadline",
+                path.display(),
+                Deadline::Push.span().as_secs()
+            ),
+            SocketError::TooLong { path } => write!(
+                f,
+                "HAProxy socket {}: an answer of over {ANSWER_MAX} bytes, not HAProxy's",
+                path.display()
+            ),
+            SocketError::Stopped { path, signal } => write!(
+                f,
+                "HAProxy socket {}: the push was stopped by {signal}",
+                path.display()
             ),
             SocketError::Refused {
                 path,
@@ -146,8 +208,16 @@ impl SocketError {
                 "start HAProxy, or give the path of its 'stats socket ... level admin'"
             }
             SocketError::NotSocket { .. } => "give the path of HAProxy's 'stats socket'",
-            SocketError::Untrusted { .. } => {
+            SocketError::OpenDirectory { .. } => {
+                "let only its owner and group write the directory (chmod o-w), or put the \
+                 socket in one that is"
+            }
+            SocketError::ForeignSocket { .. } => {
                 "HAProxy makes its socket as root: find out who made this one"
+            }
+            SocketError::ForeignServer { .. } => {
+                "HAProxy listens as root (it binds before dropping privileges): find out what \
+                 listens there"
             }
             SocketError::Io { why, .. } if why.kind() == io::ErrorKind::ConnectionRefused => {
                 "nothing listens: start HAProxy"
@@ -158,6 +228,10 @@ impl SocketError {
             SocketError::Io { .. } => "check HAProxy and its socket",
             SocketError::NoAnswer { .. } => {
                 "check that the socket answers: echo 'show info' | socat stdio PATH"
+            }
+            SocketError::TooLong { .. } => "give the path of HAProxy's admin socket",
+            SocketError::Stopped { .. } => {
+                "HAProxy keeps the keys it took, and the next run pushes the rest"
             }
             SocketError::Refused { refusal, .. } => return refusal.fix(),
             SocketError::NotInSync { .. } => "check that nothing else sets its ticket keys",
@@ -172,6 +246,8 @@ pub enum Step {
     OpenDirectory,
     /// Reading the directory's owner and mode.
     InspectDirectory,
+    /// Opening the socket itself (`O_PATH`: a handle, not a connection).
+    Open,
     /// Reading the socket's type and owner.
     Inspect,
     /// Making the socket to connect with.
@@ -191,6 +267,7 @@ impl fmt::Display for Step {
         f.write_str(match self {
             Step::OpenDirectory => "open its directory",
             Step::InspectDirectory => "inspect its directory",
+            Step::Open => "open it",
             Step::Inspect => "inspect it",
             Step::MakeSocket => "make a socket",
             Step::Connect => "connect",
@@ -202,60 +279,122 @@ impl fmt::Display for Step {
 }
 
 /// One command, one connection: HAProxy's non-interactive mode answers
-/// and closes. The whole exchange is bounded by [`SOCKET_WAIT`].
-pub(super) fn exchange(path: &Path, command: &[u8]) -> Result<Zeroizing<Vec<u8>>, SocketError> {
-    let deadline = Instant::now() + SOCKET_WAIT;
-    let io = |step, why| SocketError::Io {
-        path: path.to_path_buf(),
-        step,
-        why,
+/// and closes. Every wait, from the connect to the answer's last byte, is
+/// within `bound`.
+pub(super) fn exchange(
+    path: &Path,
+    command: &[u8],
+    bound: &Bound,
+) -> Result<Zeroizing<Vec<u8>>, SocketError> {
+    let io = |step| {
+        move |why| SocketError::Io {
+            path: path.to_path_buf(),
+            step,
+            why,
+        }
     };
-    let no_answer = || SocketError::NoAnswer {
+    let cut = |step| {
+        move |cut| match cut {
+            Cut::Late => SocketError::NoAnswer {
+                path: path.to_path_buf(),
+                deadline: bound.deadline,
+            },
+            Cut::Stopped(signal) => SocketError::Stopped {
+                path: path.to_path_buf(),
+                signal,
+            },
+            Cut::Failed(why) => io(step)(why),
+        }
+    };
+    let mut stream = connect_trusted(path)?;
+    let mut sent = 0;
+    while sent < command.len() {
+        bound
+            .wait(stream.as_fd(), PollFlags::POLLOUT)
+            .map_err(cut(Step::Send))?;
+        match stream.write(&command[sent..]) {
+            Ok(n) => sent += n,
+            Err(e) if retry(&e) => {}
+            Err(e) => return Err(io(Step::Send)(e)),
+        }
+    }
+    // Done sending: HAProxy answers the one command and closes.
+    let _ = stream.shutdown(Shutdown::Write);
+    let mut answer = Zeroizing::new(vec![0u8; ANSWER_MAX + 1]);
+    let mut len = 0;
+    loop {
+        bound
+            .wait(stream.as_fd(), PollFlags::POLLIN)
+            .map_err(cut(Step::Read))?;
+        match stream.read(&mut answer[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if retry(&e) => {}
+            Err(e) => return Err(io(Step::Read)(e)),
+        }
+        if len > ANSWER_MAX {
+            return Err(SocketError::TooLong {
+                path: path.to_path_buf(),
+            });
+        }
+    }
+    answer.truncate(len);
+    Ok(answer)
+}
+
+/// A non-blocking read or write to try again after the next wait.
+fn retry(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
+/// Connects, without blocking, to the socket at `path` if nobody else can
+/// receive what is sent: its directory is closed to other users (or
+/// sticky), the socket is root's or ours, and so is its listener. The
+/// socket is reached through handles, never by its path again, so that
+/// nobody can put a listener of their own, or a link, in its place between
+/// the checks and the connect. (Debian's /run/haproxy is haproxy's,
+/// group-writable: who can write it can read the keys through the admin
+/// socket anyway.)
+fn connect_trusted(path: &Path) -> Result<UnixStream, SocketError> {
+    let io = |step| {
+        move |why| SocketError::Io {
+            path: path.to_path_buf(),
+            step,
+            why,
+        }
+    };
+    let missing = || SocketError::Missing {
         path: path.to_path_buf(),
     };
-    // The socket is reached through its directory's fd, never by its path
-    // again: the directory must be closed to other users (or sticky), the
-    // socket root's or ours, and its listener root's or ours (below), so
-    // that nobody else can put a listener of their own, or a link, where the
-    // keys go. (Debian's /run/haproxy is haproxy's, group-writable: who can
-    // write it can read the keys through the admin socket anyway.)
     let name = path.file_name().ok_or(SocketError::NotSocket {
         path: path.to_path_buf(),
         what: Some(Kind::Directory),
     })?;
-    let parent = dir_of(path);
-    let dir = match fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
-        .open(parent)
-    {
-        Ok(dir) => dir,
-        Err(why) if why.kind() == io::ErrorKind::NotFound => {
-            return Err(SocketError::Missing {
-                path: path.to_path_buf(),
-            });
-        }
-        Err(why) => return Err(io(Step::OpenDirectory, why)),
-    };
-    let meta = dir.metadata().map_err(|e| io(Step::InspectDirectory, e))?;
-    let sticky = meta.mode() & libc::S_ISVTX != 0;
-    if meta.mode() & OTHERS_WRITE != 0 && !sticky {
-        return Err(SocketError::Untrusted {
+    let dir = open_dir(path)?;
+    let mode = dir.metadata().map_err(io(Step::InspectDirectory))?.mode();
+    if mode & OTHERS_WRITE != 0 && mode & libc::S_ISVTX == 0 {
+        return Err(SocketError::OpenDirectory {
             path: path.to_path_buf(),
-            uid: meta.uid(),
+            mode,
         });
     }
-    let st =
-        match nix::sys::stat::fstatat(Some(dir.as_raw_fd()), name, AtFlags::AT_SYMLINK_NOFOLLOW) {
-            Ok(st) => st,
-            Err(nix::errno::Errno::ENOENT) => {
-                return Err(SocketError::Missing {
-                    path: path.to_path_buf(),
-                });
-            }
-            Err(e) => return Err(io(Step::Inspect, e.into())),
-        };
-    match Kind::of_mode(st.st_mode) {
+    // The socket itself, as a handle that cannot be swapped: its type and
+    // owner are read from it, and the connect goes through it.
+    let handle = match openat(
+        &dir,
+        Path::new(name),
+        OFlag::O_PATH | OFlag::O_NOFOLLOW,
+        Mode::empty(),
+    ) {
+        Ok(handle) => handle,
+        Err(why) if why.kind() == io::ErrorKind::NotFound => return Err(missing()),
+        Err(why) => return Err(io(Step::Open)(why)),
+    };
+    let meta = handle.metadata().map_err(io(Step::Inspect))?;
+    match Kind::of_mode(meta.mode()) {
         Some(Kind::Socket) => {}
         kind => {
             return Err(SocketError::NotSocket {
@@ -264,80 +403,56 @@ pub(super) fn exchange(path: &Path, command: &[u8]) -> Result<Zeroizing<Vec<u8>>
             });
         }
     }
-    if !trusted_owner(st.st_uid) {
-        return Err(SocketError::Untrusted {
+    if !trusted_owner(meta.uid()) {
+        return Err(SocketError::ForeignSocket {
             path: path.to_path_buf(),
-            uid: st.st_uid,
+            uid: meta.uid(),
         });
     }
-    let mut via_fd = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
-    via_fd.push(name);
-    // Non-blocking connect: a listener whose backlog is full would
-    // otherwise hold the run for as long as it likes.
+    // Always short, whatever the path's length: the socket's own path may
+    // fill sun_path (107 bytes), which the directory's fd and the name
+    // would not fit in.
+    let via_handle = format!("/proc/self/fd/{}", handle.as_raw_fd());
+    // Non-blocking: a listener whose backlog is full fails the connect
+    // (EAGAIN) instead of holding the run for as long as it likes.
     let fd = socket(
         AddressFamily::Unix,
         SockType::Stream,
         SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
         None,
     )
-    .map_err(|e| io(Step::MakeSocket, e.into()))?;
-    let addr = UnixAddr::new(&via_fd).map_err(|e| io(Step::Connect, e.into()))?;
-    connect(fd.as_raw_fd(), &addr).map_err(|e| io(Step::Connect, e.into()))?;
-    let peer = getsockopt(&fd, PeerCredentials).map_err(|e| io(Step::IdentifyServer, e.into()))?;
-    let uid = peer.uid();
-    if !trusted_owner(uid) {
-        return Err(SocketError::Untrusted {
+    .map_err(|e| io(Step::MakeSocket)(e.into()))?;
+    let addr = UnixAddr::new(via_handle.as_str()).map_err(|e| io(Step::Connect)(e.into()))?;
+    connect(fd.as_raw_fd(), &addr).map_err(|e| io(Step::Connect)(e.into()))?;
+    let peer = getsockopt(&fd, PeerCredentials).map_err(|e| io(Step::IdentifyServer)(e.into()))?;
+    if !trusted_owner(peer.uid()) {
+        return Err(SocketError::ForeignServer {
             path: path.to_path_buf(),
-            uid,
+            uid: peer.uid(),
         });
     }
-    let mut stream = UnixStream::from(fd);
-    stream
-        .set_nonblocking(false)
-        .map_err(|e| io(Step::Connect, e))?;
-    let left = || {
-        deadline
-            .checked_duration_since(Instant::now())
-            .filter(|d| !d.is_zero())
-    };
-    let timed_out = |e: &io::Error| {
-        matches!(
-            e.kind(),
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-        )
-    };
-    // A deadline already passed is no answer (a None timeout would block).
-    let wait = left().ok_or_else(no_answer)?;
-    stream
-        .set_write_timeout(Some(wait))
-        .map_err(|e| io(Step::Send, e))?;
-    match stream.write_all(command) {
-        Ok(()) => {}
-        Err(e) if timed_out(&e) => return Err(no_answer()),
-        Err(e) => return Err(io(Step::Send, e)),
+    Ok(UnixStream::from(fd))
+}
+
+/// Opens the directory the socket at `path` is in, as a handle to reach
+/// the socket through (`O_PATH`: nothing is read from it). The one place
+/// the directory is opened.
+fn open_dir(path: &Path) -> Result<File, SocketError> {
+    match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(dir_of(path))
+    {
+        Ok(dir) => Ok(dir),
+        Err(why) if why.kind() == io::ErrorKind::NotFound => Err(SocketError::Missing {
+            path: path.to_path_buf(),
+        }),
+        Err(why) => Err(SocketError::Io {
+            path: path.to_path_buf(),
+            step: Step::OpenDirectory,
+            why,
+        }),
     }
-    // Done sending: HAProxy answers the one command and closes.
-    let _ = stream.shutdown(Shutdown::Write);
-    let mut answer = Zeroizing::new(vec![0u8; ANSWER_MAX + 1]);
-    let mut len = 0;
-    loop {
-        let wait = left().ok_or_else(no_answer)?;
-        stream
-            .set_read_timeout(Some(wait))
-            .map_err(|e| io(Step::Read, e))?;
-        match stream.read(&mut answer[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if timed_out(&e) => return Err(no_answer()),
-            Err(e) => return Err(io(Step::Read, e)),
-        }
-        if len > ANSWER_MAX {
-            return Err(no_answer());
-        }
-    }
-    answer.truncate(len);
-    Ok(answer)
 }
 
 #[cfg(test)]
@@ -383,5 +498,78 @@ mod tests {
             };
             assert_eq!(refused.fix(), Some(fix));
         }
+    }
+
+    #[test]
+    fn each_trust_failure_names_what_failed_and_its_real_owner_or_mode() {
+        let path = PathBuf::from("/run/haproxy/admin.sock");
+        let cases = [
+            (
+                SocketError::OpenDirectory {
+                    path: path.clone(),
+                    mode: libc::S_IFDIR | 0o777,
+                },
+                "HAProxy socket /run/haproxy/admin.sock: its directory (mode 0777) can be \
+                 written by other users",
+                "let only its owner and group write the directory (chmod o-w), or put the \
+                 socket in one that is",
+            ),
+            (
+                SocketError::ForeignSocket {
+                    path: path.clone(),
+                    uid: 65534,
+                },
+                "HAProxy socket /run/haproxy/admin.sock is owned by uid 65534, neither root nor \
+                 this user",
+                "HAProxy makes its socket as root: find out who made this one",
+            ),
+            (
+                SocketError::ForeignServer {
+                    path: path.clone(),
+                    uid: 65534,
+                },
+                "HAProxy socket /run/haproxy/admin.sock is served by uid 65534, neither root nor \
+                 this user",
+                "HAProxy listens as root (it binds before dropping privileges): find out what \
+                 listens there",
+            ),
+        ];
+        for (e, message, fix) in cases {
+            assert_eq!(e.to_string(), message);
+            assert_eq!(e.fix(), Some(fix));
+        }
+    }
+
+    #[test]
+    fn a_cut_exchange_names_its_deadline_or_its_signal() {
+        let path = PathBuf::from("/s");
+        let late = |deadline| SocketError::NoAnswer {
+            path: path.clone(),
+            deadline,
+        };
+        assert_eq!(
+            late(Deadline::Read).to_string(),
+            "HAProxy socket /s: no complete answer within 5 s"
+        );
+        assert_eq!(
+            late(Deadline::Push).to_string(),
+            "HAProxy socket /s: the push was not done within its 10 s deadline"
+        );
+        let stopped = SocketError::Stopped {
+            path: path.clone(),
+            signal: Signal::SIGTERM,
+        };
+        assert_eq!(
+            stopped.to_string(),
+            "HAProxy socket /s: the push was stopped by SIGTERM"
+        );
+        assert_eq!(
+            stopped.fix(),
+            Some("HAProxy keeps the keys it took, and the next run pushes the rest")
+        );
+        assert_eq!(
+            SocketError::TooLong { path }.fix(),
+            Some("give the path of HAProxy's admin socket")
+        );
     }
 }

@@ -230,6 +230,14 @@ impl Outcome<'_> {
     }
 }
 
+/// What a run that failed set all the same: the TFO keys (`tfo`) and the
+/// ticket outputs `written`; `None` when nothing.
+pub fn set_anyway(tfo: bool, written: &Written) -> Option<String> {
+    let tfo = tfo.then(|| "TFO keys".to_string());
+    let parts: Vec<String> = tfo.into_iter().chain(written.summary()).collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
 /// A failed run's entry and its `STATUS=` line; `message` is the error.
 pub fn failure(message: &str) -> (Entry<'static>, String) {
     let entry = Entry {
@@ -395,6 +403,23 @@ pub(super) mod tests {
         assert!(
             used.message
                 .starts_with("using the main key in autokey /a: autokey mode")
+        );
+        assert_eq!(set_anyway(false, &Written::default()), None);
+        let file = Written {
+            haproxy_file: Some(true),
+            ..Written::default()
+        };
+        assert_eq!(
+            set_anyway(false, &file).as_deref(),
+            Some("HAProxy file replaced")
+        );
+        assert_eq!(
+            set_anyway(true, &file).as_deref(),
+            Some("TFO keys, HAProxy file replaced")
+        );
+        assert_eq!(
+            set_anyway(true, &Written::default()).as_deref(),
+            Some("TFO keys")
         );
         let (entry, status) = failure("cannot read x: y");
         assert_eq!(

@@ -127,7 +127,7 @@ fn set_keys(options: &Options, log: &Log) -> Result<(Option<String>, Metrics), E
 
     // Signals are held from the first byte of key material to the last
     // wipe, and nothing in between logs or waits (but for a piped key and
-    // HAProxy's bounded answers).
+    // HAProxy's bounded push, which a stop signal ends).
     let signals = SignalGuard::block().map_err(Error::SignalMask)?;
     let loaded = opened.read()?;
     let pair = keys::pair_text(&loaded.key, counters.primary, counters.backup);
@@ -139,21 +139,31 @@ fn set_keys(options: &Options, log: &Log) -> Result<(Option<String>, Metrics), E
         .then(|| report::keys_line(counters.now, &pair));
     // Each output is written whatever became of the others.
     let mut errors = Vec::new();
-    if let Some(Err(e)) = target.as_ref().map(|t| t.write(&pair)) {
-        errors.push(Error::from(e));
-    }
+    let tfo_set = match target.as_ref().map(|t| t.write(&pair)) {
+        Some(Ok(())) => true,
+        Some(Err(e)) => {
+            errors.push(Error::from(e));
+            false
+        }
+        None => false,
+    };
     let keys_id = pair.fingerprint();
     drop(pair);
     let tickets_id = set.as_ref().map(TicketSet::fingerprint);
     let (mut written, mut warnings) = (Written::default(), Vec::new());
     if let (Some(set), Some(id), false) = (&set, &tickets_id, options.dry_run) {
-        let results = outputs.write(set, id, counters.now.secs());
+        let results = outputs.write(set, id, counters.now.secs(), signals.stop_signals());
         written = results.written;
         errors.extend(results.errors.into_iter().map(Error::from));
         warnings.extend(results.warnings);
     }
     drop(set);
-    drop(signals);
+    // A stop signal that came meanwhile (and did not end the push) is
+    // reported, after every output was written: dying of it once the
+    // mask is restored would leave the keys set and nothing said.
+    if let Some(signal) = signals.release() {
+        errors.push(Error::Stopped(signal));
+    }
 
     for warning in &warnings {
         log.warn(warning);
@@ -165,8 +175,14 @@ fn set_keys(options: &Options, log: &Log) -> Result<(Option<String>, Metrics), E
     if let Source::Autokey(_) = source {
         log.send(&report::autokey(&label, created));
     }
-    if let Some(e) = Error::combine(errors) {
-        return Err(e);
+    if let Some(failed) = Error::combine(errors) {
+        return Err(match report::set_anyway(tfo_set, &written) {
+            Some(set) => Error::Partial {
+                failed: Box::new(failed),
+                set,
+            },
+            None => failed,
+        });
     }
     let clock = clock_state(log);
     let outcome = Outcome {
