@@ -220,3 +220,54 @@ fn a_socket_path_of_the_longest_length_works() {
     let verbs: Vec<String> = commands.try_iter().collect();
     assert_eq!(verbs, ["show", "show", "set", "set", "set", "show"]);
 }
+
+/// The socket's directory is reached from `/` without following a link,
+/// every directory on the way root's and closed to others (or sticky):
+/// another user who could swap one could put a listener of their own at
+/// the path. Refused before the key is read: no command sent, nothing set.
+#[test]
+fn a_socket_path_through_a_link_or_an_open_directory_is_refused() {
+    let d = Dir::new("push-path");
+    let real = d.path("real");
+    fs::create_dir(&real).unwrap();
+    let commands = fake_haproxy(&real.join("admin.sock"), vec![Duration::ZERO]);
+    let link = d.path("link");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    // An open (not sticky) directory two levels above the socket.
+    let open = d.path("open");
+    fs::create_dir_all(open.join("haproxy")).unwrap();
+    set_mode(&open, 0o777);
+    let _listener = fake_haproxy(&open.join("haproxy/admin.sock"), vec![Duration::ZERO]);
+    for (socket, want) in [
+        (
+            link.join("admin.sock"),
+            format!(
+                "{}: {} is a symbolic link (to {}), not a directory: give the path without \
+                 links: the real directory",
+                link.join("admin.sock").display(),
+                link.display(),
+                real.display()
+            ),
+        ),
+        (
+            open.join("haproxy/admin.sock"),
+            format!(
+                "{}: directory {} (owner uid 0, mode 0777) can be changed by another user",
+                open.join("haproxy/admin.sock").display(),
+                open.display()
+            ),
+        ),
+    ] {
+        let out = wait_at_most(start_run(&d, &socket), Duration::from_secs(10));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(&want), "{err}");
+        assert_eq!(bytes(&d.path("target")), OLD_PAIR, "the TFO key was set");
+    }
+    assert_eq!(
+        commands.try_iter().count(),
+        0,
+        "a command reached the socket"
+    );
+}

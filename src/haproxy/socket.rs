@@ -5,11 +5,11 @@
 //! [`Bound`].
 
 use std::fmt;
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
@@ -23,6 +23,7 @@ use zeroize::Zeroizing;
 
 use super::api::Refusal;
 use super::wait::{Bound, Cut, Deadline};
+use crate::dirpath::{self, Ancestors, PathError};
 use crate::fileio::REGULAR_FILE;
 use crate::fileio::{Kind, dir_of, openat, os_error, trusted_owner};
 
@@ -40,6 +41,14 @@ pub enum SocketError {
     Missing {
         /// The socket's path.
         path: PathBuf,
+    },
+    /// A directory on the way was refused: a link, `..`, another user's
+    /// (see [`crate::dirpath`]).
+    Path {
+        /// The socket's path.
+        path: PathBuf,
+        /// Why.
+        error: PathError,
     },
     /// The path is not a socket.
     NotSocket {
@@ -124,6 +133,9 @@ impl fmt::Display for SocketError {
             SocketError::Missing { path } => {
                 write!(f, "HAProxy socket {}: nothing is there", path.display())
             }
+            SocketError::Path { path, error } => {
+                write!(f, "HAProxy socket {}: {error}", path.display())
+            }
             SocketError::NotSocket { path, what } => {
                 write!(
                     f,
@@ -207,6 +219,7 @@ impl SocketError {
             SocketError::Missing { .. } => {
                 "start HAProxy, or give the path of its 'stats socket ... level admin'"
             }
+            SocketError::Path { error, .. } => error.fix(),
             SocketError::NotSocket { .. } => "give the path of HAProxy's 'stats socket'",
             SocketError::OpenDirectory { .. } => {
                 "let only its owner and group write the directory (chmod o-w), or put the \
@@ -435,24 +448,21 @@ fn connect_trusted(path: &Path) -> Result<UnixStream, SocketError> {
 }
 
 /// Opens the directory the socket at `path` is in, as a handle to reach
-/// the socket through (`O_PATH`: nothing is read from it). The one place
-/// the directory is opened.
+/// the socket through (`O_PATH`: nothing is read from it), from `/`
+/// without following a link, every directory on the way root's or ours and
+/// closed to others (or sticky): whoever could rename one could put a
+/// listener of their own at the path. A directory missing on the way is
+/// HAProxy not running (at boot, before it made its run directory).
 fn open_dir(path: &Path) -> Result<File, SocketError> {
-    match fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
-        .open(dir_of(path))
-    {
-        Ok(dir) => Ok(dir),
-        Err(why) if why.kind() == io::ErrorKind::NotFound => Err(SocketError::Missing {
+    dirpath::open_dir(dir_of(path), Ancestors::Trusted).map_err(|error| match error.is_missing() {
+        true => SocketError::Missing {
             path: path.to_path_buf(),
-        }),
-        Err(why) => Err(SocketError::Io {
+        },
+        false => SocketError::Path {
             path: path.to_path_buf(),
-            step: Step::OpenDirectory,
-            why,
-        }),
-    }
+            error,
+        },
+    })
 }
 
 #[cfg(test)]
