@@ -4,6 +4,7 @@
 prefix ?= /usr
 sbindir ?= $(prefix)/sbin
 mandir ?= $(prefix)/share/man
+sysconfdir ?= /etc
 # Where this host's systemd looks for packaged units; the fallback is the
 # standard location when systemd's pkg-config file is missing.
 unitdir ?= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),/usr/lib/systemd/system)
@@ -53,7 +54,14 @@ install:
 	install -m 0644 systemd/tofurkey.timer systemd/tofurkey@.timer $(DESTDIR)$(unitdir)/
 	install -m 0644 systemd/tofurkey-nginx-reload.path systemd/tofurkey-nginx-reload.service \
 	    $(DESTDIR)$(unitdir)/
-	install -D -m 0755 systemd/tofurkey-generator $(DESTDIR)$(generatordir)/tofurkey-generator
+	# The generator runs tofurkey --print-timer: where it was installed too.
+	install -d $(DESTDIR)$(generatordir)
+	sed 's|/usr/sbin/tofurkey|$(sbindir)/tofurkey|' systemd/tofurkey-generator \
+	    >$(DESTDIR)$(generatordir)/tofurkey-generator
+	chmod 0755 $(DESTDIR)$(generatordir)/tofurkey-generator
+	# The settings file is the admin's once there: never replaced.
+	test -e $(DESTDIR)$(sysconfdir)/default/tofurkey || \
+	    install -D -m 0644 etc/default-tofurkey $(DESTDIR)$(sysconfdir)/default/tofurkey
 	install -D -m 0644 systemd/tofurkey.catalog $(DESTDIR)$(catalogdir)/tofurkey.catalog
 	install -D -m 0644 tofurkey.8 $(DESTDIR)$(mandir)/man8/tofurkey.8
 

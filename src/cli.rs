@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::counters::{Interval, UnixTime};
 use crate::fileio::file_name;
-use crate::options::{Command, DEFAULT_TARGET, KeySpec, Options, Tickets};
+use crate::options::{Command, DEFAULT_TARGET, KeySpec, Options, Settings, Tickets};
 
 /// A command line that cannot be run: what is wrong and how to fix it.
 /// Printed before the usage text; exit 2.
@@ -51,6 +51,7 @@ Sets cluster-synchronized TCP Fast Open keys, derived from a main key and the cl
   -T, --time UNIXTIME  pretend the time is UNIXTIME (testing)
       --check          compare the target with the expected keys; write nothing
       --metrics PATH   write a Prometheus text file (node_exporter's textfile collector)
+      --tfo-only       the TCP Fast Open key alone, whatever the settings file says
 TICKETS: TLS session-ticket keys from the same main key and interval, on tmpfs:
       --nginx-tickets DIR     DIR/previous.key, current.key, next.key for nginx
       --haproxy-tickets FILE  FILE of base64 keys for HAProxy's tls-ticket-keys
@@ -72,11 +73,27 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
     let (mut verbose, mut show_keys, mut dry_run) = (false, false, false);
     let mut target = PathBuf::from(DEFAULT_TARGET);
     let mut time = None;
-    let (mut check, mut print_timer) = (false, false);
+    let (mut check, mut print_timer, mut tfo_only) = (false, false, false);
     let mut tickets = Tickets::default();
     let mut metrics = None;
+    // Whether a setting (key, interval, target, output, metrics) was named.
+    let mut named = false;
 
     while let Some(arg) = parser.next().map_err(usage)? {
+        named |= matches!(
+            arg,
+            Short('k' | 'a' | 'i' | 'P')
+                | Long(
+                    "key"
+                        | "autokey"
+                        | "interval"
+                        | "procfs"
+                        | "nginx-tickets"
+                        | "haproxy-tickets"
+                        | "haproxy-socket"
+                        | "metrics"
+                )
+        );
         match arg {
             Short('k') | Long("key") => key_file = Some(key_path("-k", parser.value())?),
             Short('a') | Long("autokey") => autokey = Some(key_path("-a", parser.value())?),
@@ -121,6 +138,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
             }
             Long("metrics") => metrics = Some(file_path("--metrics", parser.value())?),
             Long("check") => check = true,
+            Long("tfo-only") => tfo_only = true,
             Long("print-timer") => print_timer = true,
             Short('h') | Long("help") => return Ok(Command::Help),
             Long("version") => return Ok(Command::Version),
@@ -150,12 +168,23 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
             "--check and --print-timer exclude each other".into(),
         ));
     }
+    let settings = match named {
+        true => Settings::CommandLine,
+        false => Settings::Unnamed,
+    };
     if print_timer {
-        return Ok(Command::PrintTimer(interval));
+        return Ok(Command::PrintTimer(interval, settings));
     }
     // The outputs know their files' names: the check is theirs (outputs.rs).
     if let Some(clash) = tickets.name_clash() {
         return Err(UsageError(clash));
+    }
+    if tfo_only && (tickets != Tickets::default() || metrics.is_some()) {
+        return Err(UsageError(
+            "--tfo-only sets the TCP Fast Open key alone: leave out the ticket and metrics \
+             options"
+                .into(),
+        ));
     }
     if tickets.haproxy_socket.is_some() && tickets.haproxy_file.is_none() {
         return Err(UsageError(
@@ -174,6 +203,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
         time,
         tickets,
         metrics,
+        settings,
+        tfo_only,
     };
     Ok(if check {
         Command::Check(options)
@@ -355,7 +386,7 @@ mod tests {
         assert!(matches!(run(&["--check", "-k/k"]), Ok(Command::Check(_))));
         assert_eq!(
             run(&["--print-timer", "-i", "3600"]).unwrap(),
-            Command::PrintTimer(Interval::new(3600).unwrap())
+            Command::PrintTimer(Interval::new(3600).unwrap(), Settings::CommandLine)
         );
     }
 

@@ -13,6 +13,7 @@ use crate::calendar::Unexpressible;
 use crate::check::{CRITICAL_EXIT, UNKNOWN_EXIT};
 use crate::cli::UsageError;
 use crate::clock::ClockError;
+use crate::config::SettingsError;
 use crate::counters::BadTime;
 use crate::fileio::os_error;
 use crate::haproxy::SocketError;
@@ -28,6 +29,8 @@ use crate::promfile::MetricsError;
 pub enum Error {
     /// Bad command line: printed with the usage text, exit 2.
     Usage(UsageError),
+    /// A settings file that cannot be used: exit 2, as a bad command line.
+    Settings(SettingsError),
     /// `--print-timer` for an interval no handful of calendar lines can hit.
     Timer(Unexpressible),
     /// The system clock is outside the accepted range.
@@ -70,7 +73,7 @@ impl Error {
     /// The documented exit code: 2 for usage errors, 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Usage(_) | Error::Timer(_) => 2,
+            Error::Usage(_) | Error::Settings(_) | Error::Timer(_) => 2,
             Error::Partial { failed, .. } => failed.exit_code(),
             _ => 1,
         }
@@ -93,6 +96,7 @@ impl Error {
         let fix = match self {
             Error::Key(e) => return e.fix(),
             Error::Usage(e) => e.fix(),
+            Error::Settings(e) => e.fix(),
             Error::Timer(e) => e.fix(),
             Error::Target(e) => e.fix(),
             Error::Tickets(e) => e.fix(),
@@ -129,6 +133,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Usage(e) => write!(f, "{e}")?,
+            Error::Settings(e) => write!(f, "{e}")?,
             Error::Timer(e) => write!(f, "{e}")?,
             Error::Time(e) => write!(f, "{e}")?,
             Error::Clock => f.write_str("cannot read the system clock")?,
@@ -160,6 +165,12 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+impl From<SettingsError> for Error {
+    fn from(e: SettingsError) -> Error {
+        Error::Settings(e)
+    }
+}
 
 impl From<UsageError> for Error {
     fn from(e: UsageError) -> Error {

@@ -6,7 +6,8 @@
 //! ticket keys and their layouts), [`calendar`] (timer events), `check`
 //! (verdicts), `metrics` (the Prometheus text), `report` (what a run
 //! says), `secret` (self-wiping key buffers).
-//! The run: [`options`] (what was asked), [`cli`] (parsing it), [`run`]
+//! The run: [`options`] (what was asked), [`cli`] (parsing it), [`config`]
+//! (the settings file, for a command line that names none), [`run`]
 //! (the run's policy), [`error`] (wraps each module's error, which carries
 //! its own fix, and maps exit codes); `main.rs` parses and calls [`run`].
 //! The edges: [`keysource`] (the main key), `procfs` (the target), `keydir`,
@@ -19,6 +20,7 @@ pub mod calendar;
 pub(crate) mod check;
 pub mod cli;
 pub(crate) mod clock;
+pub mod config;
 pub mod counters;
 pub mod dirpath;
 pub mod error;

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use tofurkey::calendar;
 use tofurkey::cli::{self, USAGE};
+use tofurkey::config;
 use tofurkey::error::Error;
 use tofurkey::hygiene;
 use tofurkey::log;
@@ -20,12 +21,17 @@ fn main() -> ExitCode {
     hygiene::block_file_size_signal();
     let args: Vec<OsString> = env::args_os().skip(1).collect();
     let asks_check = cli::asks_check(&args);
-    let code = match cli::parse(args) {
+    // A command line that names no setting takes the settings file's.
+    let parsed = cli::parse(args.clone())
+        .map_err(Error::from)
+        .and_then(|command| config::apply(command, args).map_err(Error::from));
+    let code = match parsed {
         Ok(command) => execute(command),
         Err(e) => {
-            let e = Error::from(e);
             log::stderr_line(&format!("error: {}", log::escape(&e.to_string())));
-            log::stderr_line(USAGE);
+            if let Error::Usage(_) = e {
+                log::stderr_line(USAGE);
+            }
             match asks_check {
                 // Monitoring reads stdout and the exit code.
                 true => {
@@ -45,7 +51,7 @@ fn execute(command: Command) -> u8 {
     match command {
         Command::Help => print(&format!("{USAGE}\n")),
         Command::Version => print(&format!("tofurkey {}\n", env!("CARGO_PKG_VERSION"))),
-        Command::PrintTimer(interval) => match calendar::timer_dropin(interval) {
+        Command::PrintTimer(interval, _) => match calendar::timer_dropin(interval) {
             Ok(text) => print(&text),
             Err(e) => {
                 let e = Error::from(e);

@@ -18,8 +18,8 @@ pub enum Command {
     Run(Options),
     /// Compare the target with the expected keys.
     Check(Options),
-    /// Print the timer drop-in for an interval.
-    PrintTimer(Interval),
+    /// Print the timer drop-in for an interval (and where it came from).
+    PrintTimer(Interval, Settings),
     /// Print the usage text.
     Help,
     /// Print the version.
@@ -47,6 +47,24 @@ pub struct Options {
     pub tickets: Tickets,
     /// `--metrics PATH`: the Prometheus text file to replace.
     pub metrics: Option<PathBuf>,
+    /// Where the key source, interval, target and outputs came from.
+    pub settings: Settings,
+    /// `--tfo-only`: no ticket output or metrics, even from the settings
+    /// file (a namespace instance: tofurkey.service writes those).
+    pub tfo_only: bool,
+}
+
+/// Where a command's settings (key source, interval, target, outputs,
+/// metrics) came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Settings {
+    /// The command line named at least one: it is taken as it is.
+    CommandLine,
+    /// It named none: the service's, from the settings file if there is
+    /// one (see [`crate::config`]), else the defaults.
+    Unnamed,
+    /// Taken from this settings file (the command line named none).
+    File(PathBuf),
 }
 
 /// Where the main key comes from, as the command line asked

@@ -35,15 +35,18 @@ fn set(lines: &[&str]) -> BTreeSet<String> {
 fn the_template_has_the_hosts_hardening() {
     let host = directives("tofurkey.service");
     let template = directives("tofurkey@.service");
-    // Only tofurkey.service's: the host's description; the ticket and
-    // metrics options, which are the host's (its drop-ins set them); the
-    // ticket directory, which nginx and HAProxy of the host read.
+    // Only tofurkey.service's: the host's description; the outputs, which
+    // are the host's (the template's runs are --tfo-only): the earlier
+    // versions' metrics drop-in, the ticket directory nginx and HAProxy of
+    // the host read, written before they start, and the metrics directory.
     let host_only = set(&[
         "[Unit] Description=Set TCP Fast Open keys from the main key and the clock",
         "[Service] ExecStart=/usr/sbin/tofurkey $TOFURKEY_OPTIONS $TOFURKEY_METRICS",
         "[Service] RuntimeDirectory=tofurkey",
         "[Service] RuntimeDirectoryMode=0700",
         "[Service] RuntimeDirectoryPreserve=yes",
+        "[Unit] Before=nginx.service haproxy.service",
+        "[Service] ReadWritePaths=-/var/lib/prometheus/node-exporter",
     ]);
     // Only the template's: which namespace it sets, a clear failure when
     // that namespace does not exist, and the refusal of a name that is not
@@ -57,7 +60,7 @@ fn the_template_has_the_hosts_hardening() {
             "$$1 is not a network namespace name: ip netns add NAME makes one, for ",
             "tofurkey@NAME.service\" >&2; exit 1;; esac' sh %i"
         ),
-        "[Service] ExecStart=/usr/sbin/tofurkey $TOFURKEY_OPTIONS",
+        "[Service] ExecStart=/usr/sbin/tofurkey --tfo-only $TOFURKEY_OPTIONS",
     ]);
     let differ = |a: &BTreeSet<String>, b: &BTreeSet<String>| -> BTreeSet<String> {
         a.difference(b).cloned().collect()

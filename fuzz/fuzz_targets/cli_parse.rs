@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(tofurkey::error::Error::from(e).exit_code(), 2);
         }
         Ok(Command::Run(o) | Command::Check(o)) => valid(&o),
-        Ok(Command::PrintTimer(i)) => interval_ok(i.secs()),
+        Ok(Command::PrintTimer(i, _)) => interval_ok(i.secs()),
         Ok(Command::Help | Command::Version) => {}
     }
     // No hidden state: the same arguments give the same answer.

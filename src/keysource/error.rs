@@ -113,6 +113,15 @@ pub enum KeyError {
         /// Why it cannot be used.
         why: io::Error,
     },
+    /// A run outside the service, given no key, where the service's key
+    /// is one only systemd can read (encrypted), or where whether it has
+    /// one cannot be told: judging another key would mislead.
+    ServiceKey {
+        /// The credential that cannot be read.
+        path: PathBuf,
+        /// Encrypted (`None`), or why it cannot be looked at.
+        why: Option<io::Error>,
+    },
     /// A new autokey could not be made or stored.
     Autokey {
         /// Which file.
@@ -215,6 +224,20 @@ impl fmt::Display for KeyError {
                 path.display(),
                 os_error(why)
             ),
+            KeyError::ServiceKey { path, why: None } => write!(
+                f,
+                "the service's main key {} is encrypted: only systemd can read it",
+                path.display()
+            ),
+            KeyError::ServiceKey {
+                path,
+                why: Some(why),
+            } => write!(
+                f,
+                "cannot tell whether the service's main key {} exists: {}",
+                path.display(),
+                os_error(why)
+            ),
             KeyError::Autokey { path, step, why } => write!(
                 f,
                 "cannot create autokey {} ({step}): {}",
@@ -271,6 +294,11 @@ impl KeyError {
             KeyError::CredentialsDir { .. } => {
                 "fix the unit's credentials, or unset the variable for a manual run"
             }
+            KeyError::ServiceKey { why: None, .. } => {
+                "run it the service's way: sudo systemd-run --pipe --wait -p \
+                 LoadCredentialEncrypted=tofurkey.key tofurkey --check (or give -k PATH)"
+            }
+            KeyError::ServiceKey { .. } => "run as root, or give -k PATH or -a PATH",
             KeyError::Autokey { .. } => {
                 "make its directory exist and be writable, or use -a PATH or -k PATH"
             }

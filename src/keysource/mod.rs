@@ -58,6 +58,35 @@ const ANY_OTHERS: u32 = 0o077;
 // Writable or readable by others are both kinds of "any group or other".
 const _: () = assert!((WRITABLE_BY_OTHERS | READABLE_BY_OTHERS) & !ANY_OTHERS == 0);
 
+/// Where `LoadCredential=tofurkey.key` finds the service's key, in
+/// systemd's order, for a run outside the service given no key.
+pub const CREDSTORES: [&str; 3] = ["/etc/credstore", "/run/credstore", "/usr/lib/credstore"];
+/// The encrypted key tofurkey-generator makes the service load.
+pub const ENCRYPTED_CREDENTIAL: &str = "/etc/credstore.encrypted/tofurkey.key";
+
+/// The key a run outside the service takes when given none: the one the
+/// service uses, so that a manual run or `--check` agrees with it. The
+/// credential systemd would load (the plain file in the first credstore
+/// that has one; an encrypted one only systemd can read, an error), else
+/// the default autokey, as the service.
+fn service_key() -> Result<Source, KeyError> {
+    let encrypted = Path::new(ENCRYPTED_CREDENTIAL);
+    let candidates = std::iter::once(encrypted.to_path_buf())
+        .chain(CREDSTORES.iter().map(|dir| Path::new(dir).join(CREDENTIAL)));
+    for path in candidates {
+        match fs::symlink_metadata(&path) {
+            Ok(_) if path == encrypted => {
+                return Err(KeyError::ServiceKey { path, why: None });
+            }
+            Ok(_) => return Ok(Source::File(path)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            // Not root, say: whether it is there cannot be told.
+            Err(e) => return Err(KeyError::ServiceKey { path, why: Some(e) }),
+        }
+    }
+    Ok(Source::Autokey(DEFAULT_AUTOKEY.into()))
+}
+
 /// A resolved main key source.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
@@ -85,7 +114,7 @@ impl Source {
             (KeySpec::File(p), _) => return Ok(Source::File(p.clone())),
             (KeySpec::Stdin, _) => return Ok(Source::Stdin),
             (KeySpec::Autokey(p), _) => return Ok(Source::Autokey(p.clone())),
-            (KeySpec::Default, None) => return Ok(Source::Autokey(DEFAULT_AUTOKEY.into())),
+            (KeySpec::Default, None) => return service_key(),
             (KeySpec::Default, Some(dir)) => PathBuf::from(dir),
         };
         let unusable = |why| KeyError::CredentialsDir {

@@ -19,6 +19,8 @@ pub struct Checked<'a> {
     pub main_id: String,
     /// Where the main key came from (its label).
     pub source: String,
+    /// The settings file the options came from, if they did.
+    pub settings: Option<&'a Path>,
     /// Each ticket output's name and verdict.
     pub tickets: Vec<(String, TicketVerdict)>,
 }
@@ -44,6 +46,11 @@ pub fn check_line(result: Result<Checked, (u8, String)>) -> (u8, String) {
                 c.main_id,
                 c.source
             );
+            if let Some(file) = c.settings {
+                // Inside the parenthesis: which settings were compared against.
+                line.pop();
+                line.push_str(&format!(", settings {})", file.display()));
+            }
             let mut code = c.verdict.exit_code();
             for (output, verdict) in &c.tickets {
                 line.push_str(&format!("; {output}: {}", verdict.summary()));
@@ -95,6 +102,7 @@ mod tests {
             main_id: "7ad202034d831e12".into(),
             source: "key file /k".into(),
             tickets: vec![],
+            settings: None,
         };
         let with_tickets = |tickets| Checked {
             verdict: Verdict::InSync,
@@ -103,6 +111,7 @@ mod tests {
             main_id: "7ad202034d831e12".into(),
             source: "key file /k".into(),
             tickets,
+            settings: Some(Path::new("/etc/default/tofurkey")),
         };
         let (code, line) = check_line(Ok(with_tickets(vec![
             ("nginx tickets /n".into(), TicketVerdict::InSync),
@@ -111,8 +120,8 @@ mod tests {
         assert_eq!(code, 1);
         assert!(line.starts_with("WARNING: the target holds the expected key pair (/t,"));
         assert!(line.ends_with(
-            "key file /k); nginx tickets /n: OK; HAProxy tickets /h: WARNING (the previous \
-             interval's keys: a rotation was missed)"
+            "key file /k, settings /etc/default/tofurkey); nginx tickets /n: OK; HAProxy \
+             tickets /h: WARNING (the previous interval's keys: a rotation was missed)"
         ));
         let (code, line) = check_line(Ok(with_tickets(vec![(
             "nginx tickets /n".into(),

@@ -18,7 +18,7 @@ use crate::keysource::{self, Purpose, Source};
 use crate::log::{self, Log};
 use crate::metrics::{self, Metrics};
 use crate::notify;
-use crate::options::Options;
+use crate::options::{Options, Settings};
 use crate::outputs::TicketOutputs;
 use crate::procfs::Target;
 use crate::promfile;
@@ -292,6 +292,10 @@ fn check_keys(options: &Options) -> Result<Checked<'_>, Error> {
         counters,
         main_id: loaded.key.fingerprint(),
         source: source.label(),
+        settings: match &options.settings {
+            Settings::File(path) => Some(path),
+            Settings::CommandLine | Settings::Unnamed => None,
+        },
     })
 }
 

@@ -49,21 +49,43 @@ class MakeInstall(unittest.TestCase):
         self.assertEqual(sorted(only_host), sorted([
             "Description=Set TCP Fast Open keys from the main key and the clock",
             "ExecStart=/usr/sbin/tofurkey $TOFURKEY_OPTIONS $TOFURKEY_METRICS",
-            "RuntimeDirectory=tofurkey", "RuntimeDirectoryMode=0700", "RuntimeDirectoryPreserve=yes"]))
+            "RuntimeDirectory=tofurkey", "RuntimeDirectoryMode=0700", "RuntimeDirectoryPreserve=yes",
+            "Before=nginx.service haproxy.service",
+            "ReadWritePaths=-/var/lib/prometheus/node-exporter"]))
         self.assertEqual(sorted(only_template), sorted([
             "Description=Set TCP Fast Open keys in network namespace %i (/run/netns/%i)",
             "AssertPathExists=/run/netns/%i", "NetworkNamespacePath=/run/netns/%i",
             "ExecStartPre=/bin/sh -c 'case \"$$1\" in \"\"|.|..|*/*) echo \"refused: $$1 is not a "
             "network namespace name: ip netns add NAME makes one, for tofurkey@NAME.service\" >&2; "
             "exit 1;; esac' sh %i",
-            "ExecStart=/usr/sbin/tofurkey $TOFURKEY_OPTIONS"]))
+            "ExecStart=/usr/sbin/tofurkey --tfo-only $TOFURKEY_OPTIONS"]))
         with tempfile.TemporaryDirectory() as dest:
             r = make(REPO, "install", "DESTDIR=" + dest, "prefix=/usr/local",
                      "unitdir=/usr/local/lib/systemd/system")
             self.assertEqual(r.returncode, 0, r.stderr)
             with open(dest + "/usr/local/lib/systemd/system/tofurkey@.service") as f:
-                self.assertIn("\nExecStart=/usr/local/sbin/tofurkey $TOFURKEY_OPTIONS\n", f.read())
+                self.assertIn("\nExecStart=/usr/local/sbin/tofurkey --tfo-only $TOFURKEY_OPTIONS\n",
+                              f.read())
             self.assertTrue(os.path.exists(dest + "/usr/local/lib/systemd/system/tofurkey@.timer"))
+
+    def test_the_settings_file_is_installed_once_and_the_generator_finds_tofurkey(self):
+        with tempfile.TemporaryDirectory() as dest:
+            args = ["install", "DESTDIR=" + dest, "prefix=/usr/local",
+                    "generatordir=/usr/local/lib/systemd/system-generators"]
+            self.assertEqual(make(REPO, *args).returncode, 0)
+            settings = dest + "/etc/default/tofurkey"
+            with open(settings) as f, open(os.path.join(REPO, "etc/default-tofurkey")) as shipped:
+                self.assertEqual(f.read(), shipped.read())
+            with open(dest + "/usr/local/lib/systemd/system-generators/tofurkey-generator") as f:
+                generator = f.read()
+            self.assertIn("/usr/local/sbin/tofurkey --print-timer", generator)
+            self.assertNotIn("/usr/sbin/tofurkey", generator)
+            # The admin's edit survives a second install.
+            with open(settings, "a") as f:
+                f.write("INTERVAL=3600\n")
+            self.assertEqual(make(REPO, *args).returncode, 0)
+            with open(settings) as f:
+                self.assertTrue(f.read().endswith("INTERVAL=3600\n"))
 
     def test_nothing_built_says_run_make_first(self):
         with tempfile.TemporaryDirectory() as tmp:
