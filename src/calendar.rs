@@ -103,14 +103,15 @@ pub fn calendar_events(interval: Interval) -> Result<Vec<String>, Unexpressible>
 pub fn timer_dropin(interval: Interval) -> Result<String, Unexpressible> {
     let (i, h) = (interval.secs(), interval.half());
     let mut text = format!(
-        "# /etc/systemd/system/tofurkey.timer.d/interval.conf\n\
-         # Made by 'tofurkey --print-timer -i {i}': runs tofurkey {DELAY} s after each\n\
-         # key change (every unix time that is a multiple of {h}, UTC).\n\
-         # tofurkey.service must use the same interval: -i {i}.\n\
-         # Then: systemctl daemon-reload && systemctl restart tofurkey.timer\n\
+        "# tofurkey.timer for an interval of {i} s ('tofurkey --print-timer'; at each\n\
+         # daemon-reload, tofurkey-generator puts it in place for the interval of\n\
+         # /etc/default/tofurkey): runs tofurkey {DELAY} s after each key change (every\n\
+         # unix time that is a multiple of {h}, UTC).\n\
          [Timer]\n\
-         # The empty assignment drops the packaged schedule.\n\
-         OnCalendar=\n"
+         # The empty assignment drops every trigger: the packaged schedule, and the\n\
+         # run at start, put back.\n\
+         OnCalendar=\n\
+         OnActiveSec=0\n"
     );
     for event in calendar_events(interval)? {
         text.push_str(&format!("OnCalendar={event}\n"));
@@ -275,9 +276,12 @@ mod tests {
     #[test]
     fn dropin_text() {
         let text = timer_dropin(Interval::new(86_400).unwrap()).unwrap();
-        assert!(text.starts_with("# /etc/systemd/system/tofurkey.timer.d/interval.conf\n"));
-        assert!(text.contains("--print-timer -i 86400"));
-        assert!(text.ends_with("[Timer]\n# The empty assignment drops the packaged schedule.\nOnCalendar=\nOnCalendar=*-*-* 00,12:00:02 UTC\n"));
+        assert!(text.starts_with("# tofurkey.timer for an interval of 86400 s ("));
+        assert!(text.ends_with(
+            "[Timer]\n# The empty assignment drops every trigger: the packaged schedule, and \
+             the\n# run at start, put back.\nOnCalendar=\nOnActiveSec=0\nOnCalendar=*-*-* \
+             00,12:00:02 UTC\n"
+        ));
         assert!(timer_dropin(Interval::new(22).unwrap()).is_err());
     }
 

@@ -133,12 +133,17 @@ fn dropin_lists_the_events() {
     for secs in [10, 160, 3_600, 86_400, MAX_INTERVAL] {
         let text = timer_dropin(interval(secs)).expect("expressible");
         let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
-        let mut want = vec!["[Timer]".to_string(), "OnCalendar=".to_string()];
+        // The empty assignment drops the run at start too: put back.
+        let mut want = vec![
+            "[Timer]".to_string(),
+            "OnCalendar=".to_string(),
+            "OnActiveSec=0".to_string(),
+        ];
         let events = calendar_events(interval(secs)).expect("expressible");
         want.extend(events.iter().map(|e| format!("OnCalendar={e}")));
         assert_eq!(lines, want);
-        assert!(text.starts_with("# /etc/systemd/system/tofurkey.timer.d/interval.conf\n"));
-        assert!(text.contains(&format!("--print-timer -i {secs}")));
+        let head = format!("# tofurkey.timer for an interval of {secs} s (");
+        assert!(text.starts_with(&head));
     }
 }
 

@@ -32,9 +32,9 @@ TFO_KEY = "/proc/sys/net/ipv4/tcp_fastopen_key"
 AUTOKEY = "/run/tofurkey.autokey"
 CREDSTORE = "/etc/credstore/tofurkey.key"
 CREDSTORE_ENCRYPTED = "/etc/credstore.encrypted/tofurkey.key"
-TIMER_DROPIN = "/etc/systemd/system/tofurkey.timer.d/interval.conf"
 SERVICE_DROPIN_DIR = "/etc/systemd/system/tofurkey.service.d"
 UNIT_STARTING = "7d4958e842da4a758f6c1cdc7b36dcc5"  # systemd's "Starting UNIT"
+SETTINGS = "/etc/default/tofurkey"
 
 
 def _journal_vocabulary():
@@ -247,6 +247,7 @@ def reset(remove_autokey=False):
     box.run("systemctl", "stop", TIMER)
     box.sh('rm -rf "$1" /etc/systemd/system/tofurkey.timer.d /etc/credstore /etc/credstore.encrypted',
            SERVICE_DROPIN_DIR)
+    box.run("cp", "/run/host-x" + SETTINGS, SETTINGS)    # as the package ships it
     if remove_autokey:
         box.run("rm", "-f", AUTOKEY)
     _expected.clear()
@@ -301,13 +302,12 @@ class Units(unittest.TestCase):
         usec = int(m.group(1)) * {"us": 1, "ms": 10**3, "s": 10**6}[m.group(2)]
         self.assertLessEqual(usec, 10**6, "AccuracySec= may make a tick over 1 s late")
 
-    def test_c_interval_10_drop_ins(self):
+    def test_c_interval_10_from_the_settings_file(self):
+        # The README's commands: one line of the settings file, the timer
+        # following it (the generator), the check OK with no options.
         reset()
-        timer_dropin = box.run("tofurkey", "--print-timer", "-i", "10").stdout
-        box.write(TIMER_DROPIN, timer_dropin.encode(), mode="0644")
-        box.write(SERVICE_DROPIN_DIR + "/interval.conf",
-                  b"[Service]\nExecStart=\nExecStart=/usr/sbin/tofurkey -i 10\n", mode="0644")
-        box.run("systemctl", "daemon-reload")
+        line = short_interval()
+        self.assertRegex(line, r"^OK: .*interval 10,.*settings /etc/default/tofurkey\)$")
         since = time.time()
         restart_timer()
         samples = []                  # (unix time, keys in place, time read)
@@ -362,11 +362,22 @@ class Units(unittest.TestCase):
         keys = assert_keys_from(self, path, t0, t1)
         self.assertNotIn(keys, {expected_keys(AUTOKEY, t) for t in (t0, t1)})
 
+    def manual_check(self):
+        """`tofurkey --check` as an admin types it: no options."""
+        r = box.run("tofurkey", "--check", check=False)
+        return r.returncode, r.stdout.strip()
+
     def test_d_credstore_plain_and_encrypted(self):
         reset()
         box.write(CREDSTORE, os.urandom(32))
         remember_main_key(CREDSTORE)
         self.cluster_key(CREDSTORE)
+        # By hand, with no options, the check judges the service's key, not
+        # the autokey an earlier run left in /run (which would be CRITICAL).
+        self.assertTrue(box.run("test", "-e", AUTOKEY, check=False).returncode == 0)
+        code, line = self.manual_check()
+        self.assertEqual(code, 0, line)
+        self.assertTrue(line.endswith(", key file %s)" % CREDSTORE), line)
 
         reset()
         box.write("/root/main.key", os.urandom(32))
@@ -378,6 +389,17 @@ class Units(unittest.TestCase):
         # reload (or boot) and makes the unit load it encrypted.
         box.run("systemctl", "daemon-reload")
         self.cluster_key("/root/main.key")
+        # By hand, the encrypted key cannot be read: UNKNOWN, and the fix
+        # the line gives (the service's way) says OK.
+        code, line = self.manual_check()
+        self.assertEqual(code, 3, line)
+        m = re.fullmatch(r"UNKNOWN: the service's main key %s is encrypted: only systemd can read "
+                         r"it: run it the service's way: sudo (systemd-run .* tofurkey --check) "
+                         r"\(or give -k PATH\)" % re.escape(CREDSTORE_ENCRYPTED), line)
+        self.assertTrue(m, line)
+        r = box.run(*shlex.split(m.group(1)), check=False)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertTrue(r.stdout.startswith("OK: "), r.stdout)
 
         # Both stores hold a key: the encrypted one wins, nothing fails.
         box.write(CREDSTORE, os.urandom(32))
@@ -491,15 +513,14 @@ class Units(unittest.TestCase):
         self.assertTrue(entries[0]["MESSAGE"].startswith("OK:"), entries[0])
         self.assertEqual(entries[0]["TOFURKEY_CHECK_EXIT"], "0")
 
-    def test_h3_metrics_drop_in(self):
+    def test_h3_metrics_from_the_readme(self):
         reset()
-        path, text = next(f for f in readme_files() if f[0].endswith("/metrics.conf"))
-        box.write(path, text.encode(), mode="0644")
-        prom = re.search(r"--metrics (\S+)\"", text).group(1)
-        box.run("mkdir", "-p", os.path.dirname(prom))
-        box.run("systemctl", "daemon-reload")
-        code, p, t0, _ = start_unit()
-        self.assertEqual((code, p["Result"]), (0, "success"))
+        block = readme_block("### Prometheus")
+        prom = re.search(r"METRICS=(\S+)", block).group(1)
+        box.run("mkdir", "-p", os.path.dirname(prom))    # node_exporter's package makes it
+        follow(block)
+        p = unit_props("Result", "InvocationID", "ExecMainStatus", "ExecMainPID")
+        self.assertEqual(p["Result"], "success")
         self.assertEqual(box.run("stat", "-c", "%a", prom).stdout.strip(), "644")
         metrics = box.read(prom)
         entry = [e for e in run_entries(p, MSG["keys_set"]) if e.get("MESSAGE_ID") == MSG["keys_set"]][-1]
@@ -531,19 +552,14 @@ class Units(unittest.TestCase):
             box.run("ip", "netns", "add", ns)
         try:
             in_ns = lambda ns: box.run("ip", "netns", "exec", ns, "cat", TFO_KEY).stdout.strip()
-            code, p, t0, t1 = start_unit()
-            self.assertEqual(code, 0)
-            host = container_key()
-            # Both instances at the short interval, as the README's
-            # "Another interval" has it for the template too.
-            box.write("/etc/systemd/system/tofurkey@.timer.d/interval.conf",
-                      box.run("tofurkey", "--print-timer", "-i", "10").stdout.encode(), mode="0644")
-            box.write("/etc/systemd/system/tofurkey@.service.d/interval.conf",
-                      b"[Service]\nExecStart=\nExecStart=/usr/sbin/tofurkey -i 10 $TOFURKEY_OPTIONS\n",
-                      mode="0644")
-            box.run("systemctl", "daemon-reload")
+            # The host at the short interval, set once in the settings file
+            # as the README says: the instances take it too, timer and run.
+            short_interval()
             since = time.time()
-            box.run("systemctl", "enable", "--now", "tofurkey@blue.timer", "tofurkey@green.timer")
+            block = readme_block("### Network namespaces")
+            self.assertIn("tofurkey@NAME.timer", block)
+            for ns in ("blue", "green"):
+                follow(block.replace("NAME", ns))
             # A namespace that does not exist fails its instance, clearly.
             r = box.run("systemctl", "start", "tofurkey@nosuch.service", check=False)
             self.assertNotEqual(r.returncode, 0)
@@ -567,9 +583,17 @@ class Units(unittest.TestCase):
                     want = {expected_keys(AUTOKEY, t + d, 10) for d in (-2, -1, 0, 1)}
                     self.assertIn(key, want, "%s at %.1f" % (ns, t))
                 self.assertEqual(unit_props("Result", unit="tofurkey@%s.service" % ns)["Result"], "success")
-            # The same keys as the host's unit for the same moment and interval.
-            self.assertEqual(in_ns("blue"), in_ns("green"))
-            self.assertEqual(expected_keys(AUTOKEY, t0), host)
+            # The same keys as the host's: its unit's run, at the same interval.
+            code, p, t0, t1 = start_unit()
+            self.assertEqual(code, 0)
+            host = container_key()
+            self.assertIn(host, {expected_keys(AUTOKEY, t, 10) for t in (t0, t1)})
+            # Read a moment apart, they may straddle a rotation: read again.
+            for _ in range(3):
+                if in_ns("blue") == in_ns("green"):
+                    break
+            else:
+                self.fail("blue and green hold different keys")
         finally:
             box.sh("systemctl disable --now tofurkey@blue.timer tofurkey@green.timer; "
                    "rm -rf /etc/systemd/system/tofurkey@.timer.d /etc/systemd/system/tofurkey@.service.d; "
@@ -646,12 +670,47 @@ class Units(unittest.TestCase):
             shutil.rmtree(wants)
         self.assertEqual(errors, [])
 
-def readme_files():
-    """The files the README's setup writes ('sudo tee PATH <<END'), in
-    order: the tests configure what the README says, word for word."""
+def readme_block(heading):
+    """The first ```sh block after the README's heading line `heading`:
+    the commands an admin pastes, word for word."""
     with open("README.md") as f:
         text = f.read()
-    return re.findall(r"sudo tee (\S+) >/dev/null <<'END'\n(.*?\n)END\n", text, re.S)
+    start = text.index("\n" + heading + "\n")
+    m = re.compile(r"```sh\n(.*?)```\n", re.S).search(text, start)
+    assert m, "no sh block under " + heading
+    return m.group(1)
+
+
+def follow(block):
+    """Runs README commands in the container, as root ('sudo' is a no-op
+    there), one after the other, failing at the first that fails. A block
+    that ends with 'sudo tofurkey --check' must end OK: its line returned."""
+    body, _, last = block.rstrip("\n").rpartition("\n")
+    check = last == "sudo tofurkey --check"
+    r = box.sh("set -e\nsudo() { \"$@\"; }\n" + (body if check else block), check=False)
+    assert r.returncode == 0, "README commands failed (%d):\n%s\n%s%s" % (
+        r.returncode, block, r.stdout, r.stderr)
+    return manual_check_ok() if check else r.stdout
+
+
+def manual_check_ok():
+    """`tofurkey --check` as typed, no options: OK, or at first a WARNING
+    if a half-interval boundary passed since the run (the previous pair, by
+    design, until the timer's run 2 s after it): then once more after a
+    run. Returns the OK line."""
+    r = box.run("tofurkey", "--check", check=False)
+    if r.returncode == 1:
+        box.run("systemctl", "start", UNIT)
+        r = box.run("tofurkey", "--check", check=False)
+    assert r.returncode == 0 and r.stdout.startswith("OK: "), r.stdout + r.stderr
+    return r.stdout.strip()
+
+
+def short_interval():
+    """The README's "Another interval", with the tests' 10 s."""
+    block = readme_block("### Another interval")
+    assert "INTERVAL=3600" in block, block
+    return follow(block.replace("INTERVAL=3600", "INTERVAL=10"))
 
 
 def ticket_name(port, out="/root/session.pem"):
@@ -684,13 +743,16 @@ def unit_starts(unit, since):
     return len(journal("UNIT=" + unit, "MESSAGE_ID=" + UNIT_STARTING, "--since=@%d" % int(since)))
 
 
-TICKETS_DROPIN = SERVICE_DROPIN_DIR + "/tickets.conf"
 # How long a server may take to use a new set once tofurkey has written it:
 # nginx reloads through the path unit; HAProxy gets the push in the run.
 # Both take well under a second; 3 s leaves a loaded machine room.
 RELOADED = 3
-# The test's own interval: 10 s, keeping the README's options.
-SHORT_INTERVAL = b"[Service]\nExecStart=\nExecStart=/usr/sbin/tofurkey -i 10 $TOFURKEY_OPTIONS $TOFURKEY_METRICS\n"
+
+
+def make_certificate():
+    """A self-signed certificate and key for the test servers, in /root."""
+    box.sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout /root/t.key -out /root/t.crt "
+           "-days 2 -subj /CN=localhost 2>/dev/null && cat /root/t.crt /root/t.key > /root/t.pem")
 
 
 class Tickets(unittest.TestCase):
@@ -701,11 +763,8 @@ class Tickets(unittest.TestCase):
         reset()
         box.write(CREDSTORE, os.urandom(32))
         remember_main_key(CREDSTORE)
-        box.write(TIMER_DROPIN, box.run("tofurkey", "--print-timer", "-i", "10").stdout.encode(),
-                  mode="0644")
-        box.write(SERVICE_DROPIN_DIR + "/60-interval.conf", SHORT_INTERVAL, mode="0644")
-        box.sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout /root/t.key -out /root/t.crt "
-               "-days 2 -subj /CN=localhost 2>/dev/null && cat /root/t.crt /root/t.key > /root/t.pem")
+        short_interval()
+        make_certificate()
 
     def tearDown(self):
         box.sh("set +e; systemctl disable --now tofurkey-nginx-reload.path; "
@@ -717,27 +776,28 @@ class Tickets(unittest.TestCase):
                check=False)
         reset()
 
-    def setup_from_readme(self, index):
-        path, text = readme_files()[index]
-        self.assertEqual(path, TICKETS_DROPIN)
-        box.write(path, text.encode(), mode="0644")
-        return readme_files()
-
     def setup_nginx(self):
         """The README's nginx setup, a TLS server on 127.0.0.1:8443 that uses
-        it, and the reload path unit on; the keys set once."""
-        files = self.setup_from_readme(0)
-        box.run("systemctl", "add-wants", "nginx.service", UNIT)
-        box.run("systemctl", "daemon-reload")
-        code, p, _, _ = start_unit()
-        self.assertEqual((code, p["Result"]), (0, "success"))
-        conf_path, conf = files[1]
-        box.write(conf_path, conf.encode(), mode="0644")
+        it; the keys set, the reload path unit on, the check OK."""
         box.write("/etc/nginx/conf.d/test.conf", b"server { listen 127.0.0.1:8443 ssl; "
                   b"ssl_certificate /root/t.crt; ssl_certificate_key /root/t.key; return 200; }\n",
                   mode="0644")
-        reload("nginx")
-        box.run("systemctl", "enable", "--now", "tofurkey-nginx-reload.path")
+        follow(readme_block("#### nginx"))
+
+    def setup_haproxy(self):
+        """The README's HAProxy setup, in its order: the file, then
+        HAProxy's configuration (the README's frontend, on :443), then the
+        push; the check OK."""
+        block = readme_block("#### HAProxy")
+        before, sep, after = block.partition("# In /etc/haproxy/haproxy.cfg")
+        self.assertTrue(sep, block)
+        box.sh("cp /etc/haproxy/haproxy.cfg /root/haproxy.cfg.orig && cp /root/t.pem /etc/haproxy/site.pem")
+        follow(before)
+        with open("README.md") as f:
+            m = re.search(r"```\n(frontend tls\n.*?)```", f.read(), re.S)
+        self.assertTrue(m, "no HAProxy frontend in the README")
+        box.sh('printf "\n%s" "$1" >> /etc/haproxy/haproxy.cfg', m.group(1))
+        follow(after.split("\n", 1)[1])
 
     def security(self):
         out = box.run("systemd-analyze", "security", "--no-pager", UNIT).stdout
@@ -745,7 +805,8 @@ class Tickets(unittest.TestCase):
         self.assertTrue(m, out)
         self.assertLessEqual(float(m.group(1)), 2.0, out)
         rw = unit_props("ReadWritePaths")["ReadWritePaths"].split()
-        self.assertEqual(rw, ["-/proc/sys/net/ipv4/tcp_fastopen_key"], "writes more than the README says")
+        self.assertEqual(rw, ["/run", "-/proc/sys/net/ipv4/tcp_fastopen_key",
+                              "-/var/lib/prometheus/node-exporter"], "writes more than the unit says")
 
     def test_nginx_rotates_and_reloads(self):
         self.setup_nginx()
@@ -823,30 +884,20 @@ class Tickets(unittest.TestCase):
         self.assertIn(ticket_name(8443), (current, box.read("/run/tofurkey/current.key", binary=True)[:16]))
 
     def test_haproxy_push_under_its_debian_unit(self):
-        files = self.setup_from_readme(2)
-        box.sh("cp /etc/haproxy/haproxy.cfg /root/haproxy.cfg.orig && "
-               "sed -i 's/ no-tls-tickets//' /etc/haproxy/haproxy.cfg && cp /root/t.pem /etc/haproxy/site.pem")
-        with open("README.md") as f:
-            m = re.search(r"```\n(frontend tls\n.*?)```", f.read(), re.S)
-        self.assertTrue(m, "no HAProxy frontend in the README")
-        box.sh('printf "\n%s" "$1" >> /etc/haproxy/haproxy.cfg', m.group(1))
-        box.run("systemctl", "add-wants", "haproxy.service", UNIT)
-        box.run("systemctl", "daemon-reload")
-        code, p, _, _ = start_unit()      # HAProxy runs, but without the file: the push fails
+        self.setup_haproxy()
         self.assertEqual(box.run("test", "-s", "/run/tofurkey/haproxy.keys", check=False).returncode, 0)
         self.security()
         reload("haproxy")
         master = unit_props("MainPID", unit="haproxy.service")["MainPID"]
         since = time.time()
         restart_timer()
-        options = shlex.split(re.search(r'Environment="TOFURKEY_OPTIONS=(.*)"', files[2][1]).group(1))
         seen, checks = [], []
         while time.time() < since + 25 or (len(seen) < 4 and time.time() < since + ROTATIONS_DEADLINE):
             name = ticket_name(443)
             lines = box.read("/run/tofurkey/haproxy.keys").split()
             current = base64.b64decode(lines[1])[:16]
             t_check = time.time()
-            r = box.run("tofurkey", "--check", "-k", CREDSTORE, "-i", "10", *options, check=False)
+            r = box.run("tofurkey", "--check", check=False)     # the service's settings
             checks.append((r.returncode, t_check, time.time(), r.stdout.split(";")[-1].strip()))
             if not seen or seen[-1][0] != current:
                 seen.append((current, time.time()))
@@ -879,9 +930,45 @@ class Tickets(unittest.TestCase):
         self.assertTrue(any("already in sync" in c for c in pushed), pushed)
         # A reload: the new worker reads the file, and holds the set too.
         reload("haproxy")
-        r = box.run("tofurkey", "--check", "-k", CREDSTORE, "-i", "10", *options, check=False)
+        r = box.run("tofurkey", "--check", check=False)
         self.assertIn(r.returncode, (0, 1), r.stdout)
         self.assertNotEqual(unit_props("MainPID", unit="haproxy.service")["MainPID"], "0")
+
+
+class Composed(unittest.TestCase):
+    """The README's setups followed one after the other on one host, at
+    the default interval: nginx, then HAProxy, then metrics. Each section
+    adds its line to the settings file; none undoes another's."""
+
+    def tearDown(self):
+        Tickets.tearDown(self)
+
+    def test_nginx_haproxy_and_metrics(self):
+        reset()
+        box.write(CREDSTORE, os.urandom(32))
+        remember_main_key(CREDSTORE)
+        make_certificate()
+        Tickets.setup_nginx(self)
+        Tickets.setup_haproxy(self)
+        block = readme_block("### Prometheus")
+        prom = re.search(r"METRICS=(\S+)", block).group(1)
+        box.run("mkdir", "-p", os.path.dirname(prom))
+        line = follow(block)
+        # One check, every output: the target, nginx's files, HAProxy's
+        # file and the running HAProxy, with the service's settings and key.
+        for part in ("key file " + CREDSTORE, "settings " + SETTINGS, "nginx tickets /run/tofurkey: OK",
+                     "HAProxy tickets /run/tofurkey/haproxy.keys: OK",
+                     "running HAProxy (/run/haproxy/admin.sock, /run/tofurkey/haproxy.keys): OK"):
+            self.assertIn(part, line)
+        self.assertEqual(unit_props("Result")["Result"], "success")
+        metrics = box.read(prom)
+        self.assertIn("\ntofurkey_last_run_success 1\n", metrics)
+        self.assertIn("tofurkey_tickets_info{", metrics)
+        settings = box.read(SETTINGS)
+        for setting in ("NGINX_TICKETS=", "HAPROXY_TICKETS=", "HAPROXY_SOCKET=", "METRICS="):
+            self.assertEqual(settings.count("\n" + setting), 1, settings)
+        Tickets.security(self)
+        box.run("rm", "-rf", os.path.dirname(prom))
 
 
 def fake_1_3_4_deb(dest):
