@@ -44,8 +44,13 @@ class Deb(unittest.TestCase):
                      "/usr/lib/systemd/catalog/tofurkey.catalog",
                      "/usr/share/man/man8/tofurkey.8.gz",
                      "/usr/share/doc/tofurkey/copyright",
-                     "/usr/share/doc/tofurkey/changelog.Debian.gz"):
+                     "/usr/share/doc/tofurkey/changelog.Debian.gz",
+                     "/etc/default/tofurkey"):
             self.assertIn(want, files)
+        # The settings file is the admin's: a conffile, kept on upgrades.
+        conffiles = run("sh", "-c", 'dpkg-deb --ctrl-tarfile "$1" | tar -xOf - ./conffiles',
+                        "sh", the_deb()).stdout.split()
+        self.assertEqual(conffiles, ["/etc/default/tofurkey"])
         # The unit runs the binary where the package puts it.
         unit = run("sh", "-c", 'dpkg-deb --fsys-tarfile "$1" | tar -xOf - ./lib/systemd/system/tofurkey.service',
                    "sh", the_deb()).stdout
