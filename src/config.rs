@@ -104,7 +104,7 @@ impl fmt::Display for SettingsError {
                     LineError::NotASetting => f.write_str("not NAME=value"),
                     LineError::Unknown(name) => write!(f, "no setting is named {name}"),
                     LineError::Quoting => {
-                        f.write_str("a quote, '\\' or '$' inside a value is not read here")
+                        f.write_str("a quote, a backslash or '$' inside a value is not read here")
                     }
                 }
             }
