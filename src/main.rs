@@ -24,8 +24,8 @@ fn main() -> ExitCode {
         Ok(command) => execute(command),
         Err(e) => {
             let e = Error::from(e);
+            // One line: the options are in --help, not repeated here.
             log::stderr_line(&format!("error: {}", log::escape(&e.to_string())));
-            log::stderr_line(USAGE);
             match asks_check {
                 // Monitoring reads stdout and the exit code.
                 true => {

@@ -218,14 +218,16 @@ fn usage_errors_exit_2() {
     let target = d.target();
     let (k, t) = (key.to_str().unwrap(), target.to_str().unwrap());
     // One case of each kind: cli.rs's unit tests hold the full tables;
-    // this is how the process answers them.
+    // this is how the process answers them: one line, ending in a pointer
+    // to --help (`refused`), never the whole usage text.
     for (extra, want) in [
         (&["-i", "abc"][..], "not a whole number"),
         (&["-i", "86401"], "interval 86401 is invalid"),
         (&["-T", "999999"], "outside"),
         (&["-a", "/tmp/x"], "exclude each other"),
         (&["stray"], "unexpected argument 'stray'"),
-        (&["--nope"], "--nope"),
+        (&["--nope"], "invalid option '--nope'"),
+        (&["-x"], "invalid option '-x'"),
         (&["-k", ""], "empty path"),
     ] {
         let mut args = vec!["-k", k, "-P", t];
