@@ -85,9 +85,26 @@ fn bad_credentials() {
         bounded(&mut c)
     };
     // A short credential fails loudly; it never falls back to an autokey.
-    refused(&with_cred(&[7; 31]), 1, "credential", &target);
-    refused(&with_cred(&[7; 31]), 1, "holds 31 bytes", &target);
+    // It is named by the admin's file, not by systemd's copy (which a fix
+    // would not reach), and the fix is the cluster's key, not a new one.
+    let short = with_cred(&[7; 31]);
+    refused(
+        &short,
+        1,
+        "error: credential tofurkey.key (from /etc/credstore/tofurkey.key or \
+         /etc/credstore.encrypted/tofurkey.key) holds 31 bytes, needs at least 32: put the \
+         cluster's main key there, the same 32 bytes as on its other hosts (a new key would \
+         match none of them)",
+        &target,
+    );
+    assert!(!stderr(&short).contains(creds.to_str().unwrap()));
     refused(&with_cred(b""), 1, "holds 0 bytes", &target);
+    refused(
+        &with_cred(&[0; 32]),
+        1,
+        "tofurkey.key) is 32 zero bytes",
+        &target,
+    );
 
     // Unreadable: root-only file, run as nobody.
     fs::write(creds.join("tofurkey.key"), [7; 32]).unwrap();

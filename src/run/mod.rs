@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::fileio;
 use crate::hygiene::{self, SignalGuard};
 use crate::keys;
-use crate::keysource::{self, Purpose, Source};
+use crate::keysource::{self, Loaded, Purpose, Source};
 use crate::log::{self, Log};
 use crate::metrics::{self, Metrics};
 use crate::notify;
@@ -133,7 +133,11 @@ fn set_keys(options: &Options, log: &Log) -> Result<(Option<String>, Metrics), E
     let pair = keys::pair_text(&loaded.key, counters.primary, counters.backup);
     let set = (!outputs.is_empty()).then(|| TicketSet::derive(&loaded.key, schedule));
     let (main_id, created) = (loaded.key.fingerprint(), loaded.created);
-    drop(loaded);
+    // The key's own warnings (a key of text) wait for the signals' release.
+    let Loaded {
+        key, mut warnings, ..
+    } = loaded;
+    drop(key);
     let shown = options
         .show_keys
         .then(|| report::keys_line(counters.now, &pair));
@@ -150,7 +154,7 @@ fn set_keys(options: &Options, log: &Log) -> Result<(Option<String>, Metrics), E
     let keys_id = pair.fingerprint();
     drop(pair);
     let tickets_id = set.as_ref().map(TicketSet::fingerprint);
-    let (mut written, mut warnings) = (Written::default(), Vec::new());
+    let mut written = Written::default();
     if let (Some(set), Some(id), false) = (&set, &tickets_id, options.dry_run) {
         let results = outputs.write(set, id, counters.now.secs(), signals.stop_signals());
         written = results.written;
