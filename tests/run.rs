@@ -413,4 +413,22 @@ fn an_unsynchronized_clock_is_reported_and_the_keys_set() {
         .lines()
         .any(|l| l.starts_with("warning: the system clock is not synchronized"));
     assert_eq!(warned, before, "{}", stderr(&o));
+    // A dry run warns the same, but sets nothing and does not say it did.
+    let o = run(&["-n", "-k", key.to_str().unwrap()]);
+    assert_eq!(
+        kernel_says_unsynced(),
+        before,
+        "the clock's state changed: run it again"
+    );
+    let warning = stderr(&o)
+        .lines()
+        .find(|l| l.starts_with("warning: the system clock is not synchronized"))
+        .map(str::to_string);
+    assert_eq!(warning.is_some(), before, "{}", stderr(&o));
+    if let Some(w) = warning {
+        assert!(
+            w.contains("(a dry run: nothing set)") && !w.contains("keys set anyway"),
+            "{w}"
+        );
+    }
 }
