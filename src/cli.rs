@@ -13,7 +13,7 @@ use crate::fileio::file_name;
 use crate::options::{Command, DEFAULT_TARGET, KeySpec, Options, Settings, Tickets};
 
 /// A command line that cannot be run: what is wrong and how to fix it.
-/// Printed before the usage text; exit 2.
+/// Printed as one line, pointing at `--help` ([`SEE_HELP`]); exit 2.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UsageError(pub String);
 
@@ -23,33 +23,36 @@ impl fmt::Display for UsageError {
     }
 }
 
-impl UsageError {
-    /// What the admin should do about it: each message says what would
-    /// work, and the usage text follows, so nothing more.
-    pub fn fix(&self) -> Option<&'static str> {
-        None
-    }
-}
+/// What follows every usage error, on its line: where the options are.
+pub const SEE_HELP: &str = "see 'tofurkey --help'";
 
-/// The usage text, printed by `--help` and after every usage error.
+/// The usage text, printed by `--help`: every option, grouped by what it
+/// is for. A usage error prints one line instead ([`SEE_HELP`]).
 pub const USAGE: &str = "\
-Usage: tofurkey [-vnoV] [-i SECONDS] [-k PATH | -a PATH] [-P PATH] [-T UNIXTIME] [TICKETS]
+Usage: tofurkey [-vnoV] [-i SECONDS] [-k PATH | -a PATH] [-P PATH] [-T UNIXTIME]
+                [--metrics PATH] [TICKETS] [--tfo-only]
        tofurkey --check [-i SECONDS] [-k PATH | -a PATH] [-P PATH] [-T UNIXTIME] [TICKETS]
        tofurkey --print-timer [-i SECONDS]
+       tofurkey --help | --version
 Sets cluster-synchronized TCP Fast Open keys, derived from a main key and the clock.
+A command line with none of -k, -a, -i, -P, --metrics and TICKETS takes them from
+/etc/default/tofurkey, as tofurkey.service does.
+Main key (the same on every host of a cluster):
   -k, --key PATH       main key file (at least 32 bytes; the first 32 are used);
                        '-' or /dev/stdin: read it from standard input
   -a, --autokey PATH   local random key, made if missing (default /run/tofurkey.autokey);
-                       no sync across hosts. Without -k or -a, the systemd credential
-                       'tofurkey.key' is used when present, else the default autokey.
+                       no sync across hosts. Without -k or -a: the systemd credential
+                       'tofurkey.key' when present, else the service's
+                       (/etc/credstore/tofurkey.key), else the default autokey.
+Keys:
   -i, --interval SECS  rotation interval, even, 10..604800 (default 86400)
-  -v, --verbose        say more
-  -n, --dry-run        compute everything, write nothing to the target
-  -o                   one shot: accepted for 1.3.4 compatibility (always one shot)
-  -V                   verbose, and print the keys (testing only: leaks secrets!)
   -P, --procfs PATH    write here instead of /proc/sys/net/ipv4/tcp_fastopen_key
   -T, --time UNIXTIME  pretend the time is UNIXTIME (testing)
-      --check          compare the target with the expected keys; write nothing
+Run:
+  -v, --verbose        say more
+  -n, --dry-run        compute everything, write no key and no metrics
+  -o                   one shot: accepted for 1.3.4 compatibility (always one shot)
+  -V                   verbose, and print the keys (testing only: leaks secrets!)
       --metrics PATH   write a Prometheus text file (node_exporter's textfile collector)
       --tfo-only       the TCP Fast Open key alone, whatever the settings file says
 TICKETS: TLS session-ticket keys from the same main key and interval, on tmpfs:
@@ -57,7 +60,9 @@ TICKETS: TLS session-ticket keys from the same main key and interval, on tmpfs:
       --haproxy-tickets FILE  FILE of base64 keys for HAProxy's tls-ticket-keys
       --haproxy-socket PATH   and push them to the running HAProxy through its
                               admin socket (needs --haproxy-tickets)
-      --print-timer    print a tofurkey.timer drop-in for the interval
+Other modes:
+      --check          compare the target and TICKETS with the expected keys; write nothing
+      --print-timer    print a tofurkey.timer drop-in for the interval (-i)
   -h, --help           this text
       --version        the version
 Exit: 0 ok, 1 failure, 2 usage error; --check: 0 in sync, 1 previous/next pair,
@@ -399,6 +404,91 @@ mod tests {
             opts(&["-k", "/dev/stdin2"]).key,
             KeySpec::File("/dev/stdin2".into())
         );
+    }
+
+    /// Every option the parser takes, as `--help` and the man page name it.
+    const OPTIONS: [(&str, Option<&str>); 20] = [
+        ("-k", Some("--key")),
+        ("-a", Some("--autokey")),
+        ("-i", Some("--interval")),
+        ("-P", Some("--procfs")),
+        ("-T", Some("--time")),
+        ("-v", Some("--verbose")),
+        ("-n", Some("--dry-run")),
+        ("-o", None),
+        ("-V", None),
+        ("-h", Some("--help")),
+        ("--metrics", None),
+        ("--nginx-tickets", None),
+        ("--haproxy-tickets", None),
+        ("--haproxy-socket", None),
+        ("--check", None),
+        ("--print-timer", None),
+        ("--version", None),
+        ("--tfo-only", None),
+        // The value forms getopt also takes.
+        ("-i3600", None),
+        ("--interval=3600", None),
+    ];
+
+    #[test]
+    fn help_and_man_page_list_every_option_the_parser_takes() {
+        let man = include_str!("../tofurkey.8").replace("\\-", "-");
+        for (short, long) in OPTIONS {
+            for opt in [Some(short), long].into_iter().flatten() {
+                // Taken by the parser (a missing value is not an unknown option).
+                let known = match run(&[opt]) {
+                    Err(e) => !e.0.starts_with("invalid option"),
+                    Ok(_) => true,
+                };
+                assert!(known, "{opt} is not an option");
+                if opt.contains(['=', '3']) {
+                    continue;
+                }
+                assert!(
+                    USAGE.contains(&format!("{opt} ")) || USAGE.contains(&format!("{opt},")),
+                    "{opt} not in --help"
+                );
+                assert!(man.contains(opt), "{opt} not in the man page");
+            }
+        }
+        // And no more: every option --help names is in the list.
+        let named = USAGE
+            .split(|c: char| c.is_whitespace() || "[]|,()".contains(c))
+            .filter(|w| w.starts_with('-') && w.len() > 1 && !w.starts_with("-i3"));
+        let listed = |w: &str| OPTIONS.iter().any(|(s, l)| *s == w || *l == Some(w));
+        for word in named {
+            let word = word.trim_end_matches(':');
+            // A getopt cluster (-vnoV): each letter an option.
+            let cluster = !word.starts_with("--") && word.len() > 2;
+            let known = match cluster {
+                true => word[1..].chars().all(|c| listed(&format!("-{c}"))),
+                false => listed(word),
+            };
+            assert!(known, "--help names {word}, which the list lacks");
+        }
+    }
+
+    /// The groups of --help hold what they say: TICKETS only the ticket
+    /// outputs (--print-timer is a mode of its own).
+    #[test]
+    fn help_groups_ticket_options_alone() {
+        let tickets: Vec<&str> = USAGE
+            .lines()
+            .skip_while(|l| !l.starts_with("TICKETS:"))
+            .skip(1)
+            .take_while(|l| l.starts_with(' '))
+            .collect();
+        assert_eq!(tickets.len(), 4, "{tickets:?}");
+        for line in tickets {
+            let opt = line.split_whitespace().next().unwrap();
+            assert!(
+                opt.starts_with("--nginx-tickets")
+                    || opt.starts_with("--haproxy-")
+                    || opt == "admin",
+                "{line}"
+            );
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use nix::sys::signal::Signal;
 
 use crate::calendar::Unexpressible;
 use crate::check::{CRITICAL_EXIT, UNKNOWN_EXIT};
-use crate::cli::UsageError;
+use crate::cli::{SEE_HELP, UsageError};
 use crate::clock::ClockError;
 use crate::config::SettingsError;
 use crate::counters::BadTime;
@@ -27,7 +27,7 @@ use crate::promfile::MetricsError;
 /// Everything that can stop a run.
 #[derive(Debug)]
 pub enum Error {
-    /// Bad command line: printed with the usage text, exit 2.
+    /// Bad command line: one line pointing at `--help`, exit 2.
     Usage(UsageError),
     /// A settings file that cannot be used: exit 2, as a bad command line.
     Settings(SettingsError),
@@ -95,14 +95,13 @@ impl Error {
     fn fix(&self) -> Option<Cow<'static, str>> {
         let fix = match self {
             Error::Key(e) => return e.fix(),
-            Error::Usage(e) => e.fix(),
             Error::Settings(e) => e.fix(),
             Error::Timer(e) => e.fix(),
             Error::Target(e) => e.fix(),
             Error::Tickets(e) => e.fix(),
             Error::Haproxy(e) => e.fix(),
-            // Each part says its own.
-            Error::Outputs(_) | Error::Partial { .. } => None,
+            // Each part says its own; a usage error points at --help.
+            Error::Outputs(_) | Error::Partial { .. } | Error::Usage(_) => None,
             Error::Stopped(_) => {
                 Some("check what stopped the run (a shutdown, 'systemctl stop', TimeoutStartSec=)")
             }
@@ -132,7 +131,8 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Usage(e) => write!(f, "{e}")?,
+            // Its message says what would work; the options are in --help.
+            Error::Usage(e) => write!(f, "{e}; {SEE_HELP}")?,
             Error::Settings(e) => write!(f, "{e}")?,
             Error::Timer(e) => write!(f, "{e}")?,
             Error::Time(e) => write!(f, "{e}")?,
@@ -315,9 +315,13 @@ mod tests {
 
     #[test]
     fn every_kind_of_error_ends_with_its_fix_or_its_message() {
-        // No fix: the message itself says what would work.
-        let usage = Error::from(UsageError("unknown option '-x'".into()));
-        assert_eq!(usage.to_string(), "unknown option '-x'");
+        // No fix: the message itself says what would work; a usage error
+        // points at --help, on the same line.
+        let usage = Error::from(UsageError("invalid option '-x'".into()));
+        assert_eq!(
+            usage.to_string(),
+            "invalid option '-x'; see 'tofurkey --help'"
+        );
         let timer = Error::from(Unexpressible {
             interval: 14,
             below: Some(12),

@@ -28,10 +28,8 @@ fn main() -> ExitCode {
     let code = match parsed {
         Ok(command) => execute(command),
         Err(e) => {
+            // One line: the options are in --help, not repeated here.
             log::stderr_line(&format!("error: {}", log::escape(&e.to_string())));
-            if let Error::Usage(_) = e {
-                log::stderr_line(USAGE);
-            }
             match asks_check {
                 // Monitoring reads stdout and the exit code.
                 true => {

@@ -27,8 +27,8 @@ pub struct Metrics {
     pub keys: Option<(String, String)>,
     /// The ticket set's fingerprint, when ticket outputs were asked for.
     pub tickets_id: Option<String>,
-    /// The kernel's word on the clock, when it could be read.
-    pub clock: Option<ClockSync>,
+    /// The kernel's word on the clock (unknown when it could not be read).
+    pub clock: ClockSync,
 }
 
 impl Metrics {
@@ -85,13 +85,14 @@ impl Metrics {
                 &format!("{{tickets_id=\"{id}\"}} 1"),
             );
         }
-        if let Some(sync) = self.clock {
-            gauge(
-                "tofurkey_clock_synchronized",
-                "1 if the kernel holds the wall clock synchronized, else 0.",
-                &format!(" {}", sync.flag()),
-            );
-        }
+        // Always there: a clock whose state is unknown is as alarming as
+        // one not synchronized, and an absent sample would fire no alert.
+        gauge(
+            "tofurkey_clock_synchronized",
+            "1 if the kernel holds the wall clock synchronized, 0 if not, -1 if its state \
+             could not be read (adjtimex refused).",
+            &format!(" {}", self.clock.flag()),
+        );
         out
     }
 }
@@ -117,7 +118,7 @@ mod tests {
             next_rotation: 1_036_800,
             keys: Some(("3c6bf71f91f4ae4f".into(), "7ad202034d831e12".into())),
             tickets_id: Some("18e865e338bc5e94".into()),
-            clock: Some(ClockSync::Unsynchronized),
+            clock: ClockSync::Unsynchronized,
         }
     }
 
@@ -149,12 +150,24 @@ mod tests {
             last_success: None,
             keys: None,
             tickets_id: None,
-            clock: None,
+            clock: ClockSync::Unknown,
             ..sample(false)
         }
         .render();
+        assert!(!bare.contains("last_success") && !bare.contains("_info"));
+        // A clock whose state could not be read is said so, not left out.
         assert!(
-            !bare.contains("last_success") && !bare.contains("_info") && !bare.contains("clock")
+            bare.contains("\ntofurkey_clock_synchronized -1\n"),
+            "{bare}"
+        );
+        let synced = Metrics {
+            clock: ClockSync::Synchronized,
+            ..sample(true)
+        };
+        assert!(
+            synced
+                .render()
+                .contains("\ntofurkey_clock_synchronized 1\n")
         );
     }
 

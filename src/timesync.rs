@@ -6,8 +6,10 @@
 //! `adjtimex(2)` (read with no modes) returns `TIME_ERROR` and sets
 //! `STA_UNSYNC` until a time daemon has disciplined the clock (and again
 //! when its estimated error passes 16 s). timedatectl's "System clock
-//! synchronized" is the same test. The keys are set either way: the
-//! kernel's own random key is no better.
+//! synchronized" is the same test. Where `adjtimex` is refused (a
+//! container's or a unit's system call filter), the state is unknown, and
+//! said so as loudly: a clock nobody can see may be as wrong. The keys are
+//! set either way: the kernel's own random key is no better.
 
 /// `adjtimex`'s return value for a clock that is not synchronized.
 pub const TIME_ERROR: i32 = 5;
@@ -21,6 +23,8 @@ pub enum ClockSync {
     Synchronized,
     /// Not synchronized (or no longer).
     Unsynchronized,
+    /// The kernel's state could not be read (`adjtimex` refused).
+    Unknown,
 }
 
 impl ClockSync {
@@ -33,11 +37,14 @@ impl ClockSync {
         }
     }
 
-    /// 1 or 0, for the journal field and the metric.
+    /// 1, 0, or -1 when unknown, for the journal field and the metric:
+    /// anything but 1 is a clock not known to be synchronized, which one
+    /// alert catches (`tofurkey_clock_synchronized != 1`).
     pub fn flag(self) -> &'static str {
         match self {
             ClockSync::Synchronized => "1",
             ClockSync::Unsynchronized => "0",
+            ClockSync::Unknown => "-1",
         }
     }
 }
@@ -70,5 +77,6 @@ mod tests {
         );
         assert_eq!(ClockSync::Synchronized.flag(), "1");
         assert_eq!(ClockSync::Unsynchronized.flag(), "0");
+        assert_eq!(ClockSync::Unknown.flag(), "-1");
     }
 }

@@ -85,9 +85,26 @@ fn bad_credentials() {
         bounded(&mut c)
     };
     // A short credential fails loudly; it never falls back to an autokey.
-    refused(&with_cred(&[7; 31]), 1, "credential", &target);
-    refused(&with_cred(&[7; 31]), 1, "holds 31 bytes", &target);
+    // It is named by the admin's file, not by systemd's copy (which a fix
+    // would not reach), and the fix is the cluster's key, not a new one.
+    let short = with_cred(&[7; 31]);
+    refused(
+        &short,
+        1,
+        "error: credential tofurkey.key (from /etc/credstore/tofurkey.key or \
+         /etc/credstore.encrypted/tofurkey.key) holds 31 bytes, needs at least 32: put the \
+         cluster's main key there, the same 32 bytes as on its other hosts (a new key would \
+         match none of them)",
+        &target,
+    );
+    assert!(!stderr(&short).contains(creds.to_str().unwrap()));
     refused(&with_cred(b""), 1, "holds 0 bytes", &target);
+    refused(
+        &with_cred(&[0; 32]),
+        1,
+        "tofurkey.key) is 32 zero bytes",
+        &target,
+    );
 
     // Unreadable: root-only file, run as nobody.
     fs::write(creds.join("tofurkey.key"), [7; 32]).unwrap();
@@ -218,14 +235,16 @@ fn usage_errors_exit_2() {
     let target = d.target();
     let (k, t) = (key.to_str().unwrap(), target.to_str().unwrap());
     // One case of each kind: cli.rs's unit tests hold the full tables;
-    // this is how the process answers them.
+    // this is how the process answers them: one line, ending in a pointer
+    // to --help (`refused`), never the whole usage text.
     for (extra, want) in [
         (&["-i", "abc"][..], "not a whole number"),
         (&["-i", "86401"], "interval 86401 is invalid"),
         (&["-T", "999999"], "outside"),
         (&["-a", "/tmp/x"], "exclude each other"),
         (&["stray"], "unexpected argument 'stray'"),
-        (&["--nope"], "--nope"),
+        (&["--nope"], "invalid option '--nope'"),
+        (&["-x"], "invalid option '-x'"),
         (&["-k", ""], "empty path"),
     ] {
         let mut args = vec!["-k", k, "-P", t];

@@ -66,6 +66,97 @@ fn only_the_first_32_bytes_count() {
     assert_eq!(keys_line(&o), SPEC_PAIR);
 }
 
+/// A main key of text, as `openssl rand -hex 32 > key` makes (here the
+/// test key's own hex and a newline): its first 32 characters are the key,
+/// as 1.3.4 took them (the pair below is Python's hashlib on those 32
+/// bytes), with one warning that names the source and the fix and holds
+/// no byte of the key. Piped in, or as a credential (named by the admin's
+/// file), the same; a binary key and an autokey get no such warning.
+#[test]
+fn a_key_of_text_is_used_with_a_warning() {
+    const TEXT_PAIR: &str =
+        "ef7f9948-362ed056-74d6afec-3403930f,636cf0a8-e7ae25c3-49ae4ab0-9e5a1a85";
+    let text_warnings = |o: &std::process::Output| -> Vec<String> {
+        assert!(o.status.success(), "{}", stderr(o));
+        let err = stderr(o);
+        assert_no_secrets(&err, &[SPEC_MAIN.as_bytes()[..32].to_vec()]);
+        err.lines()
+            .filter(|l| l.starts_with("warning: ") && l.contains(" is text, as "))
+            .map(str::to_string)
+            .collect()
+    };
+    let d = Dir::new("text-key");
+    let key = d.file("hex.key", format!("{SPEC_MAIN}\n").as_bytes());
+    let target = d.target();
+    let o = run(&["-k", key.to_str().unwrap(), "-P", target.to_str().unwrap()]);
+    assert_eq!(bytes(&target), format!("{TEXT_PAIR}\0").as_bytes());
+    let warned = text_warnings(&o);
+    assert_eq!(warned.len(), 1, "{}", stderr(&o));
+    let w = &warned[0];
+    assert!(
+        w.starts_with(&format!(
+            "warning: main key file {} is text, as ",
+            key.display()
+        )),
+        "{w}"
+    );
+    for part in [
+        "only its first 32 characters are the key (as in 1.3.4)",
+        "'(umask 077; head -c 32 /dev/urandom > FILE)'",
+        "'openssl rand 32 > FILE'",
+        "(README, \"Replacing the main key\")",
+    ] {
+        assert!(w.contains(part), "{part}: {w}");
+    }
+
+    // Piped in: the same key, named as standard input.
+    let mut child = tofurkey()
+        .args(["-V", "-n", "-k", "-"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        &mut child.stdin.take().unwrap(),
+        format!("{SPEC_MAIN}\n").as_bytes(),
+    )
+    .unwrap();
+    let o = bounded_wait(child);
+    assert_eq!(keys_line(&o), TEXT_PAIR);
+    let warned = text_warnings(&o);
+    assert_eq!(warned.len(), 1, "{}", stderr(&o));
+    assert!(warned[0].starts_with("warning: standard input is text, as "));
+
+    // A credential: named by where the admin put it, not systemd's copy.
+    let creds = d.path("creds");
+    fs::create_dir(&creds).unwrap();
+    d.file("creds/tofurkey.key", format!("{SPEC_MAIN}\n").as_bytes());
+    let o = tofurkey()
+        .env("CREDENTIALS_DIRECTORY", &creds)
+        .args(["-V", "-n"])
+        .output()
+        .unwrap();
+    assert_eq!(keys_line(&o), TEXT_PAIR);
+    let warned = text_warnings(&o);
+    assert_eq!(warned.len(), 1, "{}", stderr(&o));
+    assert!(
+        warned[0].starts_with(
+            "warning: credential tofurkey.key (from /etc/credstore/tofurkey.key or \
+             /etc/credstore.encrypted/tofurkey.key) is text, as "
+        ),
+        "{}",
+        warned[0]
+    );
+    assert!(!warned[0].contains(creds.to_str().unwrap()));
+
+    // A binary key: no such warning; nor an autokey, which is ours.
+    let o = run(&["-n", "-k", d.spec_key().to_str().unwrap()]);
+    assert_eq!(text_warnings(&o), Vec::<String>::new());
+    let auto = d.file("auto.key", &SPEC_MAIN.as_bytes()[..32]);
+    let o = run(&["-n", "-a", auto.to_str().unwrap()]);
+    assert_eq!(text_warnings(&o), Vec::<String>::new());
+}
+
 #[test]
 fn dry_run_writes_nothing_and_says_so() {
     let d = Dir::new("dry");
@@ -322,4 +413,22 @@ fn an_unsynchronized_clock_is_reported_and_the_keys_set() {
         .lines()
         .any(|l| l.starts_with("warning: the system clock is not synchronized"));
     assert_eq!(warned, before, "{}", stderr(&o));
+    // A dry run warns the same, but sets nothing and does not say it did.
+    let o = run(&["-n", "-k", key.to_str().unwrap()]);
+    assert_eq!(
+        kernel_says_unsynced(),
+        before,
+        "the clock's state changed: run it again"
+    );
+    let warning = stderr(&o)
+        .lines()
+        .find(|l| l.starts_with("warning: the system clock is not synchronized"))
+        .map(str::to_string);
+    assert_eq!(warning.is_some(), before, "{}", stderr(&o));
+    if let Some(w) = warning {
+        assert!(
+            w.contains("(a dry run: nothing set)") && !w.contains("keys set anyway"),
+            "{w}"
+        );
+    }
 }

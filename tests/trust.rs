@@ -845,10 +845,17 @@ fn check_usage_errors_are_unknown() {
             out.starts_with("UNKNOWN: ") && out.lines().count() == 1,
             "{out}"
         );
+        // stderr too: one line, not the usage text.
+        let err = stderr(&o);
+        assert!(
+            err.starts_with("error: ") && err.lines().count() == 1,
+            "{err}"
+        );
     }
     let o = run(&["--check", "-i", "11"]);
     assert_eq!(
         String::from_utf8_lossy(&o.stdout),
-        "UNKNOWN: interval 11 is invalid: use an even number of seconds from 10 to 604800\n"
+        "UNKNOWN: interval 11 is invalid: use an even number of seconds from 10 to 604800; see \
+         'tofurkey --help'\n"
     );
 }

@@ -1,6 +1,7 @@
 //! A key file (`-k`) holding arbitrary bytes of any length, opened and read
 //! as a run does: at least 32 bytes give exactly the first 32, fewer a
-//! "short" error with the right count, 32 leading zero bytes a refusal.
+//! "short" error with the right count, 32 leading zero bytes a refusal,
+//! 32 leading bytes of text (printable ASCII, tab, LF, CR) one warning.
 #![no_main]
 
 use std::os::unix::fs::PermissionsExt;
@@ -30,6 +31,10 @@ fuzz_target!(|data: &[u8]| {
                 "not the first 32 bytes"
             );
             assert!(!loaded.created);
+            let text = data[..MAIN_KEY_LEN]
+                .iter()
+                .all(|&b| b.is_ascii_graphic() || b" \t\n\r".contains(&b));
+            assert_eq!(loaded.warnings.len(), usize::from(text), "{:?}", loaded.warnings);
         }
         (Err(KeyError::Short { len, .. }), n) if n < MAIN_KEY_LEN => assert_eq!(len, n),
         (Ok(_), n) => panic!("accepted a key of {n} bytes"),

@@ -211,6 +211,7 @@ impl NewAutokey {
         Ok(Loaded {
             key: MainKey::new(*bytes),
             created: true,
+            warnings: Vec::new(),
         })
     }
 }

@@ -9,7 +9,8 @@
 //!
 //! Here: choosing the source, the key file (or credential), and the trust
 //! rules; standard input and its deadline in `stdin.rs`, the autokey's
-//! making and storing in `autokey.rs`, [`KeyError`] in `error.rs`.
+//! making and storing in `autokey.rs`, a key of text (hex, base64) and its
+//! warning in `text.rs`, [`KeyError`] in `error.rs`.
 //!
 //! What is trusted: a key file or credential owned by root or the running
 //! user, writable by no one else, and reached through no link another user
@@ -34,6 +35,7 @@ use crate::secret::Secret;
 mod autokey;
 mod error;
 mod stdin;
+mod text;
 
 pub use error::{AutokeyStep, KeyError};
 pub use stdin::PIPE_WAIT;
@@ -168,6 +170,9 @@ pub struct Loaded {
     pub key: MainKey,
     /// True when a new autokey was made and stored by this run.
     pub created: bool,
+    /// What the admin should hear of the key's bytes (a key of text), to
+    /// be logged once signals are released. Never a byte of the key.
+    pub warnings: Vec<String>,
 }
 
 /// What a key is opened for, which decides what is refused.
@@ -239,7 +244,8 @@ pub fn open(source: &Source, purpose: Purpose) -> Result<(Opened, Vec<String>), 
 
 impl Opened {
     /// Reads the key (at most 32 bytes: the first 32 count), or makes,
-    /// stores and returns a new autokey. A key of 32 zero bytes is refused.
+    /// stores and returns a new autokey. A key of 32 zero bytes is refused;
+    /// a key of text is used, with a warning (`text.rs`).
     pub fn read(self) -> Result<Loaded, KeyError> {
         let source = self.source;
         let read_err = |why| KeyError::Read {
@@ -260,9 +266,16 @@ impl Opened {
         if buf.iter().all(|&b| b == 0) {
             return Err(KeyError::Zero { source });
         }
+        // Made the usual wrong way (hex, base64): used all the same, as
+        // 1.3.4 used it, with a warning. An autokey is ours, made binary.
+        let mut warnings = Vec::new();
+        if !matches!(source, Source::Autokey(_)) && text::is_text(&buf) {
+            warnings.push(text::warning(&source));
+        }
         Ok(Loaded {
             key: MainKey::new(*buf),
             created: false,
+            warnings,
         })
     }
 }

@@ -61,16 +61,45 @@ pub enum Push {
     },
 }
 
+/// What a clock warning says the run did with the keys: a dry run set
+/// none.
+fn set_anyway_or_not(dry_run: bool) -> &'static str {
+    match dry_run {
+        true => " (a dry run: nothing set)",
+        false => "; keys set anyway",
+    }
+}
+
 /// The warning of a run whose wall clock is not synchronized.
-pub fn unsynchronized() -> Entry<'static> {
+pub fn unsynchronized(dry_run: bool) -> Entry<'static> {
     Entry {
         level: Level::Warning,
         event: Some(Event::ClockUnsynchronized),
-        message: "the system clock is not synchronized (the kernel's NTP state): its keys may \
-                  not be the fleet's; keys set anyway: run a time daemon (systemd-timesyncd, \
-                  chrony)"
-            .to_string(),
+        message: format!(
+            "the system clock is not synchronized (the kernel's NTP state): its keys may not be \
+             the fleet's{}: run a time daemon (systemd-timesyncd, chrony)",
+            set_anyway_or_not(dry_run)
+        ),
         fields: vec![(CLOCK_SYNCHRONIZED, ClockSync::Unsynchronized.flag().into())],
+    }
+}
+
+/// The warning of a run that could not read the kernel's NTP state
+/// (`why`: adjtimex's error): whether the clock is synchronized is
+/// unknown. The same event as an unsynchronized clock (one alert catches
+/// both); its field says which.
+pub fn clock_unknown(why: &str, dry_run: bool) -> Entry<'static> {
+    Entry {
+        level: Level::Warning,
+        event: Some(Event::ClockUnsynchronized),
+        message: format!(
+            "whether the system clock is synchronized is unknown (adjtimex: {why}): its keys \
+             may not be the fleet's{}: allow the adjtimex and clock_adjtime system calls (read \
+             only; a container or a system call filter refuses them), or watch the clock where \
+             it is kept (timedatectl on the host)",
+            set_anyway_or_not(dry_run)
+        ),
+        fields: vec![(CLOCK_SYNCHRONIZED, ClockSync::Unknown.flag().into())],
     }
 }
 
@@ -140,8 +169,8 @@ pub struct Outcome<'a> {
     pub dry_run: bool,
     /// The ticket keys, if any output was asked for.
     pub tickets: Option<TicketOutcome<'a>>,
-    /// The kernel's word on the wall clock (`None`: it could not be read).
-    pub clock: Option<ClockSync>,
+    /// The kernel's word on the wall clock (unknown: it could not be read).
+    pub clock: ClockSync,
 }
 
 impl Outcome<'_> {
@@ -178,9 +207,7 @@ impl Outcome<'_> {
             (MAIN_KEY_ID, self.main_id.into()),
             (KEYS_ID, self.keys_id.into()),
         ]);
-        if let Some(sync) = self.clock {
-            fields.push((CLOCK_SYNCHRONIZED, sync.flag().into()));
-        }
+        fields.push((CLOCK_SYNCHRONIZED, self.clock.flag().into()));
         if let Some(t) = &self.tickets {
             let change = t.schedule.next_change();
             let _ = write!(
@@ -217,8 +244,9 @@ impl Outcome<'_> {
             .as_ref()
             .map_or(String::new(), |t| format!(", tickets id {}", t.tickets_id));
         let clock = match self.clock {
-            Some(ClockSync::Unsynchronized) => ", clock not synchronized",
-            _ => "",
+            ClockSync::Synchronized => "",
+            ClockSync::Unsynchronized => ", clock not synchronized",
+            ClockSync::Unknown => ", clock state unknown",
         };
         format!(
             "{what}: counters {}/{}, next rotation {}, keys id {}{tickets}{clock}",
@@ -265,7 +293,7 @@ pub(super) mod tests {
             keys_id: "3c6bf71f91f4ae4f",
             dry_run: false,
             tickets: None,
-            clock: Some(ClockSync::Synchronized),
+            clock: ClockSync::Synchronized,
         }
     }
 
@@ -292,7 +320,7 @@ pub(super) mod tests {
                 tickets_id: "18e865e338bc5e94",
                 written,
             }),
-            clock: Some(ClockSync::Unsynchronized),
+            clock: ClockSync::Unsynchronized,
             ..spec_outcome(&c)
         };
         let e = outcome.entry();
@@ -313,7 +341,7 @@ pub(super) mod tests {
                 .status()
                 .ends_with(", tickets id 18e865e338bc5e94, clock not synchronized")
         );
-        let w = unsynchronized();
+        let w = unsynchronized(false);
         assert_eq!(
             (w.level, w.event),
             (Level::Warning, Some(Event::ClockUnsynchronized))
@@ -339,6 +367,55 @@ pub(super) mod tests {
             stopped.summary().as_deref(),
             Some("HAProxy not running: nothing pushed")
         );
+    }
+
+    /// A clock not known to be synchronized: not synchronized, or its
+    /// state unknown, each one warning of the same event, its field saying
+    /// which (0, -1), and in the run's entry and STATUS; a dry run's
+    /// warning does not say it set the keys.
+    #[test]
+    fn the_clock_warnings_follow_the_state_and_the_run() {
+        for dry_run in [false, true] {
+            for (w, flag) in [
+                (unsynchronized(dry_run), "0"),
+                (clock_unknown("Operation not permitted", dry_run), "-1"),
+            ] {
+                assert_eq!(
+                    (w.level, w.event),
+                    (Level::Warning, Some(Event::ClockUnsynchronized))
+                );
+                assert_eq!(w.fields, vec![(CLOCK_SYNCHRONIZED, flag.into())]);
+                assert_eq!(
+                    w.message.contains("keys set anyway"),
+                    !dry_run,
+                    "{}",
+                    w.message
+                );
+                assert_eq!(
+                    w.message.contains("(a dry run: nothing set)"),
+                    dry_run,
+                    "{}",
+                    w.message
+                );
+            }
+        }
+        let w = clock_unknown("Operation not permitted", false);
+        assert!(w.message.starts_with(
+            "whether the system clock is synchronized is unknown (adjtimex: Operation not \
+             permitted): its keys may not be the fleet's; keys set anyway: allow the adjtimex"
+        ));
+        assert_eq!(
+            unsynchronized(true).message,
+            "the system clock is not synchronized (the kernel's NTP state): its keys may not be \
+             the fleet's (a dry run: nothing set): run a time daemon (systemd-timesyncd, chrony)"
+        );
+        let c = spec_counters();
+        let unknown = Outcome {
+            clock: ClockSync::Unknown,
+            ..spec_outcome(&c)
+        };
+        assert_eq!(unknown.entry().fields[9], (CLOCK_SYNCHRONIZED, "-1".into()));
+        assert!(unknown.status().ends_with(", clock state unknown"));
     }
 
     #[test]

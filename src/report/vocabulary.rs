@@ -27,8 +27,9 @@ pub enum Event {
     AutokeyCreated,
     /// An existing local autokey was used: no cross-host sync.
     AutokeyUsed,
-    /// The wall clock is not synchronized: the keys may differ from the
-    /// fleet's.
+    /// The wall clock is not known to be synchronized (not synchronized,
+    /// or its state unknown: `adjtimex` refused): the keys may differ from
+    /// the fleet's. [`CLOCK_SYNCHRONIZED`] says which.
     ClockUnsynchronized,
     /// The run failed; keys in place are unchanged.
     Failure,
@@ -89,7 +90,8 @@ pub const TICKET_CTR: &str = "TOFURKEY_TICKET_CTR";
 /// Journal field: what the ticket outputs changed.
 pub const TICKETS_CHANGED: &str = "TOFURKEY_TICKETS_CHANGED";
 
-/// Journal field: 1 if the kernel holds the wall clock synchronized, else 0.
+/// Journal field: 1 if the kernel holds the wall clock synchronized, 0 if
+/// not, -1 if its state could not be read.
 pub const CLOCK_SYNCHRONIZED: &str = "TOFURKEY_CLOCK_SYNCHRONIZED";
 
 /// Every journal field, for the catalog test.

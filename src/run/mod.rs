@@ -5,6 +5,7 @@
 //! did as a typed value, whose exit code `main.rs` returns.
 
 use std::env;
+use std::io;
 use std::path::Path;
 
 use crate::check::UNKNOWN_EXIT;
@@ -14,7 +15,7 @@ use crate::error::Error;
 use crate::fileio;
 use crate::hygiene::{self, SignalGuard};
 use crate::keys;
-use crate::keysource::{self, Purpose, Source};
+use crate::keysource::{self, Loaded, Purpose, Source};
 use crate::log::{self, Log};
 use crate::metrics::{self, Metrics};
 use crate::notify;
@@ -22,7 +23,7 @@ use crate::options::{Options, Settings};
 use crate::outputs::TicketOutputs;
 use crate::procfs::Target;
 use crate::promfile;
-use crate::report::{self, Checked, Outcome, TicketOutcome, Written};
+use crate::report::{self, Checked, Entry, Outcome, TicketOutcome, Written};
 use crate::tickets::{Schedule, TicketSet};
 use crate::timesync::ClockSync;
 
@@ -103,7 +104,7 @@ fn failed_run_metrics(options: &Options, path: &Path) -> Option<Metrics> {
         next_rotation: counters.next_rotation,
         keys: None,
         tickets_id: None,
-        clock: clock::sync().ok(),
+        clock: clock::sync().unwrap_or(ClockSync::Unknown),
     })
 }
 
@@ -133,7 +134,11 @@ fn set_keys(options: &Options, log: &Log) -> Result<(Option<String>, Metrics), E
     let pair = keys::pair_text(&loaded.key, counters.primary, counters.backup);
     let set = (!outputs.is_empty()).then(|| TicketSet::derive(&loaded.key, schedule));
     let (main_id, created) = (loaded.key.fingerprint(), loaded.created);
-    drop(loaded);
+    // The key's own warnings (a key of text) wait for the signals' release.
+    let Loaded {
+        key, mut warnings, ..
+    } = loaded;
+    drop(key);
     let shown = options
         .show_keys
         .then(|| report::keys_line(counters.now, &pair));
@@ -150,7 +155,7 @@ fn set_keys(options: &Options, log: &Log) -> Result<(Option<String>, Metrics), E
     let keys_id = pair.fingerprint();
     drop(pair);
     let tickets_id = set.as_ref().map(TicketSet::fingerprint);
-    let (mut written, mut warnings) = (Written::default(), Vec::new());
+    let mut written = Written::default();
     if let (Some(set), Some(id), false) = (&set, &tickets_id, options.dry_run) {
         let results = outputs.write(set, id, counters.now.secs(), signals.stop_signals());
         written = results.written;
@@ -184,7 +189,10 @@ fn set_keys(options: &Options, log: &Log) -> Result<(Option<String>, Metrics), E
             None => failed,
         });
     }
-    let clock = clock_state(log);
+    let (clock, warning) = clock_state(clock::sync(), options.dry_run);
+    if let Some(warning) = warning {
+        log.send(&warning);
+    }
     let outcome = Outcome {
         counters: &counters,
         source: &label,
@@ -214,23 +222,28 @@ fn set_keys(options: &Options, log: &Log) -> Result<(Option<String>, Metrics), E
     Ok((status, metrics))
 }
 
-/// The kernel's word on the wall clock, with a warning entry when it is
-/// not synchronized. The keys are set whatever it says (the kernel's own
-/// random key is no better); `None` when it cannot be read.
-fn clock_state(log: &Log) -> Option<ClockSync> {
-    match clock::sync() {
-        Ok(ClockSync::Unsynchronized) => {
-            log.send(&report::unsynchronized());
-            Some(ClockSync::Unsynchronized)
-        }
-        Ok(sync) => Some(sync),
-        Err(e) => {
-            log.warn(&format!(
-                "cannot read the clock's synchronization (adjtimex): {}; not checked",
-                fileio::os_error(&e)
-            ));
-            None
-        }
+/// The kernel's word on the wall clock (`read`: what `adjtimex` gave),
+/// and the warning a run logs when the clock is not known to be
+/// synchronized: not synchronized, or its state unknown because the
+/// kernel's NTP state could not be read. The keys are set whatever it
+/// says (the kernel's own random key is no better); a dry run's warning
+/// does not say they were.
+fn clock_state(read: io::Result<ClockSync>, dry_run: bool) -> (ClockSync, Option<Entry<'static>>) {
+    match read {
+        Ok(ClockSync::Synchronized) => (ClockSync::Synchronized, None),
+        Ok(ClockSync::Unsynchronized) => (
+            ClockSync::Unsynchronized,
+            Some(report::unsynchronized(dry_run)),
+        ),
+        Err(e) => (
+            ClockSync::Unknown,
+            Some(report::clock_unknown(&fileio::os_error(&e), dry_run)),
+        ),
+        // Never the kernel's answer (`ClockSync::of`); were it, the same.
+        Ok(ClockSync::Unknown) => (
+            ClockSync::Unknown,
+            Some(report::clock_unknown("no state", dry_run)),
+        ),
     }
 }
 

@@ -146,7 +146,7 @@ fn the_worst_error_is_the_exit_code() {
         next_rotation: 43_200,
         keys: None,
         tickets_id: None,
-        clock: None,
+        clock: ClockSync::Unknown,
     };
     let usage = || Error::Usage(crate::cli::UsageError("x".into()));
     let output = || Error::Output(std::io::Error::other("x"));
@@ -185,4 +185,63 @@ fn a_check_after_a_run_is_ok_and_unknown_without_a_key() {
             .starts_with("UNKNOWN: cannot read main key file")
     );
     assert_eq!(report.stdout(), format!("{}\n", report.line));
+}
+
+/// The clock's state as the run takes it: adjtimex refused is "unknown",
+/// with a warning of the clock's event and its own field (-1), as loud as
+/// an unsynchronized clock (0); a synchronized one warns of nothing; a
+/// dry run's warning does not say it set the keys.
+#[test]
+fn a_clock_not_known_to_be_synchronized_warns_and_a_dry_run_sets_nothing() {
+    use crate::report::{CLOCK_SYNCHRONIZED, Event};
+    let refused = || Err(std::io::Error::from_raw_os_error(libc::EPERM));
+    assert_eq!(
+        clock_state(Ok(ClockSync::Synchronized), false),
+        (ClockSync::Synchronized, None)
+    );
+    for dry_run in [false, true] {
+        for (read, want, flag) in [
+            (
+                Ok(ClockSync::Unsynchronized),
+                ClockSync::Unsynchronized,
+                "0",
+            ),
+            (refused(), ClockSync::Unknown, "-1"),
+        ] {
+            let (sync, warning) = clock_state(read, dry_run);
+            assert_eq!(sync, want);
+            let w = warning.expect("a warning");
+            assert_eq!(w.event, Some(Event::ClockUnsynchronized));
+            assert_eq!(w.fields, vec![(CLOCK_SYNCHRONIZED, flag.into())]);
+            assert_eq!(
+                w.message.contains("keys set anyway"),
+                !dry_run,
+                "{}",
+                w.message
+            );
+            assert_eq!(w.message.contains("nothing set"), dry_run, "{}", w.message);
+        }
+    }
+    let (_, w) = clock_state(refused(), false);
+    assert!(
+        w.unwrap()
+            .message
+            .contains("(adjtimex: Operation not permitted)")
+    );
+    // What the metrics of such a run say.
+    let metrics = Metrics {
+        run: 1_000_000,
+        success: true,
+        last_success: Some(1_000_000),
+        interval: 86_400,
+        next_rotation: 1_036_800,
+        keys: None,
+        tickets_id: None,
+        clock: clock_state(refused(), false).0,
+    };
+    assert!(
+        metrics
+            .render()
+            .contains("\ntofurkey_clock_synchronized -1\n")
+    );
 }

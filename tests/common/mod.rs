@@ -233,8 +233,9 @@ pub fn give_to_nobody(path: &Path) {
     std::os::unix::fs::chown(path, Some(65534), Some(65534)).expect("chown fixture");
 }
 
-/// Asserts exit `code`, an `error:` first line containing `want`, a single
-/// line for runtime errors, and the target unchanged.
+/// Asserts exit `code`, one `error:` line containing `want` (a usage
+/// error's ending with the pointer to `--help`, not the usage text), and
+/// the target unchanged.
 pub fn refused(o: &Output, code: i32, want: &str, target: &Path) {
     let err = stderr(o);
     assert_eq!(o.status.code(), Some(code), "{err}");
@@ -243,12 +244,11 @@ pub fn refused(o: &Output, code: i32, want: &str, target: &Path) {
         first.starts_with("error: ") && first.contains(want),
         "want '{want}' in: {err}"
     );
-    if code == 1 {
-        assert_eq!(err.lines().count(), 1, "one line: {err}");
-    } else {
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    if code == 2 {
         assert!(
-            err.contains("Usage: tofurkey"),
-            "usage text after a usage error: {err}"
+            first.ends_with("; see 'tofurkey --help'"),
+            "a usage error points at --help: {err}"
         );
     }
     assert_eq!(bytes(target), OLD_PAIR, "target changed");

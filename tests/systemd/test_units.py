@@ -423,6 +423,11 @@ class Units(unittest.TestCase):
         self.assertTrue(why, "no error in the journal")
         self.assertEqual(why[0].get("MESSAGE_ID"), MSG["failure"])
         self.assertRegex(why[0]["MESSAGE"], r"tofurkey\.key.*\b31\b")
+        # Named by the admin's file, not by systemd's copy of it; the fix
+        # is the cluster's key.
+        self.assertIn(CREDSTORE, why[0]["MESSAGE"])
+        self.assertNotIn("/run/credentials", why[0]["MESSAGE"])
+        self.assertIn("put the cluster's main key there", why[0]["MESSAGE"])
         reset()
 
     def test_f_journal_fields_catalog_no_secrets(self):
