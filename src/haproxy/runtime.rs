@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 use super::api::{Refusal, Shown, catch_up, parse_set, parse_show, set_command, show_command};
-use super::socket::{SocketError, exchange};
+use super::error::SocketError;
+use super::socket::exchange;
 use super::wait::{Bound, Deadline};
 use crate::hygiene::StopSignals;
 use crate::report::Push;

@@ -5,8 +5,9 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use super::credstore::{self, CREDSTORES, ENCRYPTED_CREDENTIAL};
 use super::stdin::PIPE_WAIT;
 use super::{ANY_OTHERS, CREDENTIAL, Source};
 use crate::fileio::NotRegularFile;
@@ -15,28 +16,11 @@ use crate::keydir::KEY_FILE_MODE;
 use crate::keys::MAIN_KEY_LEN;
 
 /// The command to make a main key, as the fixes name it.
-const MAKE_KEY: &str = "make a key with '(umask 077; head -c 32 /dev/random > FILE)'";
-
-/// Where the admin puts the credential `tofurkey.key` that systemd copies
-/// for the unit: the plain store (`LoadCredential=`), or the encrypted one
-/// (the generator's `LoadCredentialEncrypted=`, which wins). systemd also
-/// searches /run/credstore and /usr/lib/credstore, which no setup of the
-/// README uses.
-const CREDSTORES: &str = "/etc/credstore/tofurkey.key or /etc/credstore.encrypted/tofurkey.key";
-
-/// The credential stores systemd reads (plain and encrypted).
-const CREDSTORE_DIRS: [&str; 6] = [
-    "/etc/credstore",
-    "/run/credstore",
-    "/usr/lib/credstore",
-    "/etc/credstore.encrypted",
-    "/run/credstore.encrypted",
-    "/usr/lib/credstore.encrypted",
-];
+pub(super) const MAKE_KEY: &str = "make a key with '(umask 077; head -c 32 /dev/random > FILE)'";
 
 /// A credential's fix when its bytes are wrong: the cluster's key, not a
 /// new one, which would match no other host's.
-const COPY_CLUSTER_KEY: &str = "put the cluster's main key there, the same 32 bytes as on its \
+pub(super) const COPY_CLUSTER_KEY: &str = "put the cluster's main key there, the same 32 bytes as on its \
                                 other hosts (a new key would match none of them)";
 
 /// What a message about the key's bytes calls its source: the source's
@@ -44,19 +28,12 @@ const COPY_CLUSTER_KEY: &str = "put the cluster's main key there, the same 32 by
 /// the copy in `$CREDENTIALS_DIRECTORY` (which a fix would not reach).
 pub(super) fn content_name(source: &Source) -> String {
     match source {
-        Source::Credential(p) if !in_a_credstore(p) => {
-            format!("credential {CREDENTIAL} (from {CREDSTORES})")
-        }
+        Source::Credential(p) if !credstore::in_a_store(p) => format!(
+            "credential {CREDENTIAL} (from {}/{CREDENTIAL} or {ENCRYPTED_CREDENTIAL})",
+            CREDSTORES[0]
+        ),
         _ => source.name(),
     }
-}
-
-/// True when `path` is a credential store's own file (read without
-/// systemd's copy), which names itself.
-fn in_a_credstore(path: &Path) -> bool {
-    CREDSTORE_DIRS
-        .iter()
-        .any(|dir| path.parent() == Some(Path::new(dir)))
 }
 
 /// Why no main key could be had. Each names the source, never its bytes.
@@ -392,106 +369,5 @@ impl fmt::Display for AutokeyStep {
             AutokeyStep::LinkIntoPlace => "link into place",
             AutokeyStep::SyncDirectory => "sync directory",
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fixes_follow_the_source() {
-        let file = Source::File("/k".into());
-        let autokey = Source::Autokey("/a".into());
-        let not_file = |source| KeyError::NotFile {
-            source,
-            kind: Kind::Fifo,
-        };
-        assert_eq!(
-            not_file(Source::Stdin).fix().as_deref(),
-            Some("pipe the key in ('tofurkey -k - < FILE')")
-        );
-        assert_eq!(
-            not_file(autokey.clone()).fix().as_deref(),
-            Some("remove it, and the next run makes a new one")
-        );
-        assert_eq!(
-            not_file(file.clone()).fix().as_deref(),
-            Some("point it at a file of 32 bytes")
-        );
-        assert_eq!(
-            KeyError::Zero { source: autokey }.fix().as_deref(),
-            Some("remove it, and the next run makes a new one")
-        );
-        assert_eq!(
-            KeyError::Zero {
-                source: file.clone()
-            }
-            .fix()
-            .as_deref(),
-            Some(MAKE_KEY)
-        );
-        // A readable key's advice names the file itself, when it is known.
-        let readable = |real: Option<&str>| KeyError::Readable {
-            source: file.clone(),
-            mode: 0o640,
-            real: real.map(PathBuf::from),
-        };
-        assert_eq!(
-            readable(Some("/etc/tofurkey/main.key")).fix().as_deref(),
-            Some("'chmod go= /etc/tofurkey/main.key'")
-        );
-        assert_eq!(readable(None).fix().as_deref(), Some("'chmod go= FILE'"));
-    }
-
-    /// A credential whose bytes are wrong is named by the admin's file,
-    /// not systemd's copy, and the fix is the cluster's key, not a new one.
-    #[test]
-    fn a_credential_is_named_by_the_admins_file() {
-        let copy = Source::Credential("/run/credentials/tofurkey.service/tofurkey.key".into());
-        let short = KeyError::Short {
-            source: copy.clone(),
-            len: 31,
-        };
-        assert_eq!(
-            short.to_string(),
-            "credential tofurkey.key (from /etc/credstore/tofurkey.key or \
-             /etc/credstore.encrypted/tofurkey.key) holds 31 bytes, needs at least 32"
-        );
-        assert_eq!(short.fix().as_deref(), Some(COPY_CLUSTER_KEY));
-        let zero = KeyError::Zero {
-            source: copy.clone(),
-        };
-        assert!(
-            zero.to_string()
-                .starts_with("credential tofurkey.key (from /etc/credstore/")
-        );
-        assert_eq!(zero.fix().as_deref(), Some(COPY_CLUSTER_KEY));
-        // What is not about its bytes names the file the run read.
-        let unreadable = KeyError::Read {
-            source: copy,
-            why: io::Error::from_raw_os_error(libc::EACCES),
-        };
-        assert!(
-            unreadable
-                .to_string()
-                .starts_with("cannot read credential /run/credentials/tofurkey.service/")
-        );
-        // A store's own file (read where it lies) names itself.
-        let stored = Source::Credential("/etc/credstore/tofurkey.key".into());
-        assert_eq!(
-            KeyError::Short {
-                source: stored,
-                len: 3
-            }
-            .to_string(),
-            "credential /etc/credstore/tofurkey.key holds 3 bytes, needs at least 32"
-        );
-        // A key file's fix is still to make one.
-        let file = KeyError::Short {
-            source: Source::File("/k".into()),
-            len: 3,
-        };
-        assert_eq!(file.fix().as_deref(), Some(MAKE_KEY));
     }
 }

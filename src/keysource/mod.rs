@@ -20,12 +20,11 @@
 //! be the running user's with no group or other permission. Anything else
 //! could have been written, chosen, or read, by another local user.
 
-use std::env;
 use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use crate::fileio::{self, Kind, WRITABLE_BY_OTHERS, trusted_owner};
 use crate::keys::{MAIN_KEY_LEN, MainKey};
@@ -33,10 +32,13 @@ use crate::options::KeySpec;
 use crate::secret::Secret;
 
 mod autokey;
+mod credstore;
 mod error;
+mod resolve;
 mod stdin;
 mod text;
 
+pub use credstore::{CREDSTORES, ENCRYPTED_CREDENTIAL};
 pub use error::{AutokeyStep, KeyError};
 pub use stdin::PIPE_WAIT;
 
@@ -53,41 +55,10 @@ const READABLE_BY_OTHERS: u32 = 0o044;
 /// another user, adds an ACL entry for that user alone, which `stat` shows
 /// as the group bits (0440); the directory is the unit's own.
 const CREDENTIAL_READABLE_BY_OTHERS: u32 = 0o004;
-/// How many links a path may go through, as the kernel allows (ELOOP).
-const MAX_LINKS: usize = 40;
 /// Any group or other permission: an autokey must have none.
 const ANY_OTHERS: u32 = 0o077;
 // Writable or readable by others are both kinds of "any group or other".
 const _: () = assert!((WRITABLE_BY_OTHERS | READABLE_BY_OTHERS) & !ANY_OTHERS == 0);
-
-/// Where `LoadCredential=tofurkey.key` finds the service's key, in
-/// systemd's order, for a run outside the service given no key.
-pub const CREDSTORES: [&str; 3] = ["/etc/credstore", "/run/credstore", "/usr/lib/credstore"];
-/// The encrypted key tofurkey-generator makes the service load.
-pub const ENCRYPTED_CREDENTIAL: &str = "/etc/credstore.encrypted/tofurkey.key";
-
-/// The key a run outside the service takes when given none: the one the
-/// service uses, so that a manual run or `--check` agrees with it. The
-/// credential systemd would load (the plain file in the first credstore
-/// that has one; an encrypted one only systemd can read, an error), else
-/// the default autokey, as the service.
-fn service_key() -> Result<Source, KeyError> {
-    let encrypted = Path::new(ENCRYPTED_CREDENTIAL);
-    let candidates = std::iter::once(encrypted.to_path_buf())
-        .chain(CREDSTORES.iter().map(|dir| Path::new(dir).join(CREDENTIAL)));
-    for path in candidates {
-        match fs::symlink_metadata(&path) {
-            Ok(_) if path == encrypted => {
-                return Err(KeyError::ServiceKey { path, why: None });
-            }
-            Ok(_) => return Ok(Source::File(path)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            // Not root, say: whether it is there cannot be told.
-            Err(e) => return Err(KeyError::ServiceKey { path, why: Some(e) }),
-        }
-    }
-    Ok(Source::Autokey(DEFAULT_AUTOKEY.into()))
-}
 
 /// A resolved main key source.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -116,7 +87,7 @@ impl Source {
             (KeySpec::File(p), _) => return Ok(Source::File(p.clone())),
             (KeySpec::Stdin, _) => return Ok(Source::Stdin),
             (KeySpec::Autokey(p), _) => return Ok(Source::Autokey(p.clone())),
-            (KeySpec::Default, None) => return service_key(),
+            (KeySpec::Default, None) => return credstore::service_key(),
             (KeySpec::Default, Some(dir)) => PathBuf::from(dir),
         };
         let unusable = |why| KeyError::CredentialsDir {
@@ -294,7 +265,7 @@ fn open_key_file(
         source: source.clone(),
         why,
     };
-    let resolved = resolve(source, path)?;
+    let resolved = resolve::resolve(source, path)?;
     let file = fileio::open_regular(path, false).map_err(|e| match e {
         fileio::OpenError::Io(why) => read_err(why),
         fileio::OpenError::NotRegular(kind) => KeyError::NotFile {
@@ -310,93 +281,6 @@ fn open_key_file(
     }
     trust_key_file(source, &meta, Some(&resolved.real), purpose, warnings)?;
     Ok(file)
-}
-
-/// A key path as the kernel follows it, link by link: the file it names,
-/// by a path with no link in it, and that file's device and inode.
-#[derive(Debug)]
-struct Resolved {
-    real: PathBuf,
-    id: (u64, u64),
-}
-
-/// One step of a path still to be followed.
-enum Step {
-    Up,
-    Down(OsString),
-}
-
-/// Pushes the steps of `path` so that its first is popped first.
-fn push_steps(todo: &mut Vec<Step>, path: &Path) {
-    for c in path.components().rev() {
-        match c {
-            Component::ParentDir => todo.push(Step::Up),
-            Component::Normal(name) => todo.push(Step::Down(name.to_owned())),
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-        }
-    }
-}
-
-/// Follows `path` as the kernel would (`lstat` on each component, every
-/// link read and followed), refusing a link owned by neither root nor the
-/// running user: whoever owns a link can point it at another file (one
-/// they can read, or whose bytes they know). Reads no file.
-fn resolve(source: &Source, path: &Path) -> Result<Resolved, KeyError> {
-    let read_err = |why| KeyError::Read {
-        source: source.clone(),
-        why,
-    };
-    let mut real = match path.is_absolute() {
-        true => PathBuf::from("/"),
-        false => env::current_dir().map_err(read_err)?,
-    };
-    let mut todo = Vec::new();
-    push_steps(&mut todo, path);
-    let (mut links, mut last) = (0, None);
-    while let Some(step) = todo.pop() {
-        let name = match step {
-            // `real` holds no link: its parent is the lexical one.
-            Step::Up => {
-                real.pop();
-                last = None;
-                continue;
-            }
-            Step::Down(name) => name,
-        };
-        let next = real.join(name);
-        let meta = fs::symlink_metadata(&next).map_err(read_err)?;
-        if !meta.file_type().is_symlink() {
-            real = next;
-            last = Some(meta);
-            continue;
-        }
-        links += 1;
-        if links > MAX_LINKS {
-            return Err(read_err(io::Error::from_raw_os_error(libc::ELOOP)));
-        }
-        if !trusted_owner(meta.uid()) {
-            return Err(KeyError::Link {
-                source: source.clone(),
-                link: next,
-                owner: meta.uid(),
-                user: euid(),
-            });
-        }
-        let target = fs::read_link(&next).map_err(read_err)?;
-        if target.is_absolute() {
-            real = PathBuf::from("/");
-        }
-        push_steps(&mut todo, &target);
-        last = None;
-    }
-    let meta = match last {
-        Some(meta) => meta,
-        None => fs::symlink_metadata(&real).map_err(read_err)?,
-    };
-    Ok(Resolved {
-        real,
-        id: (meta.dev(), meta.ino()),
-    })
 }
 
 /// ssh's rule for private keys, applied to the main key: the owner is root
@@ -481,97 +365,4 @@ fn euid() -> u32 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn choose_order() {
-        let k = KeySpec::File("/k".into());
-        let a = KeySpec::Autokey("/a".into());
-        let dir = std::env::temp_dir().join(format!("tofurkey-choose-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let with = Some(dir.clone().into_os_string());
-        // No credential file yet: autokey.
-        assert_eq!(
-            Source::choose(&KeySpec::Default, with.clone()).unwrap(),
-            Source::Autokey(DEFAULT_AUTOKEY.into())
-        );
-        fs::write(dir.join(CREDENTIAL), [1u8; 32]).unwrap();
-        assert_eq!(
-            Source::choose(&k, with.clone()).unwrap(),
-            Source::File("/k".into())
-        );
-        assert_eq!(
-            Source::choose(&a, with.clone()).unwrap(),
-            Source::Autokey("/a".into())
-        );
-        assert_eq!(
-            Source::choose(&KeySpec::Stdin, with.clone()).unwrap(),
-            Source::Stdin
-        );
-        assert_eq!(
-            Source::choose(&KeySpec::Default, with).unwrap(),
-            Source::Credential(dir.join(CREDENTIAL))
-        );
-        assert_eq!(
-            Source::choose(&KeySpec::Default, None).unwrap(),
-            Source::Autokey(DEFAULT_AUTOKEY.into())
-        );
-        assert_eq!(
-            Source::label(&Source::Credential(dir.join(CREDENTIAL))),
-            "credential tofurkey.key"
-        );
-        // Set, but not a directory: an error, not the autokey.
-        let not_dir = Some(dir.join(CREDENTIAL).into_os_string());
-        assert!(matches!(
-            Source::choose(&KeySpec::Default, not_dir),
-            Err(KeyError::CredentialsDir { .. })
-        ));
-        assert!(matches!(
-            Source::choose(&KeySpec::Default, Some(OsString::new())),
-            Err(KeyError::CredentialsDir { .. })
-        ));
-        fs::remove_dir_all(dir).unwrap();
-    }
-
-    /// Links followed as the kernel follows them: relative targets from
-    /// the link's directory, `..` after a link from where it led, a loop
-    /// ending in ELOOP; the file found is the one the kernel opens.
-    #[test]
-    fn resolve_follows_links_as_the_kernel_does() {
-        use std::os::unix::fs::symlink;
-        let dir = std::env::temp_dir().join(format!("tofurkey-resolve-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(dir.join("a/b")).unwrap();
-        fs::write(dir.join("a/key"), [1u8; 32]).unwrap();
-        symlink("b", dir.join("a/to-b")).unwrap();
-        symlink("../key", dir.join("a/b/up")).unwrap();
-        symlink(dir.join("a/to-b"), dir.join("abs")).unwrap();
-        symlink("loop", dir.join("loop")).unwrap();
-        let file = |p: &str| Source::File(dir.join(p));
-        let real = dir.join("a/key");
-        for p in [
-            "a/key",
-            "a/to-b/up",
-            "abs/up",
-            "abs/../key",
-            "a/b/../to-b/./up",
-        ] {
-            let r = resolve(&file(p), &dir.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
-            assert_eq!(r.real, real, "{p}");
-            let meta = fs::metadata(dir.join(p)).unwrap();
-            assert_eq!(r.id, (meta.dev(), meta.ino()), "{p}");
-        }
-        let looped = resolve(&file("loop"), &dir.join("loop"));
-        assert!(
-            matches!(&looped, Err(KeyError::Read { why, .. }) if why.raw_os_error() == Some(libc::ELOOP)),
-            "{looped:?}"
-        );
-        let missing = resolve(&file("a/none"), &dir.join("a/none"));
-        assert!(
-            matches!(&missing, Err(KeyError::Read { why, .. }) if why.kind() == io::ErrorKind::NotFound),
-            "{missing:?}"
-        );
-        fs::remove_dir_all(dir).unwrap();
-    }
-}
+mod tests;
