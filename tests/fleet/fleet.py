@@ -436,10 +436,19 @@ def table(results):
     return "\n".join(lines)
 
 
-COLOURS = {"tofurkey+nginx": "#1f77b4", "tofurkey+haproxy": "#2ca02c", "mixed": "#ff7f0e", "per-host": "#d62728"}
+# Colour and stroke per system: wide under narrow, so that lines on top of
+# each other (at 100 %) all show.
+STYLES = {"tofurkey+nginx": ("#1f77b4", 6, ""), "tofurkey+haproxy": ("#2ca02c", 3, ""),
+          "mixed": ("#ff7f0e", 2, ' stroke-dasharray="6 4"'), "per-host": ("#d62728", 2, "")}
 
 
-def svg(series, start, end, interval, path):
+def stroke(system):
+    colour, width, dash = STYLES.get(system, ("#000", 2, ""))
+    return f'stroke="{colour}" stroke-width="{width}"{dash}'
+
+
+
+def svg(series, start, end, interval, offsets, path):
     """Two panels, TLS resumed and TFO accepted, per system over lab time;
     solid lines at rotations (ticket keys, TFO primary), dashed at half
     intervals (the TFO backup key changes)."""
@@ -467,18 +476,16 @@ def svg(series, start, end, interval, path):
             b += half
         for system, points in series["systems"].items():
             pts = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in points[field] if v is not None)
-            out.append(f'<polyline points="{pts}" fill="none" stroke="{COLOURS.get(system, "#000")}" '
-                       f'stroke-width="1.8"/>')
+            out.append(f'<polyline points="{pts}" fill="none" {stroke(system)}/>')
     for i, system in enumerate(series["systems"]):
         ly = top + 20 + 20 * i
-        out.append(f'<line x1="{left + plot + 15}" x2="{left + plot + 40}" y1="{ly}" y2="{ly}" '
-                   f'stroke="{COLOURS.get(system, "#000")}" stroke-width="3"/>')
+        out.append(f'<line x1="{left + plot + 15}" x2="{left + plot + 40}" y1="{ly}" y2="{ly}" {stroke(system)}/>')
         out.append(f'<text x="{left + plot + 46}" y="{ly + 4}">{system}</text>')
     ly = top + 20 + 20 * len(series["systems"]) + 10
     out.append(f'<text x="{left + plot + 15}" y="{ly}">solid: rotation (I = {interval} s)</text>')
     out.append(f'<text x="{left + plot + 15}" y="{ly + 16}">dashed: half interval</text>')
     out.append(f'<text x="{left + plot / 2}" y="{height - 10}" text-anchor="middle">'
-               f'seconds of the lab clock (host clocks offset {", ".join(f"{o:+d}" for o in OFFSETS)} s)</text>')
+               f'seconds of the lab clock; host clocks offset {", ".join(f"{o:+d}" for o in offsets)} s</text>')
     for t in range(0, int(span) + 1, interval):
         out.append(f'<text x="{x(start + t):.1f}" y="{top + 2 * panel + gap + 16}" text-anchor="middle">{t}</text>')
     out.append("</svg>")
@@ -497,7 +504,7 @@ def binned(records, start, end, width):
             b[2] += 1
             b[3] += bool(r.get("tfo_accepted"))
     out = {"resumed": [], "tfo": []}
-    for i in range(int((end - start) // width) + 1):
+    for i in range(int(-(-(end - start) // width))):
         b = bins.get(i, [0, 0, 0, 0])
         t = start + (i + 0.5) * width
         out["resumed"].append((t, b[1] / b[0] if b[0] else None))
@@ -583,7 +590,7 @@ def main():
         for result in results:
             result["goals_missed"] = goals(result)
         (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-        svg(series, start, end, args.interval, out / "resumption.svg")
+        svg(series, start, end, args.interval, systems(args.short)[0][2], out / "resumption.svg")
         print(table(results))
         print(f"fleet: wrote {out / 'results.json'} and {out / 'resumption.svg'}")
         missed = [(r["system"], m) for r in results for m in r["goals_missed"]]
