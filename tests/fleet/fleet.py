@@ -336,9 +336,9 @@ table ip fleet {{
 
 # --- The systems ----------------------------------------------------------------
 
-def systems(short):
+def systems(short, offsets=None):
     """(system, kinds of its hosts, offsets of their clocks)."""
-    n, offsets = (2, OFFSETS_SHORT) if short else (4, OFFSETS)
+    n, offsets = (2, offsets or OFFSETS_SHORT) if short else (4, offsets or OFFSETS)
     chosen = [("tofurkey+nginx", ["nginx"] * n), ("tofurkey+haproxy", ["haproxy"] * n)]
     if not short:
         chosen.append(("mixed", ["nginx", "haproxy"] * (n // 2)))
@@ -521,6 +521,8 @@ def main():
     parser.add_argument("--interval", type=int, default=20)
     parser.add_argument("--rotations", type=int)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--offsets", type=lambda text: [int(o) for o in text.split(",")],
+                        help="the hosts' clock offsets, e.g. -3,4 (to see a goal missed: a spread above I/2)")
     args = parser.parse_args()
     if not args.tofurkey or not os.access(args.tofurkey, os.X_OK):
         sys.exit(f"error: name the tofurkey binary (argument or TOFURKEY_BIN; got {args.tofurkey!r})")
@@ -545,7 +547,7 @@ def main():
 
     labs, stop, threads, clients = [], threading.Event(), [], []
     try:
-        for i, (system, kinds, offsets) in enumerate(systems(args.short)):
+        for i, (system, kinds, offsets) in enumerate(systems(args.short, args.offsets)):
             labs.append(Lab(f"s{i + 1}", system, kinds, offsets, scratch, secrets, (cert, key, pem),
                             main_key, args.interval, args.tofurkey))
         for lab in labs:
@@ -590,7 +592,7 @@ def main():
         for result in results:
             result["goals_missed"] = goals(result)
         (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-        svg(series, start, end, args.interval, systems(args.short)[0][2], out / "resumption.svg")
+        svg(series, start, end, args.interval, systems(args.short, args.offsets)[0][2], out / "resumption.svg")
         print(table(results))
         print(f"fleet: wrote {out / 'results.json'} and {out / 'resumption.svg'}")
         missed = [(r["system"], m) for r in results for m in r["goals_missed"]]
