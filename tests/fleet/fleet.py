@@ -73,7 +73,7 @@ def run(*argv, timeout=TIMEOUT):
 
 # --- Isolation -------------------------------------------------------------
 
-def isolate(timeout):
+def isolate(timeout, tools):
     """In the lab: returns the scratch directory. Outside: re-runs this
     script in new mount and PID namespaces, removes the scratch directory
     and exits with the lab's status."""
@@ -84,7 +84,7 @@ def isolate(timeout):
         return Path(os.environ[INNER])
     if os.geteuid() != 0:
         sys.exit(f"error: {sys.argv[0]} needs root (network namespaces, servers, their keys)")
-    missing = [t for t in ("unshare", "ip", "nft", "nginx", "haproxy", "openssl") if not shutil.which(t)]
+    missing = [t for t in ("unshare", "ip", "nft", "nginx", "haproxy", "openssl", *tools) if not shutil.which(t)]
     if missing:
         sys.exit(f"error: {sys.argv[0]} needs {', '.join(missing)}")
     import tempfile
@@ -163,6 +163,27 @@ frontend fe
 """
 
 
+def caddy_config(host, cert, key):
+    """Caddy with the distributed STEK provider: random ticket keys kept in
+    one storage directory that every host of the system shares, rotated
+    every interval by whichever host takes the storage's lock first."""
+    return {
+        "admin": {"disabled": True},
+        "storage": {"module": "file_system", "root": str(host.dir / "data/caddy")},
+        "apps": {
+            "http": {"servers": {"fleet": {
+                "listen": [f"{SERVICE}:{PORT}"],
+                "automatic_https": {"disable": True},
+                "routes": [{"handle": [{"handler": "static_response", "body": f"{host.name}\n", "close": True}]}],
+                "tls_connection_policies": [{"default_sni": "fleet"}]}}},
+            "tls": {
+                "certificates": {"load_files": [{"certificate": str(cert), "key": str(key)}]},
+                "session_tickets": {
+                    "key_source": {"provider": "distributed",
+                                   "storage": {"module": "file_system", "root": str(host.stek / "stek")}},
+                    "rotation_interval": f"{host.lab.interval}s"}}}}
+
+
 class Host:
     """One server host: its namespace, its clock offset, its server, its tofurkey runs."""
 
@@ -170,7 +191,9 @@ class Host:
         self.lab, self.kind, self.offset, self.tofurkey = lab, kind, offset, tofurkey
         self.name = f"h{index + 1}"
         self.netns = Netns(f"{lab.name}-{self.name}", lab.closers)
-        self.netns.exec("sysctl", "-qw", "net.ipv4.tcp_fastopen=3")
+        # Caddy (Go) never asks for Fast Open on its listener: 0x400 turns it
+        # on for every listener of the namespace.
+        self.netns.exec("sysctl", "-qw", f"net.ipv4.tcp_fastopen={0x403 if kind == 'caddy' else 3}")
         # A link of its own to the balancer; the service address on loopback.
         lb = lab.balancer
         lb.ip("link", "add", self.name, "type", "veth", "peer", "name", "eth0", "netns", self.netns.name)
@@ -186,6 +209,11 @@ class Host:
         self.dir.mkdir(mode=0o755)
         self.keys = lab.secrets / self.name
         self.keys.mkdir(mode=0o700)
+        # Caddy's view of the shared STEK storage: a link, which a partition
+        # points at a path that cannot be reached (below a regular file).
+        self.stek = self.dir / "stek-storage"
+        if kind == "caddy":
+            self.stek.symlink_to(lab.shared_stek)
         self.runs = []  # (lab time, host clock, exit code, seconds, stderr) per scheduled run
         self.process = None
 
@@ -224,6 +252,11 @@ class Host:
                                                 service=SERVICE, port=PORT, name=self.name))
             self.nginx_argv = ["nginx", "-e", str(self.dir / "error.log"), "-p", str(self.dir), "-c", str(conf)]
             argv = [*self.nginx_argv, "-g", "daemon off;"]
+        elif self.kind == "caddy":
+            conf = self.dir / "caddy.json"
+            conf.write_text(json.dumps(caddy_config(self, cert, key)))
+            argv = ["env", f"HOME={self.dir}", f"XDG_DATA_HOME={self.dir}/data", f"XDG_CONFIG_HOME={self.dir}/config",
+                    "caddy", "run", "--config", str(conf)]
         else:
             conf = self.dir / "haproxy.cfg"
             conf.write_text(HAPROXY_CONFIG.format(d=self.dir, service=SERVICE, port=PORT, pem=pem,
@@ -289,6 +322,8 @@ class Lab:
         self.secrets = secrets / name
         self.secrets.mkdir(mode=0o700)
         self.cert, self.main_key = cert, main_key
+        self.shared_stek = self.scratch / "shared-storage"
+        self.shared_stek.mkdir(mode=0o700)
         self.client = Netns(f"{name}-client", self.closers)
         self.balancer = Netns(f"{name}-lb", self.closers)
         self.client.exec("sysctl", "-qw", "net.ipv4.tcp_fastopen=3")
@@ -318,7 +353,7 @@ table ip fleet {{
 
     def start(self, now):
         for host in self.hosts:
-            if host.kind != "nginx-own":
+            if host.kind in ("nginx", "haproxy"):
                 done, _ = host.set_keys(int(now + host.offset))  # a server needs its key files to start
                 if done.returncode != 0:
                     raise RuntimeError(f"tofurkey on {self.name}/{host.name}: {done.stderr.strip()}")
@@ -343,7 +378,26 @@ def systems(short, offsets=None):
     if not short:
         chosen.append(("mixed", ["nginx", "haproxy"] * (n // 2)))
     chosen.append(("per-host", ["nginx-own"] * n))
-    return [(system, kinds, offsets[:n]) for system, kinds in chosen]
+    if not short:
+        chosen += [("caddy-stek", ["caddy"] * n), ("caddy-stek-partitioned", ["caddy"] * n)]
+    # Caddy (Go) reads the clock without libc: its hosts keep the lab's.
+    return [(system, kinds, [0] * n if "caddy" in kinds else offsets[:n]) for system, kinds in chosen]
+
+
+def partition(lab, stop, cut, heal):
+    """Makes the shared STEK storage unreachable to the second half of the
+    hosts from lab time `cut` to `heal`: their link then leads below a
+    regular file, where every storage operation fails."""
+    blocker = lab.scratch / "unreachable"
+    blocker.write_text("")
+    for at, target in ((cut, blocker / "storage"), (heal, lab.shared_stek)):
+        if stop.wait(max(0.0, at - time.time())):
+            return
+        for host in lab.hosts[len(lab.hosts) // 2:]:
+            link = host.stek.with_name("stek-storage.new")
+            link.symlink_to(target)
+            os.replace(link, host.stek)
+    lab.partition = (cut, heal)
 
 
 # --- Results ---------------------------------------------------------------------
@@ -384,6 +438,7 @@ def summarize(lab, records, start, end, before, after):
         "server_counters": server,
         "by_version": versions,
         "by_issuer_and_server": {k: {"attempts": v[0], "resumed": v[1]} for k, v in sorted(pairs.items())},
+        "partitioned": [round(t - start, 1) for t in getattr(lab, "partition", ())],
         "tofurkey_runs": len(runs),
         "tofurkey_failures": [r for r in runs if r["exit"] != 0][:5],
         "tofurkey_slowest_run": max((r["seconds"] for r in runs), default=None),
@@ -439,7 +494,8 @@ def table(results):
 # Colour and stroke per system: wide under narrow, so that lines on top of
 # each other (at 100 %) all show.
 STYLES = {"tofurkey+nginx": ("#1f77b4", 6, ""), "tofurkey+haproxy": ("#2ca02c", 3, ""),
-          "mixed": ("#ff7f0e", 2, ' stroke-dasharray="6 4"'), "per-host": ("#d62728", 2, "")}
+          "mixed": ("#ff7f0e", 2, ' stroke-dasharray="6 4"'), "per-host": ("#d62728", 2, ""),
+          "caddy-stek": ("#9467bd", 2, ""), "caddy-stek-partitioned": ("#8c564b", 2, ' stroke-dasharray="2 3"')}
 
 
 def stroke(system):
@@ -529,7 +585,7 @@ def main():
     args.tofurkey = os.path.abspath(args.tofurkey)
     rotations = args.rotations or (2 if args.short else 6)
     out = (args.out or ROOT / ("target/fleet-short" if args.short else "target/fleet")).resolve()
-    scratch = isolate(timeout=120 + rotations * args.interval * 3)  # the parent exits here
+    scratch = isolate(timeout=120 + rotations * args.interval * 3, tools=() if args.short else ("caddy",))  # the parent exits here
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -539,7 +595,7 @@ def main():
     main_key.write_bytes(os.urandom(32))
     cert, key = scratch / "cert.pem", scratch / "key.pem"
     run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=fleet")
+        "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=fleet", "-addext", "subjectAltName=DNS:fleet")
     pem = secrets / "site.pem"
     pem.touch(mode=0o600)
     pem.write_bytes(cert.read_bytes() + key.read_bytes())
@@ -561,10 +617,17 @@ def main():
         end = start + rotations * args.interval
         for lab in labs:
             for host in lab.hosts:
-                if host.kind != "nginx-own":
+                if host.kind in ("nginx", "haproxy"):
                     thread = threading.Thread(target=host.schedule, args=(stop, end + 1), daemon=True)
                     thread.start()
                     threads.append(thread)
+        for lab in labs:
+            if lab.system.endswith("-partitioned"):
+                # Cut for the middle third of the run.
+                cut, heal = start + (end - start) / 3, start + 2 * (end - start) / 3
+                thread = threading.Thread(target=partition, args=(lab, stop, cut, heal), daemon=True)
+                thread.start()
+                threads.append(thread)
         time.sleep(max(0.0, start - time.time()))
         before = {lab.name: {h.name: h.netns.counters() for h in lab.hosts} for lab in labs}
         for lab in labs:
