@@ -140,7 +140,7 @@ http {{
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_session_cache off;  # tickets are the only way to resume
 {ticket_keys}
-    server {{ listen {service}:{port} ssl fastopen=256; return 200 "{name}\\n"; }}
+    server {{ listen {listen}:{port} ssl fastopen=256; return 200 "{name}\\n"; }}
 }}
 """
 NGINX_KEYS = """\
@@ -158,7 +158,7 @@ defaults
 	timeout client 30s
 	timeout server 30s
 frontend fe
-	bind {service}:{port} ssl crt {pem} tls-ticket-keys {keys} tfo
+	bind {listen}:{port} ssl crt {pem} tls-ticket-keys {keys} tfo
 	http-request return status 200 content-type text/plain string "{name}\\n"
 """
 
@@ -172,7 +172,7 @@ def caddy_config(host, cert, key):
         "storage": {"module": "file_system", "root": str(host.dir / "data/caddy")},
         "apps": {
             "http": {"servers": {"fleet": {
-                "listen": [f"{SERVICE}:{PORT}"],
+                "listen": [f"{host.listen}:{PORT}"],
                 "automatic_https": {"disable": True},
                 "routes": [{"handle": [{"handler": "static_response", "body": f"{host.name}\n", "close": True}]}],
                 "tls_connection_policies": [{"default_sni": "fleet"}]}}},
@@ -201,10 +201,14 @@ class Host:
         lb.ip("link", "set", self.name, "up")
         self.netns.ip("addr", "add", f"10.97.{index + 1}.2/24", "dev", "eth0")
         self.netns.ip("link", "set", "eth0", "up")
-        self.netns.ip("addr", "add", f"{SERVICE}/32", "dev", "lo")
         self.netns.ip("route", "add", "default", "via", f"10.97.{index + 1}.1")
-        lb.ip("route", "add", f"{SERVICE}/32", "via", f"10.97.{index + 1}.2", "table", str(100 + index + 1))
-        lb.ip("rule", "add", "fwmark", str(index + 1), "table", str(100 + index + 1))
+        if lab.dnat:
+            self.listen = f"10.97.{index + 1}.2"  # the balancer rewrites the service address to this
+        else:
+            self.listen = SERVICE
+            self.netns.ip("addr", "add", f"{SERVICE}/32", "dev", "lo")
+            lb.ip("route", "add", f"{SERVICE}/32", "via", f"10.97.{index + 1}.2", "table", str(100 + index + 1))
+            lb.ip("rule", "add", "fwmark", str(index + 1), "table", str(100 + index + 1))
         self.dir = lab.scratch / self.name
         self.dir.mkdir(mode=0o755)
         self.keys = lab.secrets / self.name
@@ -249,7 +253,7 @@ class Host:
             conf = self.dir / "nginx.conf"
             keys = NGINX_KEYS.format(k=self.keys) if self.kind == "nginx" else "    # nginx's own random keys"
             conf.write_text(NGINX_CONFIG.format(p=self.dir, cert=cert, key=key, ticket_keys=keys,
-                                                service=SERVICE, port=PORT, name=self.name))
+                                                listen=self.listen, port=PORT, name=self.name))
             self.nginx_argv = ["nginx", "-e", str(self.dir / "error.log"), "-p", str(self.dir), "-c", str(conf)]
             argv = [*self.nginx_argv, "-g", "daemon off;"]
         elif self.kind == "caddy":
@@ -259,7 +263,7 @@ class Host:
                     "caddy", "run", "--config", str(conf)]
         else:
             conf = self.dir / "haproxy.cfg"
-            conf.write_text(HAPROXY_CONFIG.format(d=self.dir, service=SERVICE, port=PORT, pem=pem,
+            conf.write_text(HAPROXY_CONFIG.format(d=self.dir, listen=self.listen, port=PORT, pem=pem,
                                                   keys=self.keys / "haproxy.keys", name=self.name))
             argv = ["haproxy", "-db", "-f", str(conf)]
         with open(self.dir / "console.log", "wb") as console:
@@ -273,7 +277,7 @@ class Host:
             raise RuntimeError(f"{self.kind} on {self.lab.name}/{self.name} exited {self.process.returncode}: "
                                + (self.dir / "console.log").read_text(errors="replace")[-1500:])
         listeners = self.netns.exec("ss", "-Htln", f"sport = :{PORT}").stdout
-        return SERVICE in listeners and (self.kind != "haproxy" or (self.dir / "admin.sock").exists())
+        return self.listen in listeners and (self.kind != "haproxy" or (self.dir / "admin.sock").exists())
 
     def stop(self):
         if self.process is None or self.process.poll() is not None:
@@ -322,6 +326,7 @@ class Lab:
         self.secrets = secrets / name
         self.secrets.mkdir(mode=0o700)
         self.cert, self.main_key = cert, main_key
+        self.dnat = self.system.endswith("-dnat")
         self.shared_stek = self.scratch / "shared-storage"
         self.shared_stek.mkdir(mode=0o700)
         self.client = Netns(f"{name}-client", self.closers)
@@ -337,10 +342,23 @@ class Lab:
         self.client.ip("route", "add", "default", "via", "10.98.0.1")
         self.hosts = [Host(self, i, kind, offset, tofurkey)
                       for i, (kind, offset) in enumerate(zip(kinds, offsets))]
-        # Each new connection to the service gets a host at random, kept
-        # in its conntrack entry; the mark picks the routing table.
         ruleset = self.scratch / "balancer.nft"
-        ruleset.write_text(f"""\
+        if self.dnat:
+            # The balancer most setups start with: each new connection
+            # rewritten to a host's own address at random.
+            hosts = ", ".join(f"{i} : {h.listen}" for i, h in enumerate(self.hosts))
+            ruleset.write_text(f"""\
+table ip fleet {{
+    chain prerouting {{
+        type nat hook prerouting priority dstnat; policy accept;
+        iifname "client" ip daddr {SERVICE} tcp dport {PORT} dnat to numgen random mod {len(kinds)} map {{ {hosts} }}
+    }}
+}}
+""")
+        else:
+            # Each new connection to the service gets a host at random, kept
+            # in its conntrack entry; the mark picks the routing table.
+            ruleset.write_text(f"""\
 table ip fleet {{
     chain prerouting {{
         type filter hook prerouting priority mangle; policy accept;
@@ -379,7 +397,8 @@ def systems(short, offsets=None):
         chosen.append(("mixed", ["nginx", "haproxy"] * (n // 2)))
     chosen.append(("per-host", ["nginx-own"] * n))
     if not short:
-        chosen += [("caddy-stek", ["caddy"] * n), ("caddy-stek-partitioned", ["caddy"] * n)]
+        chosen += [("caddy-stek", ["caddy"] * n), ("caddy-stek-partitioned", ["caddy"] * n),
+                   ("tofurkey+nginx-dnat", ["nginx"] * n)]
     # Caddy (Go) reads the clock without libc: its hosts keep the lab's.
     return [(system, kinds, [0] * n if "caddy" in kinds else offsets[:n]) for system, kinds in chosen]
 
@@ -457,7 +476,14 @@ def goals(result):
     accepted = ratio(result["tfo_accepted"], result["tfo_attempts"])
     if result["attempts"] < 100:
         missed.append(f"only {result['attempts']} resumption attempts")
-    if system.startswith("tofurkey+"):
+    if system.endswith("-dnat"):
+        # Tickets do not care, cookies do: behind DNAT each host's cookie
+        # covers its own address, and only the host that issued one takes it.
+        if resumed < GOAL:
+            missed.append(f"resumed {resumed:.4%} < {GOAL:.1%}")
+        if abs(accepted - 1 / n) > 0.1:
+            missed.append(f"TFO accepted {accepted:.1%}, not near 1/{n}")
+    elif system.startswith("tofurkey+"):
         if result["attempts_beyond_lifetime"]:
             missed.append(f"{result['attempts_beyond_lifetime']} sessions offered beyond their lifetime")
         if resumed < GOAL:
@@ -495,7 +521,8 @@ def table(results):
 # each other (at 100 %) all show.
 STYLES = {"tofurkey+nginx": ("#1f77b4", 6, ""), "tofurkey+haproxy": ("#2ca02c", 3, ""),
           "mixed": ("#ff7f0e", 2, ' stroke-dasharray="6 4"'), "per-host": ("#d62728", 2, ""),
-          "caddy-stek": ("#9467bd", 2, ""), "caddy-stek-partitioned": ("#8c564b", 2, ' stroke-dasharray="2 3"')}
+          "caddy-stek": ("#9467bd", 2, ""), "caddy-stek-partitioned": ("#8c564b", 2, ' stroke-dasharray="2 3"'),
+          "tofurkey+nginx-dnat": ("#7f7f7f", 2, ' stroke-dasharray="8 3 2 3"')}
 
 
 def stroke(system):
@@ -508,7 +535,7 @@ def svg(series, start, end, interval, offsets, path):
     """Two panels, TLS resumed and TFO accepted, per system over lab time;
     solid lines at rotations (ticket keys, TFO primary), dashed at half
     intervals (the TFO backup key changes)."""
-    width, left, right, panel, gap, top = 900, 60, 170, 200, 50, 30
+    width, left, right, panel, gap, top = 960, 60, 220, 200, 50, 30
     plot = width - left - right
     height = top + 2 * panel + gap + 40
     span = end - start
@@ -520,6 +547,11 @@ def svg(series, start, end, interval, offsets, path):
         y0 = top + p * (panel + gap)
         y = lambda v: y0 + panel * (1 - v)  # noqa: E731,B023
         out.append(f'<text x="{left}" y="{y0 - 8}" font-weight="bold">{title} (per {series["bin"]} s)</text>')
+        for system, (cut, heal) in series.get("partitions", {}).items():
+            out.append(f'<rect x="{x(cut):.1f}" y="{y0}" width="{x(heal) - x(cut):.1f}" height="{panel}" '
+                       f'fill="#f4ebe6"/>')
+            out.append(f'<text x="{(x(cut) + x(heal)) / 2:.1f}" y="{y0 + panel - 6}" text-anchor="middle" '
+                       f'fill="#8c564b">{system}: storage cut off from 2 hosts</text>')
         out.append(f'<rect x="{left}" y="{y0}" width="{plot}" height="{panel}" fill="none" stroke="#888"/>')
         for v in (0, 0.25, 0.5, 0.75, 1):
             out.append(f'<line x1="{left}" x2="{left + plot}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#eee"/>')
@@ -541,7 +573,8 @@ def svg(series, start, end, interval, offsets, path):
     out.append(f'<text x="{left + plot + 15}" y="{ly}">solid: rotation (I = {interval} s)</text>')
     out.append(f'<text x="{left + plot + 15}" y="{ly + 16}">dashed: half interval</text>')
     out.append(f'<text x="{left + plot / 2}" y="{height - 10}" text-anchor="middle">'
-               f'seconds of the lab clock; host clocks offset {", ".join(f"{o:+d}" for o in offsets)} s</text>')
+               f'seconds of the lab clock; tofurkey hosts\' clocks offset {", ".join(f"{o:+d}" for o in offsets)} s, '
+               f'Caddy\'s none</text>')
     for t in range(0, int(span) + 1, interval):
         out.append(f'<text x="{x(start + t):.1f}" y="{top + 2 * panel + gap + 16}" text-anchor="middle">{t}</text>')
     out.append("</svg>")
@@ -655,6 +688,7 @@ def main():
         for result in results:
             result["goals_missed"] = goals(result)
         (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+        series["partitions"] = {lab.system: lab.partition for lab in labs if hasattr(lab, "partition")}
         svg(series, start, end, args.interval, systems(args.short, args.offsets)[0][2], out / "resumption.svg")
         print(table(results))
         print(f"fleet: wrote {out / 'results.json'} and {out / 'resumption.svg'}")
