@@ -18,14 +18,20 @@ timer's 2 s, its clock offset from the lab's by 0, +1, -2 or +4 s.
 
 The systems run side by side, one schedule: tofurkey+nginx (reloaded after
 the stamp changes, as the shipped path unit does), tofurkey+haproxy (runtime
-push), mixed (nginx and HAProxy alternating, one main key) and per-host
-(nginx's own random ticket keys, the kernel's own random TFO key).
+push), mixed (nginx and HAProxy alternating, one main key), per-host
+(nginx's own random ticket keys, the kernel's own random TFO key),
+caddy-stek (Caddy's distributed ticket keys in one shared storage
+directory, rotated every interval; each host's own kernel TFO key),
+caddy-stek-partitioned (the same, the storage cut off from half the hosts
+for the middle third of the run) and tofurkey+nginx-dnat (tofurkey+nginx
+behind a DNAT balancer: what Fast Open needs the balancer not to be).
 
 Writes OUT/results.json, OUT/resumption.svg and OUT/connections-SYSTEM.jsonl,
 prints the table, and exits 1 when a goal is missed: tofurkey+nginx and
 tofurkey+haproxy resume >= 99.9 % of offered sessions and accept >= 99.9 %
 of the SYNs with data; per-host stays near 1/N. --short (make check): two
-hosts per system, two rotations, no mixed system, OUT target/fleet-short.
+hosts per system, two rotations, the tofurkey systems and per-host only
+(no Caddy needed), OUT target/fleet-short.
 
 Needs root. It runs in private mount and PID namespaces with its own tmpfs
 on /run/netns: the namespaces' names are the lab's alone, and whatever way
