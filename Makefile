@@ -81,6 +81,13 @@ deb: all
 	command -v cargo-deb >/dev/null || $(CARGO) install --locked cargo-deb --version $(CARGO_DEB_VERSION)
 	$(CARGO) deb --no-build --locked --target $(TRIPLE) -o target/debian/
 
+# The fleet lab, not part of `make check` (which runs a short one): hosts
+# behind a balancer that picks one at random per connection, each system's
+# TLS resumptions and TFO through rotations (tests/fleet/fleet.py says how).
+# Needs root and nft; about 3 minutes. Writes target/fleet/.
+fleet: all
+	$(PYTHON) tests/fleet/fleet.py $(BIN)
+
 # Per-run cost: instructions, peak RSS, size, build time (bench/run says how).
 bench: all
 	bench/run $(BIN)
@@ -119,4 +126,4 @@ mutants:
 clean:
 	$(CARGO) clean
 
-.PHONY: all check deb install uninstall bench fuzz mutants clean FORCE
+.PHONY: all check deb install uninstall fleet bench fuzz mutants clean FORCE
