@@ -110,3 +110,28 @@ fn a_settings_file_that_is_not_right_is_refused_by_its_line() {
         );
     }
 }
+
+/// The shipped file, one example uncommented, is read whole (it is longer
+/// than a small read would take); a file of the most that is read is too,
+/// and one byte more is refused.
+#[test]
+fn the_shipped_file_and_the_size_bound() {
+    let shipped = include_str!("../etc/default-tofurkey");
+    let uncommented = shipped.replace("#INTERVAL=86400", "INTERVAL=3600");
+    assert_ne!(uncommented, shipped);
+    let o = with_settings(&uncommented, None, "-n -v -T 1000000");
+    assert!(stderr(&o).contains(", interval 3600, "), "{}", stderr(&o));
+    // 64 KiB exactly: comments, then the setting.
+    let setting = "INTERVAL=3600\n";
+    let most = format!("{}\n{setting}", "#".repeat(64 * 1024 - setting.len() - 1));
+    assert_eq!(most.len(), 64 * 1024);
+    let o = with_settings(&most, None, "-n -v -T 1000000");
+    assert!(stderr(&o).contains(", interval 3600, "), "{}", stderr(&o));
+    let o = with_settings(&format!("#{most}"), None, "-n -T 1000000");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with("error: settings /etc/default/tofurkey: longer than 65536 bytes"),
+        "{}",
+        stderr(&o)
+    );
+}
