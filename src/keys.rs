@@ -75,6 +75,17 @@ impl MainKey {
         }
     }
 
+    /// True when `other` holds the same bytes (a next key that is the
+    /// current one is refused).
+    pub fn same_as(&self, other: &MainKey) -> bool {
+        // Compared whole, not stopping at the first difference.
+        self.0
+            .iter()
+            .zip(other.0.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    }
+
     /// A non-secret fingerprint of the main key: 16 hex digits of BLAKE2b-64
     /// keyed with the main key under its own personalization. Equal on every
     /// host holding the same main key.

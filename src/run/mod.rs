@@ -14,8 +14,8 @@ use crate::counters::Counters;
 use crate::error::Error;
 use crate::fileio;
 use crate::hygiene::{self, SignalGuard};
-use crate::keys;
-use crate::keysource::{self, Loaded, Purpose, Source};
+use crate::keys::{self, Keys, MainKey, Rollover};
+use crate::keysource::{self, Loaded, Opened, Purpose, Source};
 use crate::log::{self, Log};
 use crate::metrics::{self, Metrics};
 use crate::notify;
@@ -121,7 +121,9 @@ fn set_keys(options: &Options, log: &Log) -> Result<(Option<String>, Metrics), E
         false => Some(Target::open(&options.target)?),
     };
     let outputs = TicketOutputs::open(&options.tickets)?;
-    let (opened, key_warnings) = keysource::open(&source, Purpose::set(!outputs.is_empty()))?;
+    let purpose = Purpose::set(!outputs.is_empty());
+    let (opened, mut key_warnings) = keysource::open(&source, purpose)?;
+    let next = open_next(options, purpose, &mut key_warnings)?;
     for warning in &key_warnings {
         log.warn(warning);
     }
@@ -131,8 +133,11 @@ fn set_keys(options: &Options, log: &Log) -> Result<(Option<String>, Metrics), E
     // HAProxy's bounded push, which a stop signal ends).
     let signals = SignalGuard::block().map_err(Error::SignalMask)?;
     let loaded = opened.read()?;
-    let pair = keys::pair_text(&loaded.key, counters.primary, counters.backup);
-    let set = (!outputs.is_empty()).then(|| TicketSet::derive(&loaded.key, schedule));
+    let next = read_next(next, &loaded.key)?;
+    let main_keys = main_keys(&loaded.key, next.as_ref());
+    let pair = keys::pair_text(main_keys, counters.primary, counters.backup);
+    let set = (!outputs.is_empty()).then(|| TicketSet::derive(main_keys, schedule));
+    drop(next);
     let (main_id, created) = (loaded.key.fingerprint(), loaded.created);
     // The key's own warnings (a key of text) wait for the signals' release.
     let Loaded {
@@ -293,14 +298,19 @@ fn check_keys(options: &Options) -> Result<Checked<'_>, Error> {
     let outputs = TicketOutputs::open(&options.tickets)?;
     // Warnings (a key others can read) would be a second line: monitoring
     // reads one. The key-setting runs report them. A refusal is as a run's.
-    let (opened, _warnings) = keysource::open(&source, Purpose::check(!outputs.is_empty()))?;
+    let purpose = Purpose::check(!outputs.is_empty());
+    let (opened, mut warnings) = keysource::open(&source, purpose)?;
+    let next = open_next(options, purpose, &mut warnings)?;
+    drop(warnings);
     let _signals = SignalGuard::block().map_err(Error::SignalMask)?;
     let loaded = opened.read()?;
+    let next = read_next(next, &loaded.key)?;
+    let main_keys = main_keys(&loaded.key, next.as_ref());
     let held = target.read()?;
     let schedule = Schedule::at(counters.now, counters.interval);
     Ok(Checked {
-        verdict: crate::check::classify(&held, &loaded.key, &counters),
-        tickets: outputs.check(&loaded.key, schedule)?,
+        verdict: crate::check::classify(&held, main_keys, &counters),
+        tickets: outputs.check(main_keys, schedule)?,
         target: &options.target,
         counters,
         main_id: loaded.key.fingerprint(),
@@ -310,6 +320,53 @@ fn check_keys(options: &Options) -> Result<Checked<'_>, Error> {
             Settings::CommandLine | Settings::Unnamed => None,
         },
     })
+}
+
+/// The next main key's source opened and checked (the trust rules of
+/// `-k`), not read, with its first counter; `None` without a rollover.
+fn open_next<'o>(
+    options: &'o Options,
+    purpose: Purpose,
+    warnings: &mut Vec<String>,
+) -> Result<Option<(Opened, u64, &'o Path)>, Error> {
+    let Some(next) = &options.next_key else {
+        return Ok(None);
+    };
+    let (opened, more) = keysource::open(&Source::File(next.path.clone()), purpose)?;
+    warnings.extend(more);
+    Ok(Some((
+        opened,
+        next.first_counter(options.interval),
+        &next.path,
+    )))
+}
+
+/// Reads the next main key (signals held); one equal to `current` is
+/// refused.
+fn read_next(
+    next: Option<(Opened, u64, &Path)>,
+    current: &MainKey,
+) -> Result<Option<(MainKey, u64)>, Error> {
+    let Some((opened, first, path)) = next else {
+        return Ok(None);
+    };
+    let key = opened.read()?.key;
+    if key.same_as(current) {
+        return Err(Error::SameNextKey(path.to_path_buf()));
+    }
+    Ok(Some((key, first)))
+}
+
+/// The main keys that derive a run's keys: the current one, and the next
+/// one from its first counter on.
+fn main_keys<'a>(current: &'a MainKey, next: Option<&'a (MainKey, u64)>) -> Keys<'a> {
+    Keys {
+        current,
+        rollover: next.map(|(key, first)| Rollover {
+            next: key,
+            first: *first,
+        }),
+    }
 }
 
 /// What both a run and a check start from: the counters for now (or `-T`)
