@@ -290,3 +290,58 @@ fn a_next_key_equal_to_the_current_one_is_refused() {
     assert!(err.contains("is the current main key"), "{err}");
     assert_eq!(bytes(&target), OLD_PAIR, "a refused run wrote");
 }
+
+/// The `main_key_id` label of `metric` in a metrics file.
+fn main_key_id(text: &str, metric: &str) -> Option<String> {
+    let line = text.lines().find(|l| l.starts_with(metric))?;
+    let from = line.find("main_key_id=\"")? + "main_key_id=\"".len();
+    Some(line[from..from + 16].to_string())
+}
+
+#[test]
+fn metrics_name_the_instant_and_the_next_keys_id() {
+    let k = Keys::new();
+    let at = T.to_string();
+    let prom = k.dir.path("t.prom");
+    let metrics = |keys: &[&str]| {
+        let target = k.dir.target();
+        let mut c = tofurkey();
+        c.args([
+            "-T",
+            "1799990000",
+            "-i",
+            "3600",
+            "-P",
+            target.to_str().unwrap(),
+        ])
+        .args(keys)
+        .args(["--metrics", prom.to_str().unwrap()]);
+        let o = bounded(&mut c);
+        assert!(o.status.success(), "{}", stderr(&o));
+        fs::read_to_string(&prom).unwrap()
+    };
+    let next_alone = metrics(&["-k", &k.next]);
+    let current_alone = metrics(&["-k", &k.current]);
+    let text = metrics(&[
+        "-k",
+        &k.current,
+        "--next-key",
+        &k.next,
+        "--next-key-at",
+        &at,
+    ]);
+    assert!(
+        text.lines()
+            .any(|l| l == "tofurkey_rollover_timestamp_seconds 1800000000"),
+        "{text}"
+    );
+    let next_id = main_key_id(&next_alone, "tofurkey_keys_info").unwrap();
+    assert_eq!(main_key_id(&text, "tofurkey_next_key_info"), Some(next_id));
+    // The main key id stays the current key's.
+    assert_eq!(
+        main_key_id(&text, "tofurkey_keys_info"),
+        main_key_id(&current_alone, "tofurkey_keys_info")
+    );
+    // Absent without a rollover.
+    assert!(!current_alone.contains("rollover") && !current_alone.contains("next_key"));
+}

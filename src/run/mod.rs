@@ -17,7 +17,7 @@ use crate::hygiene::{self, SignalGuard};
 use crate::keys::{self, Keys, MainKey, Rollover};
 use crate::keysource::{self, Loaded, Opened, Purpose, Source};
 use crate::log::{self, Log};
-use crate::metrics::{self, Metrics};
+use crate::metrics::{self, Metrics, NextKeyInfo};
 use crate::notify;
 use crate::options::{Options, Settings};
 use crate::outputs::TicketOutputs;
@@ -105,6 +105,8 @@ fn failed_run_metrics(options: &Options, path: &Path) -> Option<Metrics> {
         keys: None,
         tickets_id: None,
         clock: clock::sync().unwrap_or(ClockSync::Unknown),
+        // The next key was not read: its id is not known.
+        rollover: None,
     })
 }
 
@@ -135,6 +137,13 @@ fn set_keys(options: &Options, log: &Log) -> Result<(Option<String>, Metrics), E
     let loaded = opened.read()?;
     let next = read_next(next, &loaded.key)?;
     let main_keys = main_keys(&loaded.key, next.as_ref());
+    let rollover = next
+        .as_ref()
+        .zip(options.next_key.as_ref())
+        .map(|((key, _), n)| NextKeyInfo {
+            id: key.fingerprint(),
+            at: n.at.secs(),
+        });
     let pair = keys::pair_text(main_keys, counters.primary, counters.backup);
     let set = (!outputs.is_empty()).then(|| TicketSet::derive(main_keys, schedule));
     drop(next);
@@ -223,6 +232,7 @@ fn set_keys(options: &Options, log: &Log) -> Result<(Option<String>, Metrics), E
         keys: Some((keys_id, main_id)),
         tickets_id,
         clock,
+        rollover,
     };
     Ok((status, metrics))
 }
