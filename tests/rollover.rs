@@ -345,3 +345,37 @@ fn metrics_name_the_instant_and_the_next_keys_id() {
     // Absent without a rollover.
     assert!(!current_alone.contains("rollover") && !current_alone.contains("next_key"));
 }
+
+/// A run's stderr at `time` with the rollover configured (`-v`).
+fn rollover_run(k: &Keys, time: u64) -> String {
+    let target = k.dir.target();
+    let (t, at) = (time.to_string(), T.to_string());
+    let mut c = tofurkey();
+    c.args(["-v", "-T", &t, "-i", "3600", "-P", target.to_str().unwrap()])
+        .args([
+            "-k",
+            &k.current,
+            "--next-key",
+            &k.next,
+            "--next-key-at",
+            &at,
+        ]);
+    let o = bounded(&mut c);
+    assert!(o.status.success(), "{}", stderr(&o));
+    stderr(&o)
+}
+
+#[test]
+fn the_entry_names_the_next_key_and_warns_once_the_rollover_is_done() {
+    let k = Keys::new();
+    let before = rollover_run(&k, T - 1);
+    assert!(before.contains(", next main key id "), "{before}");
+    assert!(before.contains(" from 1800000000 ("), "{before}");
+    assert!(!before.contains("is done"), "{before}");
+    assert!(!rollover_run(&k, T + I - 1).contains("is done"));
+    let after = rollover_run(&k, T + I);
+    let warning: Vec<_> = after.lines().filter(|l| l.contains("is done")).collect();
+    assert_eq!(warning.len(), 1, "{after}");
+    assert!(warning[0].starts_with("warning: the rollover to main key id "));
+    assert!(warning[0].contains("remove --next-key and --next-key-at"));
+}

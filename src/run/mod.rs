@@ -214,6 +214,7 @@ fn set_keys(options: &Options, log: &Log) -> Result<(Option<String>, Metrics), E
         main_id: &main_id,
         keys_id: &keys_id,
         dry_run: options.dry_run,
+        rollover: rollover.as_ref(),
         tickets: tickets_id.as_deref().map(|id| TicketOutcome {
             schedule,
             tickets_id: id,
@@ -222,6 +223,13 @@ fn set_keys(options: &Options, log: &Log) -> Result<(Option<String>, Metrics), E
         clock,
     };
     log.send(&outcome.entry());
+    // From T + I on every key comes from the next key: the rollover is done.
+    if let Some(next) = rollover
+        .as_ref()
+        .filter(|r| counters.now.secs() >= r.at + counters.interval.secs())
+    {
+        log.send(&report::rollover_done(next));
+    }
     let status = notify::wanted().then(|| outcome.status());
     let metrics = Metrics {
         run: counters.now.secs(),
