@@ -379,3 +379,29 @@ fn the_entry_names_the_next_key_and_warns_once_the_rollover_is_done() {
     assert!(warning[0].starts_with("warning: the rollover to main key id "));
     assert!(warning[0].contains("remove --next-key and --next-key-at"));
 }
+
+#[test]
+fn a_next_key_of_text_is_warned_of_as_the_main_key_is() {
+    let k = Keys::new();
+    let text = k.dir.file(
+        "next.txt",
+        b"9f86d081884c7d659a2feaa0c55ad0159f86d081884c7d659a2feaa0c55ad015\n",
+    );
+    let target = k.dir.target();
+    let at = T.to_string();
+    let mut c = tofurkey();
+    c.args([
+        "-T",
+        "1799990000",
+        "-i",
+        "3600",
+        "-P",
+        target.to_str().unwrap(),
+    ])
+    .args(["-k", &k.current, "--next-key", text.to_str().unwrap()])
+    .args(["--next-key-at", &at]);
+    let o = bounded(&mut c);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("next.txt is text"), "{err}");
+}

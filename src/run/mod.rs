@@ -134,8 +134,8 @@ fn set_keys(options: &Options, log: &Log) -> Result<(Option<String>, Metrics), E
     // wipe, and nothing in between logs or waits (but for a piped key and
     // HAProxy's bounded push, which a stop signal ends).
     let signals = SignalGuard::block().map_err(Error::SignalMask)?;
-    let loaded = opened.read()?;
-    let next = read_next(next, &loaded.key)?;
+    let mut loaded = opened.read()?;
+    let next = read_next(next, &loaded.key, &mut loaded.warnings)?;
     let main_keys = main_keys(&loaded.key, next.as_ref());
     let rollover = next
         .as_ref()
@@ -321,8 +321,9 @@ fn check_keys(options: &Options) -> Result<Checked<'_>, Error> {
     let next = open_next(options, purpose, &mut warnings)?;
     drop(warnings);
     let _signals = SignalGuard::block().map_err(Error::SignalMask)?;
-    let loaded = opened.read()?;
-    let next = read_next(next, &loaded.key)?;
+    let mut loaded = opened.read()?;
+    // Warnings would be a second line (see above).
+    let next = read_next(next, &loaded.key, &mut loaded.warnings)?;
     let main_keys = main_keys(&loaded.key, next.as_ref());
     let held = target.read()?;
     let schedule = Schedule::at(counters.now, counters.interval);
@@ -360,19 +361,22 @@ fn open_next<'o>(
 }
 
 /// Reads the next main key (signals held); one equal to `current` is
-/// refused.
+/// refused. Its key's warnings (a key of text) go to `warnings`, to be
+/// logged once signals are released.
 fn read_next(
     next: Option<(Opened, u64, &Path)>,
     current: &MainKey,
+    warnings: &mut Vec<String>,
 ) -> Result<Option<(MainKey, u64)>, Error> {
     let Some((opened, first, path)) = next else {
         return Ok(None);
     };
-    let key = opened.read()?.key;
-    if key.same_as(current) {
+    let loaded = opened.read()?;
+    if loaded.key.same_as(current) {
         return Err(Error::SameNextKey(path.to_path_buf()));
     }
-    Ok(Some((key, first)))
+    warnings.extend(loaded.warnings);
+    Ok(Some((loaded.key, first)))
 }
 
 /// The main keys that derive a run's keys: the current one, and the next
