@@ -3,7 +3,7 @@
 //! and exit codes follow the monitoring-plugin convention.
 
 use crate::counters::{Counters, UnixTime};
-use crate::keys::{Form, MainKey, pair_text};
+use crate::keys::{Form, Keys, pair_text};
 use crate::tickets::{Schedule, TicketSet};
 
 /// `--check`'s exit code when there is no verdict: the target or the key
@@ -64,7 +64,8 @@ impl Verdict {
 }
 
 /// Classifies `held` (procfs text, up to the newline) for `counters`.
-pub fn classify(held: &[u8], main: &MainKey, counters: &Counters) -> Verdict {
+pub fn classify<'a>(held: &[u8], main: impl Into<Keys<'a>>, counters: &Counters) -> Verdict {
+    let main = main.into();
     let expected = pair_text(main, counters.primary, counters.backup);
     if held == expected.text() {
         return Verdict::InSync;
@@ -137,12 +138,13 @@ impl TicketVerdict {
 /// Classifies `held` (an output's bytes in its own form, `None` if missing)
 /// against the set for `schedule` and the one before, in the form `form`
 /// gives (e.g. [`TicketSet::nginx_files`]).
-pub(crate) fn classify_tickets<F: AsRef<[u8]>>(
+pub(crate) fn classify_tickets<'a, F: AsRef<[u8]>>(
     held: Option<&[u8]>,
-    main: &MainKey,
+    main: impl Into<Keys<'a>>,
     schedule: Schedule,
     form: fn(&TicketSet) -> F,
 ) -> TicketVerdict {
+    let main = main.into();
     let Some(held) = held else {
         return TicketVerdict::Missing;
     };
@@ -162,6 +164,7 @@ pub(crate) fn classify_tickets<F: AsRef<[u8]>>(
 mod tests {
     use super::*;
     use crate::counters::Interval;
+    use crate::keys::MainKey;
 
     fn setup(t: u64) -> (MainKey, Counters) {
         let s = Counters::at(UnixTime::new(t).unwrap(), Interval::new(3600).unwrap());

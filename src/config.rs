@@ -25,15 +25,18 @@ use crate::options::{Command, Options, Settings};
 /// Where the settings are.
 pub const SETTINGS_FILE: &str = "/etc/default/tofurkey";
 /// Each setting and the option it stands for.
-pub const SETTINGS: [(&str, &str); 5] = [
+pub const SETTINGS: [(&str, &str); 7] = [
     ("INTERVAL", "--interval"),
+    ("NEXT_KEY", "--next-key"),
+    ("NEXT_KEY_AT", "--next-key-at"),
     ("NGINX_TICKETS", "--nginx-tickets"),
     ("HAPROXY_TICKETS", "--haproxy-tickets"),
     ("HAPROXY_SOCKET", "--haproxy-socket"),
     ("METRICS", "--metrics"),
 ];
-/// The option of the one setting a `--tfo-only` run takes.
-const INTERVAL_OPTION: &str = "--interval";
+/// The options of the settings a `--tfo-only` run takes: what its TCP Fast
+/// Open keys derive from (the interval, and a rollover's next key and T).
+const TFO_OPTIONS: [&str; 3] = ["--interval", "--next-key", "--next-key-at"];
 /// The most of the file read: the shipped one, comments and all, is under
 /// 4 kB.
 const READ_MAX: usize = 64 * 1024;
@@ -195,10 +198,10 @@ pub fn apply(command: Command, args: Vec<OsString>) -> Result<Command, SettingsE
         Err((line, why)) => return Err(fail(Problem::Line { line, why })),
     };
     // With --tfo-only (a namespace instance: tofurkey.service writes the
-    // outputs and the metrics), the interval alone.
+    // outputs and the metrics), the interval and the rollover alone.
     let mut merged: Vec<OsString> = settings
         .into_iter()
-        .filter(|(option, _)| !tfo_only || *option == INTERVAL_OPTION)
+        .filter(|(option, _)| !tfo_only || TFO_OPTIONS.contains(option))
         .flat_map(|(option, value)| [option.into(), value.into()])
         .collect();
     if merged.is_empty() {

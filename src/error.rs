@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::io;
+use std::path::PathBuf;
 
 use nix::sys::signal::Signal;
 
@@ -64,6 +65,9 @@ pub enum Error {
     Stopped(Signal),
     /// Signals could not be held while key material is in memory.
     SignalMask(SignalError),
+    /// `--next-key` holds the current main key: a rollover to it would
+    /// change nothing.
+    SameNextKey(PathBuf),
     /// Standard output (`--version`, `--help`, `--print-timer`) could not
     /// be written.
     Output(io::Error),
@@ -109,6 +113,9 @@ impl Error {
             Error::Clock => ClockError::BeforeEpoch.fix(),
             Error::Metrics(e) => e.fix(),
             Error::SignalMask(e) => e.fix(),
+            Error::SameNextKey(_) => {
+                Some("give --next-key the new main key, or drop --next-key and --next-key-at")
+            }
             // Its message says what failed; no fix.
             Error::Output(_) => None,
         };
@@ -137,6 +144,11 @@ impl fmt::Display for Error {
             Error::Timer(e) => write!(f, "{e}")?,
             Error::Time(e) => write!(f, "{e}")?,
             Error::Clock => f.write_str("cannot read the system clock")?,
+            Error::SameNextKey(path) => write!(
+                f,
+                "next main key {} is the current main key: a rollover to it changes nothing",
+                path.display()
+            )?,
             Error::Key(e) => write!(f, "{e}")?,
             Error::Target(e) => write!(f, "{e}")?,
             Error::Tickets(e) => write!(f, "{e}")?,

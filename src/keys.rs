@@ -75,6 +75,17 @@ impl MainKey {
         }
     }
 
+    /// True when `other` holds the same bytes (a next key that is the
+    /// current one is refused).
+    pub fn same_as(&self, other: &MainKey) -> bool {
+        // Compared whole, not stopping at the first difference.
+        self.0
+            .iter()
+            .zip(other.0.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    }
+
     /// A non-secret fingerprint of the main key: 16 hex digits of BLAKE2b-64
     /// keyed with the main key under its own personalization. Equal on every
     /// host holding the same main key.
@@ -250,9 +261,61 @@ fn key_well_formed(key: &[u8]) -> bool {
             })
 }
 
-/// Derives and formats the pair for the given counters.
-pub fn pair_text(main: &MainKey, primary: u64, backup: u64) -> PairText {
-    PairText::new(&main.derive(primary), &main.derive(backup))
+/// A scheduled rollover: the next main key and its first counter, T / I.
+/// Counters from `first` on are derived from `next`.
+#[derive(Clone, Copy, Debug)]
+pub struct Rollover<'a> {
+    /// The next main key.
+    pub next: &'a MainKey,
+    /// The first counter the next key derives: T / I.
+    pub first: u64,
+}
+
+/// The main keys of a run: the current one and, while a rollover is
+/// configured, the next one and its first counter. Which key derives
+/// counter *m* is [`Keys::for_counter`]; without a rollover it is always the
+/// current one, so every output is what it is with the current key alone.
+#[derive(Clone, Copy, Debug)]
+pub struct Keys<'a> {
+    /// The current main key (its fingerprint is `TOFURKEY_MAIN_KEY_ID`).
+    pub current: &'a MainKey,
+    /// The next main key and its first counter, if a rollover is configured.
+    pub rollover: Option<Rollover<'a>>,
+}
+
+impl<'a> Keys<'a> {
+    /// The current key alone: no rollover.
+    pub fn single(current: &'a MainKey) -> Keys<'a> {
+        Keys {
+            current,
+            rollover: None,
+        }
+    }
+
+    /// The main key that derives counter `m`: the next one when a rollover
+    /// is configured and `m` ≥ T / I, the current one otherwise.
+    pub fn for_counter(&self, m: u64) -> &'a MainKey {
+        match self.rollover {
+            Some(r) if m >= r.first => r.next,
+            _ => self.current,
+        }
+    }
+}
+
+impl<'a> From<&'a MainKey> for Keys<'a> {
+    fn from(current: &'a MainKey) -> Keys<'a> {
+        Keys::single(current)
+    }
+}
+
+/// Derives and formats the pair for the given counters, each from the main
+/// key [`Keys::for_counter`] names.
+pub fn pair_text<'a>(keys: impl Into<Keys<'a>>, primary: u64, backup: u64) -> PairText {
+    let keys = keys.into();
+    PairText::new(
+        &keys.for_counter(primary).derive(primary),
+        &keys.for_counter(backup).derive(backup),
+    )
 }
 
 #[cfg(test)]
@@ -267,6 +330,72 @@ mod tests {
         let mut b = [0u8; 32];
         hex::decode_to_slice(SPEC_MAIN, &mut b).unwrap();
         MainKey::new(b)
+    }
+
+    fn rollover_at<'a>(current: &'a MainKey, next: &'a MainKey, first: u64) -> Keys<'a> {
+        Keys {
+            current,
+            rollover: Some(Rollover { next, first }),
+        }
+    }
+
+    #[test]
+    fn rollover_rule_at_every_counter_around_t() {
+        let (current, next) = (spec_key(), MainKey::new([7; 32]));
+        let first = 20;
+        let keys = rollover_at(&current, &next, first);
+        for m in first - 2..=first + 2 {
+            let want = if m >= first { &next } else { &current };
+            assert!(std::ptr::eq(keys.for_counter(m), want), "counter {m}");
+            for (p, b) in [(m, m + 1), (m + 1, m), (m, m - 1)] {
+                let mixed = pair_text(keys, p, b);
+                let by_rule = PairText::new(
+                    &keys.for_counter(p).derive(p),
+                    &keys.for_counter(b).derive(b),
+                );
+                assert_eq!(mixed.text(), by_rule.text());
+                let from = |k: &MainKey, c: u64| {
+                    if c >= first {
+                        next.derive(c)
+                    } else {
+                        k.derive(c)
+                    }
+                };
+                let expected = PairText::new(&from(&current, p), &from(&current, b));
+                assert_eq!(mixed.text(), expected.text(), "pair ({p}, {b})");
+            }
+        }
+        // Well before T: the current key alone; from T on: the next alone.
+        assert_eq!(
+            pair_text(keys, 17, 18).text(),
+            pair_text(&current, 17, 18).text()
+        );
+        assert_eq!(
+            pair_text(keys, 20, 21).text(),
+            pair_text(&next, 20, 21).text()
+        );
+        // Across T: one key from each.
+        let across = pair_text(keys, 19, 20);
+        assert_ne!(across.text(), pair_text(&current, 19, 20).text());
+        assert_ne!(across.text(), pair_text(&next, 19, 20).text());
+        assert_eq!(
+            &across.text()[..35],
+            &pair_text(&current, 19, 20).text()[..35]
+        );
+        assert_eq!(&across.text()[36..], &pair_text(&next, 19, 20).text()[36..]);
+    }
+
+    #[test]
+    fn no_rollover_is_the_current_key_alone() {
+        let k = spec_key();
+        let keys = Keys::single(&k);
+        for m in [0, 11, 12, u64::MAX] {
+            assert!(std::ptr::eq(keys.for_counter(m), &k));
+        }
+        assert_eq!(
+            std::str::from_utf8(pair_text(keys, 11, 12).text()).unwrap(),
+            SPEC_PAIR
+        );
     }
 
     #[test]

@@ -29,6 +29,18 @@ pub struct Metrics {
     pub tickets_id: Option<String>,
     /// The kernel's word on the clock (unknown when it could not be read).
     pub clock: ClockSync,
+    /// The rollover a run that read the keys holds, if one is configured.
+    pub rollover: Option<NextKeyInfo>,
+}
+
+/// A configured rollover, in non-secret words: the next main key's
+/// fingerprint and the instant T it takes over.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NextKeyInfo {
+    /// The next main key's fingerprint.
+    pub id: String,
+    /// T, Unix time.
+    pub at: u64,
 }
 
 impl Metrics {
@@ -78,6 +90,18 @@ impl Metrics {
                 ),
             );
         }
+        if let Some(next) = &self.rollover {
+            gauge(
+                "tofurkey_rollover_timestamp_seconds",
+                "Unix time at which the next main key takes over (absent without a rollover).",
+                &format!(" {}", next.at),
+            );
+            gauge(
+                "tofurkey_next_key_info",
+                "Fingerprint of the next main key: a host holding it is ready for the rollover.",
+                &format!("{{main_key_id=\"{}\"}} 1", next.id),
+            );
+        }
         if let Some(id) = &self.tickets_id {
             gauge(
                 "tofurkey_tickets_info",
@@ -119,6 +143,7 @@ mod tests {
             keys: Some(("3c6bf71f91f4ae4f".into(), "7ad202034d831e12".into())),
             tickets_id: Some("18e865e338bc5e94".into()),
             clock: ClockSync::Unsynchronized,
+            rollover: None,
         }
     }
 
@@ -169,6 +194,29 @@ mod tests {
                 .render()
                 .contains("\ntofurkey_clock_synchronized 1\n")
         );
+    }
+
+    #[test]
+    fn a_rollover_is_its_instant_and_the_next_keys_id() {
+        let text = Metrics {
+            rollover: Some(NextKeyInfo {
+                id: "0123456789abcdef".into(),
+                at: 1_800_000_000,
+            }),
+            ..sample(true)
+        }
+        .render();
+        for line in [
+            "tofurkey_rollover_timestamp_seconds 1800000000",
+            "tofurkey_next_key_info{main_key_id=\"0123456789abcdef\"} 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
+        }
+        let samples = text.lines().filter(|l| !l.starts_with('#')).count();
+        assert_eq!(text.matches("# TYPE ").count(), samples);
+        // Absent without a rollover.
+        let plain = sample(true).render();
+        assert!(!plain.contains("rollover") && !plain.contains("next_key"));
     }
 
     #[test]

@@ -52,6 +52,25 @@ pub struct Options {
     /// `--tfo-only`: no ticket output or metrics, even from the settings
     /// file (a namespace instance: tofurkey.service writes those).
     pub tfo_only: bool,
+    /// `--next-key PATH --next-key-at T`: a rollover to the next main key.
+    pub next_key: Option<NextKey>,
+}
+
+/// A scheduled rollover, as the command line asked: the next main key's
+/// file and the instant T it takes over (a multiple of the interval).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NextKey {
+    /// `--next-key PATH`.
+    pub path: PathBuf,
+    /// `--next-key-at UNIXTIME`.
+    pub at: UnixTime,
+}
+
+impl NextKey {
+    /// The first counter the next key derives: T / I.
+    pub fn first_counter(&self, interval: Interval) -> u64 {
+        self.at.secs() / interval.secs()
+    }
 }
 
 /// Where a command's settings (key source, interval, target, outputs,

@@ -7,7 +7,7 @@ use crate::check::{TicketVerdict, classify_tickets};
 use crate::haproxy::{KeyFile, Runtime, SocketError};
 use crate::hygiene::StopSignals;
 use crate::keydir::{DirError, Held, KeyDir};
-use crate::keys::MainKey;
+use crate::keys::Keys;
 use crate::nginx::{self, Nginx};
 use crate::options::Tickets;
 use crate::report::{Push, Written};
@@ -148,7 +148,7 @@ impl TicketOutputs {
     /// `schedule`; each verdict with the output's name.
     pub fn check(
         &self,
-        main: &MainKey,
+        main: Keys<'_>,
         schedule: Schedule,
     ) -> Result<Vec<(String, TicketVerdict)>, OutputError> {
         let mut verdicts = Vec::new();
@@ -179,7 +179,7 @@ impl TicketOutputs {
 /// it holds; else as [`classify_tickets`].
 fn classify_held<F: AsRef<[u8]>>(
     held: Option<Held>,
-    main: &MainKey,
+    main: Keys<'_>,
     schedule: Schedule,
     form: fn(&TicketSet) -> F,
 ) -> TicketVerdict {

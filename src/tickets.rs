@@ -20,7 +20,7 @@
 //! lives three intervals. The set changes only at multiples of I.
 
 use crate::counters::{Interval, UnixTime};
-use crate::keys::{MainKey, PERSONAL, PERSONAL_MAIN_ID, PERSONAL_PAIR_ID};
+use crate::keys::{Keys, MainKey, PERSONAL, PERSONAL_MAIN_ID, PERSONAL_PAIR_ID};
 use crate::secret::Secret;
 
 /// Bytes of a ticket key's name (OpenSSL's `tick_key_name`).
@@ -192,10 +192,14 @@ pub struct TicketSet {
 }
 
 impl TicketSet {
-    /// Derives the set for `schedule`.
-    pub fn derive(main: &MainKey, schedule: Schedule) -> TicketSet {
+    /// Derives the set for `schedule`, each key from the main key
+    /// [`Keys::for_counter`] names.
+    pub fn derive<'a>(keys: impl Into<Keys<'a>>, schedule: Schedule) -> TicketSet {
+        let keys = keys.into();
         TicketSet {
-            keys: schedule.counters().map(|n| TicketKey::derive(main, n)),
+            keys: schedule
+                .counters()
+                .map(|n| TicketKey::derive(keys.for_counter(n), n)),
         }
     }
 
@@ -400,5 +404,39 @@ mod tests {
             TicketSet::derive(&main, at(1_100_000, 86_400)).fingerprint()
         );
         assert_eq!(set.current().name(), TicketKey::derive(&main, 11).name());
+    }
+
+    #[test]
+    fn rollover_rule_for_every_set_around_t() {
+        use crate::keys::Rollover;
+        let (current, next) = (spec_key(), MainKey::new([7; 32]));
+        let first = 20;
+        let keys = Keys {
+            current: &current,
+            rollover: Some(Rollover { next: &next, first }),
+        };
+        for n in first - 2..=first + 2 {
+            let schedule = at(n * 86_400, 86_400);
+            let set = TicketSet::derive(keys, schedule);
+            for (key, m) in set.keys.iter().zip(schedule.counters()) {
+                let by_rule = if m >= first { &next } else { &current };
+                assert_eq!(
+                    key.haproxy(),
+                    TicketKey::derive(by_rule, m).haproxy(),
+                    "set {n}, key {m}"
+                );
+            }
+        }
+        // Before T − I: the current key's set; from T + I: the next key's.
+        let before = at((first - 2) * 86_400, 86_400);
+        let after = at((first + 1) * 86_400, 86_400);
+        assert_eq!(
+            TicketSet::derive(keys, before).haproxy_file().as_ref(),
+            TicketSet::derive(&current, before).haproxy_file().as_ref()
+        );
+        assert_eq!(
+            TicketSet::derive(keys, after).haproxy_file().as_ref(),
+            TicketSet::derive(&next, after).haproxy_file().as_ref()
+        );
     }
 }

@@ -135,3 +135,33 @@ fn the_shipped_file_and_the_size_bound() {
         stderr(&o)
     );
 }
+
+#[test]
+fn a_rollover_in_the_settings_file_reaches_service_and_namespace_runs() {
+    let rollover = "INTERVAL=3600\nNEXT_KEY=/run/next.key\nNEXT_KEY_AT=1800000000\n\
+                    NGINX_TICKETS=/run/missing\n";
+    // A namespace instance (--tfo-only) takes the rollover with the interval.
+    let args = format!(
+        "--version >/dev/null && head -c 32 /dev/urandom >/run/next.key && \
+         chmod 0600 /run/next.key && exec {BIN} -n -v -T 1799990000 --tfo-only"
+    );
+    let o = with_settings(rollover, None, &args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(", interval 3600, ") && err.contains(", next main key id "),
+        "{err}"
+    );
+    // T not a multiple of the interval: the file's usage error.
+    let o = with_settings(
+        "INTERVAL=3600\nNEXT_KEY=/run/next.key\nNEXT_KEY_AT=1800000001\n",
+        None,
+        "-n -T 1000000",
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("take 1800000000 or 1800003600"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::counters::{Interval, UnixTime};
 use crate::fileio::file_name;
-use crate::options::{Command, DEFAULT_TARGET, KeySpec, Options, Settings, Tickets};
+use crate::options::{Command, DEFAULT_TARGET, KeySpec, NextKey, Options, Settings, Tickets};
 
 /// A command line that cannot be run: what is wrong and how to fix it.
 /// Printed as one line, pointing at `--help` ([`SEE_HELP`]); exit 2.
@@ -30,12 +30,13 @@ pub const SEE_HELP: &str = "see 'tofurkey --help'";
 /// is for. A usage error prints one line instead ([`SEE_HELP`]).
 pub const USAGE: &str = "\
 Usage: tofurkey [-vnoV] [-i SECONDS] [-k PATH | -a PATH] [-P PATH] [-T UNIXTIME]
-                [--metrics PATH] [TICKETS] [--tfo-only]
+                [--metrics PATH] [TICKETS] [--tfo-only] [ROLLOVER]
        tofurkey --check [-i SECONDS] [-k PATH | -a PATH] [-P PATH] [-T UNIXTIME] [TICKETS]
+                [ROLLOVER]
        tofurkey --print-timer [-i SECONDS]
        tofurkey --help | --version
 Sets cluster-synchronized TCP Fast Open keys, derived from a main key and the clock.
-A command line with none of -k, -a, -i, -P, --metrics and TICKETS takes them from
+A command line with none of -k, -a, -i, -P, --metrics, TICKETS and ROLLOVER takes them from
 /etc/default/tofurkey, as tofurkey.service does.
 Main key (the same on every host of a cluster):
   -k, --key PATH       main key file (at least 32 bytes; the first 32 are used);
@@ -55,6 +56,10 @@ Run:
   -V                   verbose, and print the keys (testing only: leaks secrets!)
       --metrics PATH   write a Prometheus text file (node_exporter's textfile collector)
       --tfo-only       the TCP Fast Open key alone, whatever the settings file says
+Rollover (replace the main key across a fleet at one instant):
+      --next-key PATH  the next main key (as -k)
+      --next-key-at UNIXTIME  when it takes over, a multiple of -i: every key of an
+                       interval from then on comes from it
 TICKETS: TLS session-ticket keys from the same main key and interval, on tmpfs:
       --nginx-tickets DIR     DIR/previous.key, current.key, next.key for nginx
       --haproxy-tickets FILE  FILE of base64 keys for HAProxy's tls-ticket-keys
@@ -81,6 +86,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
     let (mut check, mut print_timer, mut tfo_only) = (false, false, false);
     let mut tickets = Tickets::default();
     let mut metrics = None;
+    let (mut next_key, mut next_key_at) = (None, None);
     // Whether a setting (key, interval, target, output, metrics) was named.
     let mut named = false;
 
@@ -97,6 +103,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
                         | "haproxy-tickets"
                         | "haproxy-socket"
                         | "metrics"
+                        | "next-key"
+                        | "next-key-at"
                 )
         );
         match arg {
@@ -142,6 +150,13 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
                 tickets.haproxy_socket = Some(file_path("--haproxy-socket", parser.value())?);
             }
             Long("metrics") => metrics = Some(file_path("--metrics", parser.value())?),
+            Long("next-key") => next_key = Some(file_path("--next-key", parser.value())?),
+            Long("next-key-at") => {
+                let secs = number("--next-key-at", parser.value())?;
+                next_key_at = Some(
+                    UnixTime::new(secs).map_err(|e| UsageError(format!("--next-key-at: {e}")))?,
+                );
+            }
             Long("check") => check = true,
             Long("tfo-only") => tfo_only = true,
             Long("print-timer") => print_timer = true,
@@ -198,6 +213,32 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
                 .into(),
         ));
     }
+    let next_key = match (next_key, next_key_at) {
+        (Some(path), Some(at)) if at.secs().is_multiple_of(interval.secs()) => {
+            Some(NextKey { path, at })
+        }
+        (Some(_), Some(at)) => {
+            let below = at.secs() / interval.secs() * interval.secs();
+            return Err(UsageError(format!(
+                "--next-key-at: {} is not a multiple of the interval ({} s): take {below} or {}",
+                at.secs(),
+                interval.secs(),
+                below + interval.secs()
+            )));
+        }
+        (Some(_), None) => {
+            return Err(UsageError(
+                "--next-key needs --next-key-at UNIXTIME: the instant the next key takes over"
+                    .into(),
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(UsageError(
+                "--next-key-at needs --next-key PATH: the main key that takes over".into(),
+            ));
+        }
+        (None, None) => None,
+    };
     let options = Options {
         key,
         interval,
@@ -210,6 +251,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
         metrics,
         settings,
         tfo_only,
+        next_key,
     };
     Ok(if check {
         Command::Check(options)

@@ -125,7 +125,7 @@ fn stdin_key() {
 }
 
 /// Every option the parser takes, as `--help` and the man page name it.
-const OPTIONS: [(&str, Option<&str>); 20] = [
+const OPTIONS: [(&str, Option<&str>); 22] = [
     ("-k", Some("--key")),
     ("-a", Some("--autokey")),
     ("-i", Some("--interval")),
@@ -144,6 +144,8 @@ const OPTIONS: [(&str, Option<&str>); 20] = [
     ("--print-timer", None),
     ("--version", None),
     ("--tfo-only", None),
+    ("--next-key", None),
+    ("--next-key-at", None),
     // The value forms getopt also takes.
     ("-i3600", None),
     ("--interval=3600", None),
@@ -277,4 +279,39 @@ fn number_errors() {
         let msg = usage_error(args);
         assert!(msg.contains(want), "{args:?}: {msg}");
     }
+}
+
+#[test]
+fn rollover_options_are_settings_and_go_together() {
+    let o = opts(&[
+        "--next-key",
+        "/n",
+        "--next-key-at",
+        "1800000000",
+        "-i",
+        "3600",
+    ]);
+    assert_eq!(
+        o.next_key,
+        Some(NextKey {
+            path: "/n".into(),
+            at: UnixTime::new(1_800_000_000).unwrap(),
+        })
+    );
+    assert_eq!(o.next_key.unwrap().first_counter(o.interval), 500_000);
+    // A command line naming either ignores the settings file.
+    assert_eq!(o.settings, Settings::CommandLine);
+    assert_eq!(opts(&[]).next_key, None);
+    assert_eq!(
+        usage_error(&["--next-key", "/n", "--next-key-at", "1800000001", "-i3600"]),
+        "--next-key-at: 1800000001 is not a multiple of the interval (3600 s): take \
+         1800000000 or 1800003600"
+    );
+    assert!(usage_error(&["--next-key", "/n"]).starts_with("--next-key needs --next-key-at"));
+    assert!(
+        usage_error(&["--next-key-at", "1800000000"]).starts_with("--next-key-at needs --next-key")
+    );
+    assert!(
+        usage_error(&["--next-key", "/n/", "--next-key-at", "1800000000"]).contains("file's path")
+    );
 }

@@ -12,6 +12,6 @@ pub mod vocabulary;
 pub use check_line::{Checked, check_entry, check_line};
 pub use entry::{
     Outcome, Push, TicketOutcome, Written, autokey, clock_unknown, failure, key_source, keys_line,
-    set_anyway, unsynchronized,
+    rollover_done, set_anyway, unsynchronized,
 };
 pub use vocabulary::*;

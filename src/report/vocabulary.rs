@@ -89,13 +89,18 @@ pub const TICKETS_ID: &str = "TOFURKEY_TICKETS_ID";
 pub const TICKET_CTR: &str = "TOFURKEY_TICKET_CTR";
 /// Journal field: what the ticket outputs changed.
 pub const TICKETS_CHANGED: &str = "TOFURKEY_TICKETS_CHANGED";
+/// Journal field: the next main key's fingerprint, while a rollover is
+/// configured.
+pub const NEXT_KEY_ID: &str = "TOFURKEY_NEXT_KEY_ID";
+/// Journal field: the unix time the next main key takes over.
+pub const ROLLOVER_AT: &str = "TOFURKEY_ROLLOVER_AT";
 
 /// Journal field: 1 if the kernel holds the wall clock synchronized, 0 if
 /// not, -1 if its state could not be read.
 pub const CLOCK_SYNCHRONIZED: &str = "TOFURKEY_CLOCK_SYNCHRONIZED";
 
 /// Every journal field, for the catalog test.
-pub const FIELDS: [&str; 14] = [
+pub const FIELDS: [&str; 16] = [
     UNIX_TIME,
     INTERVAL,
     CTR_PRIMARY,
@@ -110,6 +115,8 @@ pub const FIELDS: [&str; 14] = [
     TICKET_CTR,
     TICKETS_CHANGED,
     CLOCK_SYNCHRONIZED,
+    NEXT_KEY_ID,
+    ROLLOVER_AT,
 ];
 
 /// A journal field's value. Numbers stay numbers and text is borrowed

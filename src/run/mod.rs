@@ -14,10 +14,10 @@ use crate::counters::Counters;
 use crate::error::Error;
 use crate::fileio;
 use crate::hygiene::{self, SignalGuard};
-use crate::keys;
-use crate::keysource::{self, Loaded, Purpose, Source};
+use crate::keys::{self, Keys, MainKey, Rollover};
+use crate::keysource::{self, Loaded, Opened, Purpose, Source};
 use crate::log::{self, Log};
-use crate::metrics::{self, Metrics};
+use crate::metrics::{self, Metrics, NextKeyInfo};
 use crate::notify;
 use crate::options::{Options, Settings};
 use crate::outputs::TicketOutputs;
@@ -105,6 +105,8 @@ fn failed_run_metrics(options: &Options, path: &Path) -> Option<Metrics> {
         keys: None,
         tickets_id: None,
         clock: clock::sync().unwrap_or(ClockSync::Unknown),
+        // The next key was not read: its id is not known.
+        rollover: None,
     })
 }
 
@@ -121,7 +123,9 @@ fn set_keys(options: &Options, log: &Log) -> Result<(Option<String>, Metrics), E
         false => Some(Target::open(&options.target)?),
     };
     let outputs = TicketOutputs::open(&options.tickets)?;
-    let (opened, key_warnings) = keysource::open(&source, Purpose::set(!outputs.is_empty()))?;
+    let purpose = Purpose::set(!outputs.is_empty());
+    let (opened, mut key_warnings) = keysource::open(&source, purpose)?;
+    let next = open_next(options, purpose, &mut key_warnings)?;
     for warning in &key_warnings {
         log.warn(warning);
     }
@@ -130,9 +134,19 @@ fn set_keys(options: &Options, log: &Log) -> Result<(Option<String>, Metrics), E
     // wipe, and nothing in between logs or waits (but for a piped key and
     // HAProxy's bounded push, which a stop signal ends).
     let signals = SignalGuard::block().map_err(Error::SignalMask)?;
-    let loaded = opened.read()?;
-    let pair = keys::pair_text(&loaded.key, counters.primary, counters.backup);
-    let set = (!outputs.is_empty()).then(|| TicketSet::derive(&loaded.key, schedule));
+    let mut loaded = opened.read()?;
+    let next = read_next(next, &loaded.key, &mut loaded.warnings)?;
+    let main_keys = main_keys(&loaded.key, next.as_ref());
+    let rollover = next
+        .as_ref()
+        .zip(options.next_key.as_ref())
+        .map(|((key, _), n)| NextKeyInfo {
+            id: key.fingerprint(),
+            at: n.at.secs(),
+        });
+    let pair = keys::pair_text(main_keys, counters.primary, counters.backup);
+    let set = (!outputs.is_empty()).then(|| TicketSet::derive(main_keys, schedule));
+    drop(next);
     let (main_id, created) = (loaded.key.fingerprint(), loaded.created);
     // The key's own warnings (a key of text) wait for the signals' release.
     let Loaded {
@@ -200,6 +214,7 @@ fn set_keys(options: &Options, log: &Log) -> Result<(Option<String>, Metrics), E
         main_id: &main_id,
         keys_id: &keys_id,
         dry_run: options.dry_run,
+        rollover: rollover.as_ref(),
         tickets: tickets_id.as_deref().map(|id| TicketOutcome {
             schedule,
             tickets_id: id,
@@ -208,6 +223,13 @@ fn set_keys(options: &Options, log: &Log) -> Result<(Option<String>, Metrics), E
         clock,
     };
     log.send(&outcome.entry());
+    // From T + I on every key comes from the next key: the rollover is done.
+    if let Some(next) = rollover
+        .as_ref()
+        .filter(|r| counters.now.secs() >= r.at + counters.interval.secs())
+    {
+        log.send(&report::rollover_done(next));
+    }
     let status = notify::wanted().then(|| outcome.status());
     let metrics = Metrics {
         run: counters.now.secs(),
@@ -218,6 +240,7 @@ fn set_keys(options: &Options, log: &Log) -> Result<(Option<String>, Metrics), E
         keys: Some((keys_id, main_id)),
         tickets_id,
         clock,
+        rollover,
     };
     Ok((status, metrics))
 }
@@ -293,14 +316,20 @@ fn check_keys(options: &Options) -> Result<Checked<'_>, Error> {
     let outputs = TicketOutputs::open(&options.tickets)?;
     // Warnings (a key others can read) would be a second line: monitoring
     // reads one. The key-setting runs report them. A refusal is as a run's.
-    let (opened, _warnings) = keysource::open(&source, Purpose::check(!outputs.is_empty()))?;
+    let purpose = Purpose::check(!outputs.is_empty());
+    let (opened, mut warnings) = keysource::open(&source, purpose)?;
+    let next = open_next(options, purpose, &mut warnings)?;
+    drop(warnings);
     let _signals = SignalGuard::block().map_err(Error::SignalMask)?;
-    let loaded = opened.read()?;
+    let mut loaded = opened.read()?;
+    // Warnings would be a second line (see above).
+    let next = read_next(next, &loaded.key, &mut loaded.warnings)?;
+    let main_keys = main_keys(&loaded.key, next.as_ref());
     let held = target.read()?;
     let schedule = Schedule::at(counters.now, counters.interval);
     Ok(Checked {
-        verdict: crate::check::classify(&held, &loaded.key, &counters),
-        tickets: outputs.check(&loaded.key, schedule)?,
+        verdict: crate::check::classify(&held, main_keys, &counters),
+        tickets: outputs.check(main_keys, schedule)?,
         target: &options.target,
         counters,
         main_id: loaded.key.fingerprint(),
@@ -310,6 +339,56 @@ fn check_keys(options: &Options) -> Result<Checked<'_>, Error> {
             Settings::CommandLine | Settings::Unnamed => None,
         },
     })
+}
+
+/// The next main key's source opened and checked (the trust rules of
+/// `-k`), not read, with its first counter; `None` without a rollover.
+fn open_next<'o>(
+    options: &'o Options,
+    purpose: Purpose,
+    warnings: &mut Vec<String>,
+) -> Result<Option<(Opened, u64, &'o Path)>, Error> {
+    let Some(next) = &options.next_key else {
+        return Ok(None);
+    };
+    let (opened, more) = keysource::open(&Source::File(next.path.clone()), purpose)?;
+    warnings.extend(more);
+    Ok(Some((
+        opened,
+        next.first_counter(options.interval),
+        &next.path,
+    )))
+}
+
+/// Reads the next main key (signals held); one equal to `current` is
+/// refused. Its key's warnings (a key of text) go to `warnings`, to be
+/// logged once signals are released.
+fn read_next(
+    next: Option<(Opened, u64, &Path)>,
+    current: &MainKey,
+    warnings: &mut Vec<String>,
+) -> Result<Option<(MainKey, u64)>, Error> {
+    let Some((opened, first, path)) = next else {
+        return Ok(None);
+    };
+    let loaded = opened.read()?;
+    if loaded.key.same_as(current) {
+        return Err(Error::SameNextKey(path.to_path_buf()));
+    }
+    warnings.extend(loaded.warnings);
+    Ok(Some((loaded.key, first)))
+}
+
+/// The main keys that derive a run's keys: the current one, and the next
+/// one from its first counter on.
+fn main_keys<'a>(current: &'a MainKey, next: Option<&'a (MainKey, u64)>) -> Keys<'a> {
+    Keys {
+        current,
+        rollover: next.map(|(key, first)| Rollover {
+            next: key,
+            first: *first,
+        }),
+    }
 }
 
 /// What both a run and a check start from: the counters for now (or `-T`)

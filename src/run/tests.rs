@@ -147,6 +147,7 @@ fn the_worst_error_is_the_exit_code() {
         keys: None,
         tickets_id: None,
         clock: ClockSync::Unknown,
+        rollover: None,
     };
     let usage = || Error::Usage(crate::cli::UsageError("x".into()));
     let output = || Error::Output(std::io::Error::other("x"));
@@ -238,6 +239,7 @@ fn a_clock_not_known_to_be_synchronized_warns_and_a_dry_run_sets_nothing() {
         keys: None,
         tickets_id: None,
         clock: clock_state(refused(), false).0,
+        rollover: None,
     };
     assert!(
         metrics

@@ -52,9 +52,12 @@ def _journal_vocabulary():
 
 MSG, ALL_FIELDS = _journal_vocabulary()
 # A key-setting run's entry carries every field but --check's and, without
-# ticket outputs, the tickets'.
+# ticket outputs, the tickets', and without a rollover, the rollover's.
 TICKET_FIELDS = tuple(f for f in ALL_FIELDS if f.startswith("TOFURKEY_TICKET"))
-FIELDS = tuple(f for f in ALL_FIELDS if f != "TOFURKEY_CHECK_EXIT" and f not in TICKET_FIELDS)
+# Only with a rollover configured (--next-key): the next key's id and T.
+ROLLOVER_FIELDS = ("TOFURKEY_NEXT_KEY_ID", "TOFURKEY_ROLLOVER_AT")
+FIELDS = tuple(f for f in ALL_FIELDS if f != "TOFURKEY_CHECK_EXIT" and f not in TICKET_FIELDS
+               and f not in ROLLOVER_FIELDS)
 KEYS_LINE = re.compile(r"^info: Generated ASCII TFO keys for procfs write: \[(\d+)\] (\S+)$", re.M)
 
 box = None          # the container

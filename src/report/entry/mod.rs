@@ -10,6 +10,7 @@ use zeroize::Zeroizing;
 use super::vocabulary::*;
 use crate::counters::{Counters, UnixTime, Utc};
 use crate::keys::PairText;
+use crate::metrics::NextKeyInfo;
 use crate::tickets::Schedule;
 use crate::timesync::ClockSync;
 
@@ -81,6 +82,26 @@ pub fn unsynchronized(dry_run: bool) -> Entry<'static> {
             set_anyway_or_not(dry_run)
         ),
         fields: vec![(CLOCK_SYNCHRONIZED, ClockSync::Unsynchronized.flag().into())],
+    }
+}
+
+/// The warning of every run from T + I on while a rollover is still
+/// configured: the next key now derives every key, so it is the main key.
+pub fn rollover_done(next: &NextKeyInfo) -> Entry<'_> {
+    Entry {
+        level: Level::Warning,
+        event: None,
+        message: format!(
+            "the rollover to main key id {} at {} ({}) is done: make the next key the main key \
+             (tofurkey.key, or -k) and remove --next-key and --next-key-at",
+            next.id,
+            next.at,
+            Utc(next.at)
+        ),
+        fields: vec![
+            (NEXT_KEY_ID, next.id.as_str().into()),
+            (ROLLOVER_AT, next.at.into()),
+        ],
     }
 }
 
@@ -171,6 +192,8 @@ pub struct Outcome<'a> {
     pub tickets: Option<TicketOutcome<'a>>,
     /// The kernel's word on the wall clock (unknown: it could not be read).
     pub clock: ClockSync,
+    /// The rollover configured, if any: the next key's id and T.
+    pub rollover: Option<&'a NextKeyInfo>,
 }
 
 impl Outcome<'_> {
@@ -208,6 +231,17 @@ impl Outcome<'_> {
             (KEYS_ID, self.keys_id.into()),
         ]);
         fields.push((CLOCK_SYNCHRONIZED, self.clock.flag().into()));
+        if let Some(r) = self.rollover {
+            let _ = write!(
+                m,
+                ", next main key id {} from {} ({})",
+                r.id,
+                r.at,
+                Utc(r.at)
+            );
+            fields.push((NEXT_KEY_ID, r.id.as_str().into()));
+            fields.push((ROLLOVER_AT, r.at.into()));
+        }
         if let Some(t) = &self.tickets {
             let change = t.schedule.next_change();
             let _ = write!(
@@ -248,8 +282,11 @@ impl Outcome<'_> {
             ClockSync::Unsynchronized => ", clock not synchronized",
             ClockSync::Unknown => ", clock state unknown",
         };
+        let rollover = self.rollover.map_or(String::new(), |r| {
+            format!(", next main key id {} from {}", r.id, Utc(r.at))
+        });
         format!(
-            "{what}: counters {}/{}, next rotation {}, keys id {}{tickets}{clock}",
+            "{what}: counters {}/{}, next rotation {}, keys id {}{tickets}{rollover}{clock}",
             c.primary,
             c.backup,
             Utc(c.next_rotation),

@@ -15,6 +15,7 @@ fn spec_outcome(c: &Counters) -> Outcome<'_> {
         dry_run: false,
         tickets: None,
         clock: ClockSync::Synchronized,
+        rollover: None,
     }
 }
 
@@ -225,4 +226,47 @@ fn the_other_lines() {
         (Level::Error, Some(Event::Failure))
     );
     assert_eq!(status, "Failed: cannot read x: y");
+}
+
+#[test]
+fn a_rollover_in_the_entry_and_status_and_its_done_warning() {
+    let c = spec_counters();
+    let next = NextKeyInfo {
+        id: "0123456789abcdef".into(),
+        at: 1_036_800,
+    };
+    let outcome = Outcome {
+        rollover: Some(&next),
+        ..spec_outcome(&c)
+    };
+    let e = outcome.entry();
+    assert!(
+        e.message
+            .contains(", next main key id 0123456789abcdef from 1036800 (1970-01-13T00:00:00Z)"),
+        "{}",
+        e.message
+    );
+    assert!(e.fields.contains(&(NEXT_KEY_ID, "0123456789abcdef".into())));
+    assert!(e.fields.contains(&(ROLLOVER_AT, Value::Num(1_036_800))));
+    // The main key id stays the current key's.
+    assert!(e.fields.contains(&(MAIN_KEY_ID, "7ad202034d831e12".into())));
+    assert!(
+        outcome
+            .status()
+            .contains(", next main key id 0123456789abcdef from 1970-01-13T00:00:00Z"),
+        "{}",
+        outcome.status()
+    );
+    // Without a rollover, neither.
+    let plain = spec_outcome(&c);
+    let names: Vec<_> = plain.entry().fields.iter().map(|(k, _)| *k).collect();
+    assert!(!names.contains(&NEXT_KEY_ID) && !names.contains(&ROLLOVER_AT));
+    assert!(!plain.status().contains("next main key"));
+    let done = rollover_done(&next);
+    assert_eq!(done.level, Level::Warning);
+    assert!(
+        done.message
+            .contains("is done: make the next key the main key")
+    );
+    assert!(!done.message.contains('\n'));
 }
