@@ -666,6 +666,28 @@ class Units(unittest.TestCase):
             # Real keys back in place for the tests that follow.
             box.run("systemctl", "start", UNIT, check=False)
 
+    def test_h6_rollover_from_the_readme(self):
+        # The README's "Replacing the main key", as written: the next key
+        # (made once for the fleet: here given) in the credstore, the two
+        # settings, the start and the check OK; the service then names the
+        # next key and T.
+        reset()
+        box.write(CREDSTORE, os.urandom(32))
+        remember_main_key(CREDSTORE)
+        box.write("/root/tofurkey.key.next", os.urandom(32))
+        remember_main_key("/root/tofurkey.key.next")
+        block = readme_block("### Replacing the main key")
+        made, _, rest = block.partition("\n")
+        self.assertIn("tofurkey.key.next", made)
+        t = (int(time.time()) // 86400 + 3) * 86400
+        follow("cd /root\nT=%d\n%s" % (t, rest))
+        status = unit_props("StatusText")["StatusText"]
+        self.assertIn("next main key id ", status)
+        self.assertEqual(box.read("/etc/credstore/tofurkey.key.next", binary=True),
+                         box.read("/root/tofurkey.key.next", binary=True))
+        box.run("rm", "-f", "/etc/credstore/tofurkey.key.next")
+        reset()
+
     def test_i_enabled_timer_sets_keys_at_boot(self):
         # A second container boots with the units in place and the timer
         # enabled, as a host does after 'systemctl enable tofurkey.timer'.
