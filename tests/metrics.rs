@@ -28,13 +28,6 @@ fn metrics_run(mut c: Command, time: &str, key: &Path, target: &Path, metrics: &
     bounded(&mut c)
 }
 
-/// The value of the sample `name` (with its labels, if any) in `text`.
-fn sample<'a>(text: &'a str, name: &str) -> Option<&'a str> {
-    text.lines()
-        .find(|l| l.starts_with(name) && !l.starts_with('#'))
-        .and_then(|l| l.rsplit(' ').next())
-}
-
 #[test]
 fn a_run_leaves_its_metrics_and_no_secret() {
     let d = Dir::new("metrics");

@@ -14,7 +14,7 @@ use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -85,19 +85,15 @@ fn start_run(d: &Dir, socket: &Path) -> Child {
         .expect("spawn a run")
 }
 
-/// Waits for `child`, killing it after `limit`: a run that outlives its
-/// own deadlines fails the test instead of hanging it.
-fn wait_at_most(mut child: Child, limit: Duration) -> Output {
-    let start = Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            panic!("still running after {limit:?}: {}", stderr(&out));
-        }
-        thread::sleep(Duration::from_millis(5));
-    }
-    child.wait_with_output().expect("output")
+/// The run's other outputs were set all the same (the TFO key), and its
+/// metrics say it failed.
+fn other_outputs_set_and_failure_published(d: &Dir) {
+    assert_eq!(
+        bytes(&d.path("target")),
+        format!("{SPEC_PAIR}\0").as_bytes()
+    );
+    let text = fs::read_to_string(d.path("t.prom")).unwrap();
+    assert_eq!(sample(&text, "tofurkey_last_run_success"), Some("0"));
 }
 
 /// Waits for the fake to receive its `n`-th command (from 1).
@@ -107,13 +103,6 @@ fn wait_for_command(commands: &Receiver<String>, n: usize) {
             .recv_timeout(Duration::from_secs(10))
             .expect("the run never sent its command");
     }
-}
-
-/// The value of the sample `name` in a metrics text.
-fn sample<'a>(text: &'a str, name: &str) -> Option<&'a str> {
-    text.lines()
-        .find(|l| l.starts_with(name))
-        .and_then(|l| l.rsplit(' ').next())
 }
 
 /// A HAProxy that answers each command of the push just within the read's
@@ -144,13 +133,7 @@ fn the_push_as_a_whole_has_one_deadline() {
     // The read, then the push's show and two sets: the second cut short.
     let verbs: Vec<String> = commands.try_iter().collect();
     assert_eq!(verbs, ["show", "show", "set", "set"]);
-    // The other outputs were set all the same.
-    assert_eq!(
-        bytes(&d.path("target")),
-        format!("{SPEC_PAIR}\0").as_bytes()
-    );
-    let text = fs::read_to_string(d.path("t.prom")).unwrap();
-    assert_eq!(sample(&text, "tofurkey_last_run_success"), Some("0"));
+    other_outputs_set_and_failure_published(&d);
 }
 
 /// SIGTERM while HAProxy stalls (systemd stopping the unit, or its
@@ -185,12 +168,7 @@ fn a_stop_signal_ends_the_push_and_the_run_reports_it() {
         err.contains("; set all the same: TFO keys, HAProxy file replaced"),
         "{err}"
     );
-    assert_eq!(
-        bytes(&d.path("target")),
-        format!("{SPEC_PAIR}\0").as_bytes()
-    );
-    let text = fs::read_to_string(d.path("t.prom")).unwrap();
-    assert_eq!(sample(&text, "tofurkey_last_run_success"), Some("0"));
+    other_outputs_set_and_failure_published(&d);
 }
 
 /// A socket path of 107 characters, the most a unix socket's can hold,

@@ -9,7 +9,7 @@ mod common;
 
 use common::*;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 const I: u64 = 3600;
@@ -17,24 +17,6 @@ const I: u64 = 3600;
 const T: u64 = 1_800_000_000;
 
 /// A temp dir on tmpfs (/dev/shm), mode 0700, removed on drop: ticket keys
-/// go on tmpfs only.
-struct Shm(tempfile::TempDir);
-
-impl Shm {
-    fn new() -> Shm {
-        let d = tempfile::Builder::new()
-            .prefix("tofurkey-test-rollover-")
-            .tempdir_in("/dev/shm")
-            .expect("a temp dir in /dev/shm (tmpfs) is needed for the ticket tests");
-        set_mode(d.path(), 0o700);
-        Shm(d)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.path().join(name)
-    }
-}
-
 /// What one host wrote: its TFO pair, nginx's three files, HAProxy's file.
 #[derive(Debug, PartialEq, Eq)]
 struct Written {
@@ -46,7 +28,7 @@ struct Written {
 /// Runs at `time` with `keys` (`-k` and maybe `--next-key ...`), into fresh
 /// outputs; returns what it wrote.
 fn host(dir: &Dir, time: u64, keys: &[&str], extra: &[&str]) -> Written {
-    let shm = Shm::new();
+    let shm = Shm::new("rollover");
     let target = dir.target();
     let nginx = shm.path("nginx");
     fs::create_dir(&nginx).unwrap();
@@ -180,7 +162,7 @@ fn check_is_ok_across_the_window_with_the_rollover() {
     let i = I.to_string();
     let mut time = T - 2 * I;
     while time <= T + 2 * I {
-        let shm = Shm::new();
+        let shm = Shm::new("rollover");
         let target = k.dir.target();
         let nginx = shm.path("nginx");
         fs::create_dir(&nginx).unwrap();
@@ -197,19 +179,24 @@ fn check_is_ok_across_the_window_with_the_rollover() {
         let o = run_at(time, &keys, &target, &nginx, &haproxy, &[]);
         assert!(o.status.success(), "{}", stderr(&o));
         let t = time.to_string();
-        let mut c = tofurkey();
-        c.args([
-            "--check",
-            "-T",
-            &t,
-            "-i",
-            &i,
-            "-P",
-            target.to_str().unwrap(),
-        ])
-        .args(keys)
-        .args(["--nginx-tickets", nginx.to_str().unwrap()])
-        .args(["--haproxy-tickets", haproxy.to_str().unwrap()]);
+        // --check at this time, of this target, with `key_args`.
+        let check = |key_args: &[&str]| {
+            let mut c = tofurkey();
+            c.args([
+                "--check",
+                "-T",
+                &t,
+                "-i",
+                &i,
+                "-P",
+                target.to_str().unwrap(),
+            ])
+            .args(key_args)
+            .args(["--nginx-tickets", nginx.to_str().unwrap()]);
+            c
+        };
+        let mut c = check(&keys);
+        c.args(["--haproxy-tickets", haproxy.to_str().unwrap()]);
         let o = bounded(&mut c);
         let out = String::from_utf8_lossy(&o.stdout);
         assert_eq!(
@@ -222,18 +209,7 @@ fn check_is_ok_across_the_window_with_the_rollover() {
         // A host without the rollover judges the same outputs otherwise
         // inside the window (the keys from the next key are foreign to it).
         if (T - I..T + I).contains(&time) {
-            let mut c = tofurkey();
-            c.args([
-                "--check",
-                "-T",
-                &t,
-                "-i",
-                &i,
-                "-P",
-                target.to_str().unwrap(),
-            ])
-            .args(["-k", &k.current])
-            .args(["--nginx-tickets", nginx.to_str().unwrap()]);
+            let mut c = check(&["-k", &k.current]);
             assert_ne!(bounded(&mut c).status.code(), Some(0), "at {time}");
         }
         time += I / 4;

@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 /// Ticket key 11 of the test vector (`-T 1000000`), from Python's hashlib
@@ -19,24 +19,6 @@ const HMAC_11: &str = "725f9241b37e092e41c6648e0005034d3afcb059c82ce7530fc94b64c
 /// `base64.b64encode(name + aes + hmac)`: HAProxy's middle line.
 const HAPROXY_11: &str = "LRyfWuIDxLJY91xuhaiLAxBE570L/ghKFPUn+v6cW3l0aZT5EStqBi9NFmR74yZhcl+SQbN+CS5BxmSOAAUDTTr8sFnILOdTD8lLZMx684Y=";
 const INTERVAL: u64 = 86_400;
-
-/// A temp dir on tmpfs (/dev/shm), mode 0700, removed on drop.
-struct Shm(tempfile::TempDir);
-
-impl Shm {
-    fn new(name: &str) -> Shm {
-        let d = tempfile::Builder::new()
-            .prefix(&format!("tofurkey-test-{name}-"))
-            .tempdir_in("/dev/shm")
-            .expect("a temp dir in /dev/shm (tmpfs) is needed for the ticket tests");
-        set_mode(d.path(), 0o700);
-        Shm(d)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.path().join(name)
-    }
-}
 
 /// A run at `time` writing the TFO pair to `target` and the given ticket
 /// options; `shell` prefixes it (a umask).

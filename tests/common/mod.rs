@@ -276,15 +276,46 @@ pub fn bounded(cmd: &mut Command) -> Output {
 }
 
 /// Waits for `child`, killing it after 10 s: a hang fails the test.
-pub fn bounded_wait(mut child: std::process::Child) -> Output {
+pub fn bounded_wait(child: std::process::Child) -> Output {
+    wait_at_most(child, Duration::from_secs(10))
+}
+
+/// Waits for `child`, killing it after `limit`: a run that outlives its
+/// own deadlines fails the test instead of hanging it.
+pub fn wait_at_most(mut child: std::process::Child, limit: Duration) -> Output {
     let start = Instant::now();
     while child.try_wait().expect("wait").is_none() {
-        if start.elapsed() > Duration::from_secs(10) {
+        if start.elapsed() > limit {
             let _ = child.kill();
-            let _ = child.wait();
-            panic!("hung: {child:?}");
+            let out = child.wait_with_output().expect("output");
+            panic!("still running after {limit:?}: {}", stderr(&out));
         }
         std::thread::sleep(Duration::from_millis(2));
     }
     child.wait_with_output().expect("output")
+}
+
+/// A temp dir on tmpfs (/dev/shm), mode 0700, removed on drop.
+pub struct Shm(pub tempfile::TempDir);
+
+impl Shm {
+    pub fn new(name: &str) -> Shm {
+        let d = tempfile::Builder::new()
+            .prefix(&format!("tofurkey-test-{name}-"))
+            .tempdir_in("/dev/shm")
+            .expect("a temp dir in /dev/shm (tmpfs) is needed for the ticket tests");
+        set_mode(d.path(), 0o700);
+        Shm(d)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.path().join(name)
+    }
+}
+
+/// The value of the sample `name` (with its labels, if any) in `text`.
+pub fn sample<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    text.lines()
+        .find(|l| l.starts_with(name) && !l.starts_with('#'))
+        .and_then(|l| l.rsplit(' ').next())
 }
