@@ -107,6 +107,11 @@ pub(crate) fn open_regular(path: &Path, write: bool) -> Result<File, OpenError> 
 
 /// Permission bits that let group or others write a file or directory.
 pub(crate) const WRITABLE_BY_OTHERS: u32 = 0o022;
+/// Any group or other permission: what a file of key material must have
+/// none of (an autokey, a ticket key file).
+pub(crate) const ANY_OTHERS: u32 = 0o077;
+// Writable by others is one kind of "any group or other".
+const _: () = assert!(WRITABLE_BY_OTHERS & !ANY_OTHERS == 0);
 
 /// Whether `uid` may own what holds or receives key material: root or the
 /// running (effective) user, ssh's rule for private keys.

@@ -29,7 +29,9 @@ use nix::unistd::geteuid;
 use zeroize::Zeroizing;
 
 use crate::dirpath::{self, Ancestors, PathError, Problem};
-use crate::fileio::{Kind, NotRegularFile, StageStep, Staged, openat, os_error, read_up_to};
+use crate::fileio::{
+    ANY_OTHERS, Kind, NotRegularFile, StageStep, Staged, openat, os_error, read_up_to,
+};
 
 /// Mode of every key file tofurkey makes: these (and the stamp beside
 /// them), and the autokey.
@@ -37,9 +39,6 @@ pub(crate) const KEY_FILE_MODE: u32 = 0o600;
 /// The largest file compared: 3 HAProxy lines of 108 characters and a
 /// newline each; a longer file just differs.
 pub const COMPARED_MAX: usize = 3 * 109;
-
-/// Permission bits that let group or others read, write or run a file.
-const OTHERS_ACCESS: u32 = 0o077;
 
 /// What a key file holds, and whether another user may read it.
 pub struct Held {
@@ -244,7 +243,7 @@ impl KeyDir {
         let mut bytes = Zeroizing::new(vec![0u8; COMPARED_MAX + 1]);
         let len = read_up_to(&mut file, &mut bytes).map_err(|e| self.io(name, Step::Read, e))?;
         bytes.truncate(len);
-        let exposed = meta.uid() != geteuid().as_raw() || meta.mode() & OTHERS_ACCESS != 0;
+        let exposed = meta.uid() != geteuid().as_raw() || meta.mode() & ANY_OTHERS != 0;
         Ok(Some(Held { bytes, exposed }))
     }
 

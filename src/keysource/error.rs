@@ -9,9 +9,9 @@ use std::path::PathBuf;
 
 use super::credstore::{self, CREDSTORES, ENCRYPTED_CREDENTIAL};
 use super::stdin::PIPE_WAIT;
-use super::{ANY_OTHERS, CREDENTIAL, Source};
+use super::{CREDENTIAL, Source};
 use crate::fileio::NotRegularFile;
-use crate::fileio::{Kind, os_error};
+use crate::fileio::{ANY_OTHERS, Kind, os_error};
 use crate::keydir::KEY_FILE_MODE;
 use crate::keys::MAIN_KEY_LEN;
 

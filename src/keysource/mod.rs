@@ -26,7 +26,7 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::fileio::{self, Kind, WRITABLE_BY_OTHERS, trusted_owner};
+use crate::fileio::{self, ANY_OTHERS, Kind, WRITABLE_BY_OTHERS, trusted_owner};
 use crate::keys::{MAIN_KEY_LEN, MainKey};
 use crate::options::KeySpec;
 use crate::secret::Secret;
@@ -55,8 +55,6 @@ const READABLE_BY_OTHERS: u32 = 0o044;
 /// another user, adds an ACL entry for that user alone, which `stat` shows
 /// as the group bits (0440); the directory is the unit's own.
 const CREDENTIAL_READABLE_BY_OTHERS: u32 = 0o004;
-/// Any group or other permission: an autokey must have none.
-const ANY_OTHERS: u32 = 0o077;
 // Writable or readable by others are both kinds of "any group or other".
 const _: () = assert!((WRITABLE_BY_OTHERS | READABLE_BY_OTHERS) & !ANY_OTHERS == 0);
 
