@@ -954,8 +954,8 @@ class Tickets(unittest.TestCase):
         self.assertGreaterEqual(len(seen), 3, "fewer than 2 rotations seen")
         self.assertEqual(unit_props("MainPID", unit="haproxy.service")["MainPID"], master,
                          "HAProxy was restarted")
-        # --since takes whole seconds: the runs of the setup just before
-        # `since` (the README's first, without the socket) are left out.
+        # --since takes whole seconds: a run of the setup up to a second
+        # before `since`, under the settings of then, is left out.
         entries = [e for e in unit_entries("--since=@%d" % int(since))
                    if e.get("MESSAGE_ID") == MSG["keys_set"] and
                    int(e["__REALTIME_TIMESTAMP"]) / 1e6 >= since]
