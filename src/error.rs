@@ -6,7 +6,6 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::io;
-use std::path::PathBuf;
 
 use nix::sys::signal::Signal;
 
@@ -20,7 +19,7 @@ use crate::fileio::os_error;
 use crate::haproxy::SocketError;
 use crate::hygiene::SignalError;
 use crate::keydir::DirError;
-use crate::keysource::KeyError;
+use crate::keysource::{KeyError, Source};
 use crate::outputs::OutputError;
 use crate::procfs::TargetError;
 use crate::promfile::MetricsError;
@@ -65,9 +64,9 @@ pub enum Error {
     Stopped(Signal),
     /// Signals could not be held while key material is in memory.
     SignalMask(SignalError),
-    /// `--next-key` holds the current main key: a rollover to it would
-    /// change nothing.
-    SameNextKey(PathBuf),
+    /// The next main key (this source) is the current one: a rollover to
+    /// it would change nothing.
+    SameNextKey(Source),
     /// Standard output (`--version`, `--help`, `--print-timer`) could not
     /// be written.
     Output(io::Error),
@@ -114,7 +113,7 @@ impl Error {
             Error::Metrics(e) => e.fix(),
             Error::SignalMask(e) => e.fix(),
             Error::SameNextKey(_) => {
-                Some("give --next-key the new main key, or drop --next-key and --next-key-at")
+                Some("give the new main key as the next key, or drop the rollover (NEXT_KEY_AT)")
             }
             // Its message says what failed; no fix.
             Error::Output(_) => None,
@@ -144,10 +143,10 @@ impl fmt::Display for Error {
             Error::Timer(e) => write!(f, "{e}")?,
             Error::Time(e) => write!(f, "{e}")?,
             Error::Clock => f.write_str("cannot read the system clock")?,
-            Error::SameNextKey(path) => write!(
+            Error::SameNextKey(source) => write!(
                 f,
-                "next main key {} is the current main key: a rollover to it changes nothing",
-                path.display()
+                "the next main key ({}) is the current main key: a rollover to it changes nothing",
+                source.name()
             )?,
             Error::Key(e) => write!(f, "{e}")?,
             Error::Target(e) => write!(f, "{e}")?,

@@ -56,14 +56,25 @@ pub struct Options {
     pub next_key: Option<NextKey>,
 }
 
-/// A scheduled rollover, as the command line asked: the next main key's
-/// file and the instant T it takes over (a multiple of the interval).
+/// A scheduled rollover, as the command line asked: where the next main
+/// key comes from and the instant T it takes over (a multiple of the
+/// interval).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NextKey {
-    /// `--next-key PATH`.
-    pub path: PathBuf,
+    /// `--next-key PATH`, or the credential.
+    pub key: NextKeySpec,
     /// `--next-key-at UNIXTIME`.
     pub at: UnixTime,
+}
+
+/// Where the next main key comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NextKeySpec {
+    /// `--next-key PATH`.
+    File(PathBuf),
+    /// No `--next-key`: the credential `tofurkey.key.next`, as the service
+    /// loads it (a manual run looks where systemd would).
+    Credential,
 }
 
 impl NextKey {

@@ -9,7 +9,7 @@ mod common;
 
 use common::*;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 const I: u64 = 3600;
@@ -237,9 +237,10 @@ fn usage_errors() {
         "1800000001 is not a multiple of the interval (3600 s): take 1800000000 or 1800003600",
     );
     usage_error(&["--next-key", "/k"], "--next-key needs --next-key-at");
+    // T alone names the credential: next_key_at_without_a_next_key_...
     usage_error(
-        &["--next-key-at", "1800000000"],
-        "--next-key-at needs --next-key",
+        &["--next-key-at", "1800000001"],
+        "not a multiple of the interval",
     );
 }
 
@@ -353,7 +354,8 @@ fn the_entry_names_the_next_key_and_warns_once_the_rollover_is_done() {
     let warning: Vec<_> = after.lines().filter(|l| l.contains("is done")).collect();
     assert_eq!(warning.len(), 1, "{after}");
     assert!(warning[0].starts_with("warning: the rollover to main key id "));
-    assert!(warning[0].contains("remove --next-key and --next-key-at"));
+    assert!(warning[0].contains("tofurkey.key.next becomes tofurkey.key"));
+    assert!(warning[0].contains("remove NEXT_KEY_AT (--next-key-at)"));
 }
 
 #[test]
@@ -380,4 +382,86 @@ fn a_next_key_of_text_is_warned_of_as_the_main_key_is() {
     let err = stderr(&o);
     assert!(o.status.success(), "{err}");
     assert!(err.contains("next.txt is text"), "{err}");
+}
+
+/// A run at `time` given the current key with `-k`, `--next-key-at T` and
+/// `args`, as the service with `credentials` for `$CREDENTIALS_DIRECTORY`.
+fn credential_run(k: &Keys, time: u64, credentials: &Path, args: &[&str]) -> (Output, PathBuf) {
+    let target = k.dir.target();
+    let t = time.to_string();
+    let mut c = tofurkey();
+    c.env("CREDENTIALS_DIRECTORY", credentials)
+        .args(["-v", "-T", &t, "-i", "3600", "-P", target.to_str().unwrap()])
+        .args(["-k", &k.current])
+        .args(args);
+    (bounded(&mut c), target)
+}
+
+#[test]
+fn without_next_key_the_credential_is_the_next_key() {
+    let k = Keys::new();
+    let creds = k.dir.path("credentials");
+    fs::create_dir(&creds).unwrap();
+    set_mode(&creds, 0o700);
+    fs::copy(&k.next, creds.join("tofurkey.key.next")).unwrap();
+    let at = T.to_string();
+    // At T the primary key is the next key's: the pair says which key won.
+    let (o, target) = credential_run(&k, T, &creds, &["--next-key-at", &at]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains(", next main key id "), "{}", stderr(&o));
+    let mut c = tofurkey();
+    let by_path = k.dir.file("by-path", OLD_PAIR);
+    c.args([
+        "-T",
+        &T.to_string(),
+        "-i",
+        "3600",
+        "-P",
+        by_path.to_str().unwrap(),
+    ])
+    .args([
+        "-k",
+        &k.current,
+        "--next-key",
+        &k.next,
+        "--next-key-at",
+        &at,
+    ]);
+    assert!(bounded(&mut c).status.success());
+    let from_credential = bytes(&target);
+    assert_eq!(from_credential, bytes(&by_path));
+    assert_ne!(from_credential, OLD_PAIR);
+
+    // Loaded, but no T: used by nothing, and said so.
+    let (o, target) = credential_run(&k, T, &creds, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("warning: the credential tofurkey.key.next is loaded but not used"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("next main key id"));
+    assert_ne!(bytes(&target), from_credential);
+}
+
+#[test]
+fn next_key_at_without_a_next_key_changes_nothing() {
+    let k = Keys::new();
+    let empty = k.dir.path("credentials");
+    fs::create_dir(&empty).unwrap();
+    set_mode(&empty, 0o700);
+    let (o, target) = credential_run(&k, T, &empty, &["--next-key-at", &T.to_string()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    let errors: Vec<_> = err.lines().filter(|l| l.starts_with("error")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(
+        errors[0].starts_with(
+            "error: no next main key: --next-key-at (NEXT_KEY_AT) is set, but neither \
+             --next-key (NEXT_KEY) nor the credential tofurkey.key.next: put the next key in \
+             /etc/credstore/tofurkey.key.next"
+        ),
+        "{err}"
+    );
+    assert_eq!(bytes(&target), OLD_PAIR);
 }

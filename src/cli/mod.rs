@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 
 use crate::counters::{Interval, UnixTime};
 use crate::fileio::file_name;
-use crate::options::{Command, DEFAULT_TARGET, KeySpec, NextKey, Options, Settings, Tickets};
+use crate::options::{
+    Command, DEFAULT_TARGET, KeySpec, NextKey, NextKeySpec, Options, Settings, Tickets,
+};
 
 /// A command line that cannot be run: what is wrong and how to fix it.
 /// Printed as one line, pointing at `--help` ([`SEE_HELP`]); exit 2.
@@ -57,7 +59,8 @@ Run:
       --metrics PATH   write a Prometheus text file (node_exporter's textfile collector)
       --tfo-only       the TCP Fast Open key alone, whatever the settings file says
 Rollover (replace the main key across a fleet at one instant):
-      --next-key PATH  the next main key (as -k)
+      --next-key PATH  the next main key (as -k), else the credential
+                       tofurkey.key.next
       --next-key-at UNIXTIME  when it takes over, a multiple of -i: every key of an
                        interval from then on comes from it
 TICKETS: TLS session-ticket keys from the same main key and interval, on tmpfs:
@@ -214,10 +217,14 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
         ));
     }
     let next_key = match (next_key, next_key_at) {
-        (Some(path), Some(at)) if at.secs().is_multiple_of(interval.secs()) => {
-            Some(NextKey { path, at })
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(UsageError(
+                "--next-key needs --next-key-at UNIXTIME: the instant the next key takes over"
+                    .into(),
+            ));
         }
-        (Some(_), Some(at)) => {
+        (_, Some(at)) if !at.secs().is_multiple_of(interval.secs()) => {
             let below = at.secs() / interval.secs() * interval.secs();
             return Err(UsageError(format!(
                 "--next-key-at: {} is not a multiple of the interval ({} s): take {below} or {}",
@@ -226,18 +233,12 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
                 below + interval.secs()
             )));
         }
-        (Some(_), None) => {
-            return Err(UsageError(
-                "--next-key needs --next-key-at UNIXTIME: the instant the next key takes over"
-                    .into(),
-            ));
-        }
-        (None, Some(_)) => {
-            return Err(UsageError(
-                "--next-key-at needs --next-key PATH: the main key that takes over".into(),
-            ));
-        }
-        (None, None) => None,
+        // Without --next-key, the credential: whether it is there is the
+        // run's to find out.
+        (path, Some(at)) => Some(NextKey {
+            key: path.map_or(NextKeySpec::Credential, NextKeySpec::File),
+            at,
+        }),
     };
     let options = Options {
         key,

@@ -294,7 +294,7 @@ fn rollover_options_are_settings_and_go_together() {
     assert_eq!(
         o.next_key,
         Some(NextKey {
-            path: "/n".into(),
+            key: NextKeySpec::File("/n".into()),
             at: UnixTime::new(1_800_000_000).unwrap(),
         })
     );
@@ -308,9 +308,15 @@ fn rollover_options_are_settings_and_go_together() {
          1800000000 or 1800003600"
     );
     assert!(usage_error(&["--next-key", "/n"]).starts_with("--next-key needs --next-key-at"));
-    assert!(
-        usage_error(&["--next-key-at", "1800000000"]).starts_with("--next-key-at needs --next-key")
-    );
+    // T alone: the next key is the credential tofurkey.key.next.
+    let at = UnixTime::new(1_800_000_000).unwrap();
+    let credential = Some(NextKey {
+        key: NextKeySpec::Credential,
+        at,
+    });
+    let alone = ["--next-key-at", "1800000000", "-i", "3600"];
+    assert_eq!(opts(&alone).next_key, credential);
+    assert!(usage_error(&["--next-key-at", "1800000001"]).starts_with("--next-key-at: "));
     assert!(
         usage_error(&["--next-key", "/n/", "--next-key-at", "1800000000"]).contains("file's path")
     );

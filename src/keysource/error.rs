@@ -7,9 +7,9 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use super::credstore::{self, CREDSTORES, ENCRYPTED_CREDENTIAL};
+use super::credstore;
 use super::stdin::PIPE_WAIT;
-use super::{CREDENTIAL, Source};
+use super::{NEXT_CREDENTIAL, Source};
 use crate::fileio::NotRegularFile;
 use crate::fileio::{ANY_OTHERS, Kind, os_error};
 use crate::keydir::KEY_FILE_MODE;
@@ -28,12 +28,23 @@ pub(super) const COPY_CLUSTER_KEY: &str = "put the cluster's main key there, the
 /// the copy in `$CREDENTIALS_DIRECTORY` (which a fix would not reach).
 pub(super) fn content_name(source: &Source) -> String {
     match source {
-        Source::Credential(p) if !credstore::in_a_store(p) => format!(
-            "credential {CREDENTIAL} (from {}/{CREDENTIAL} or {ENCRYPTED_CREDENTIAL})",
-            CREDSTORES[0]
-        ),
+        Source::Credential(p) if !credstore::in_a_store(p) => {
+            let name = credential_name(p);
+            let (plain, encrypted) = credstore::admin_files(&name);
+            format!(
+                "credential {name} (from {} or {})",
+                plain.display(),
+                encrypted.display()
+            )
+        }
         _ => source.name(),
     }
+}
+
+/// A credential's name: its file's.
+pub(super) fn credential_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
 }
 
 /// Why no main key could be had. Each names the source, never its bytes.
@@ -141,6 +152,9 @@ pub enum KeyError {
         /// Encrypted (`None`), or why it cannot be looked at.
         why: Option<io::Error>,
     },
+    /// A rollover's T without `--next-key`, and no credential
+    /// `tofurkey.key.next` where the run looked.
+    NoNextKey,
     /// A new autokey could not be made or stored.
     Autokey {
         /// Which file.
@@ -257,6 +271,11 @@ impl fmt::Display for KeyError {
                 path.display(),
                 os_error(why)
             ),
+            KeyError::NoNextKey => write!(
+                f,
+                "no next main key: --next-key-at (NEXT_KEY_AT) is set, but neither --next-key \
+                 (NEXT_KEY) nor the credential {NEXT_CREDENTIAL}"
+            ),
             KeyError::Autokey { path, step, why } => write!(
                 f,
                 "cannot create autokey {} ({step}): {}",
@@ -320,11 +339,32 @@ impl KeyError {
             KeyError::CredentialsDir { .. } => {
                 "fix the unit's credentials, or unset the variable for a manual run"
             }
-            KeyError::ServiceKey { why: None, .. } => {
-                "run it the service's way: sudo systemd-run --pipe --wait -p \
-                 LoadCredentialEncrypted=tofurkey.key tofurkey --check (or give -k PATH)"
+            KeyError::ServiceKey { path, why: None } => {
+                let name = credential_name(path);
+                return Some(
+                    format!(
+                        "run it the service's way: sudo systemd-run --pipe --wait -p \
+                         LoadCredentialEncrypted={name} tofurkey --check (or give {})",
+                        if name == NEXT_CREDENTIAL {
+                            "--next-key PATH"
+                        } else {
+                            "-k PATH"
+                        }
+                    )
+                    .into(),
+                );
             }
             KeyError::ServiceKey { .. } => "run as root, or give -k PATH or -a PATH",
+            KeyError::NoNextKey => {
+                return Some(
+                    format!(
+                        "put the next key in {} (the service loads it), or set NEXT_KEY=PATH; \
+                         or, with no rollover planned, remove NEXT_KEY_AT",
+                        credstore::admin_files(NEXT_CREDENTIAL).0.display()
+                    )
+                    .into(),
+                );
+            }
             KeyError::Autokey { .. } => {
                 "make its directory exist and be writable, or use -a PATH or -k PATH"
             }

@@ -1,6 +1,7 @@
 //! Where the main key comes from: a key file (`-k`), standard input
 //! (`-k -`), the systemd credential `tofurkey.key`, or the local autokey,
-//! made on first use.
+//! made on first use; and a rollover's next main key: a key file
+//! (`--next-key`) or the credential `tofurkey.key.next`.
 //!
 //! Loading is two steps, so that signals are held only while key bytes are
 //! in memory: [`open`] finds, opens and checks the source and reads nothing
@@ -28,7 +29,7 @@ use std::path::{Path, PathBuf};
 
 use crate::fileio::{self, ANY_OTHERS, Kind, WRITABLE_BY_OTHERS, trusted_owner};
 use crate::keys::{MAIN_KEY_LEN, MainKey};
-use crate::options::KeySpec;
+use crate::options::{KeySpec, NextKeySpec};
 use crate::secret::Secret;
 
 mod autokey;
@@ -38,12 +39,14 @@ mod resolve;
 mod stdin;
 mod text;
 
-pub use credstore::{CREDSTORES, ENCRYPTED_CREDENTIAL};
+pub use credstore::{CREDSTORES, ENCRYPTED_CREDENTIAL, ENCRYPTED_STORE};
 pub use error::{AutokeyStep, KeyError};
 pub use stdin::PIPE_WAIT;
 
 /// The credential name systemd units pass the main key under.
 pub const CREDENTIAL: &str = "tofurkey.key";
+/// And the next main key of a scheduled rollover.
+pub const NEXT_CREDENTIAL: &str = "tofurkey.key.next";
 /// Where the autokey lives unless `-a` says otherwise: tmpfs, so a reboot
 /// forgets it, as 1.3.4 (built with rundir=/run).
 pub const DEFAULT_AUTOKEY: &str = "/run/tofurkey.autokey";
@@ -106,13 +109,36 @@ impl Source {
         }
     }
 
+    /// Picks the next main key's source: `--next-key`; else the credential
+    /// `tofurkey.key.next`, in `$CREDENTIALS_DIRECTORY` (its value is
+    /// `credentials_dir`) for the service, or where systemd would load it
+    /// from for a run outside it. None there is an error: T was set.
+    pub fn choose_next(
+        spec: &NextKeySpec,
+        credentials_dir: Option<OsString>,
+    ) -> Result<Source, KeyError> {
+        let dir = match (spec, credentials_dir) {
+            (NextKeySpec::File(p), _) => return Ok(Source::File(p.clone())),
+            (NextKeySpec::Credential, None) => {
+                return credstore::stored(NEXT_CREDENTIAL)?.ok_or(KeyError::NoNextKey);
+            }
+            (NextKeySpec::Credential, Some(dir)) => PathBuf::from(dir),
+        };
+        let cred = dir.join(NEXT_CREDENTIAL);
+        match fs::symlink_metadata(&cred) {
+            Ok(_) => Ok(Source::Credential(cred)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(KeyError::NoNextKey),
+            Err(why) => Err(KeyError::CredentialsDir { path: dir, why }),
+        }
+    }
+
     /// What the log calls it: a path, or the credential's name. Never a byte
     /// of the key.
     pub fn label(&self) -> String {
         let (what, path) = match self {
             Source::File(p) => ("key file ", p.to_string_lossy()),
             Source::Stdin => ("standard input", "".into()),
-            Source::Credential(_) => ("credential ", CREDENTIAL.into()),
+            Source::Credential(p) => ("credential ", error::credential_name(p).into()),
             Source::Autokey(p) => ("autokey ", p.to_string_lossy()),
         };
         // Every run makes it: one allocation, no formatting.

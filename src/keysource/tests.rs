@@ -54,6 +54,55 @@ fn choose_order() {
     fs::remove_dir_all(dir).unwrap();
 }
 
+#[test]
+fn choose_next_order() {
+    let dir = std::env::temp_dir().join(format!("tofurkey-next-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let with = Some(dir.clone().into_os_string());
+    let file = NextKeySpec::File("/n".into());
+    assert_eq!(
+        Source::choose_next(&file, with.clone()).unwrap(),
+        Source::File("/n".into())
+    );
+    // The service without the credential: no autokey to fall back to.
+    assert!(matches!(
+        Source::choose_next(&NextKeySpec::Credential, with.clone()),
+        Err(KeyError::NoNextKey)
+    ));
+    fs::write(dir.join(NEXT_CREDENTIAL), [1u8; 32]).unwrap();
+    let cred = Source::choose_next(&NextKeySpec::Credential, with).unwrap();
+    assert_eq!(cred, Source::Credential(dir.join(NEXT_CREDENTIAL)));
+    assert_eq!(cred.label(), "credential tofurkey.key.next");
+    // Its bytes' messages name the admin's files for it, not the main key's.
+    let short = KeyError::Short {
+        source: cred,
+        len: 3,
+    }
+    .to_string();
+    assert!(
+        short.contains(
+            "credential tofurkey.key.next (from /etc/credstore/tofurkey.key.next or \
+             /etc/credstore.encrypted/tofurkey.key.next)"
+        ),
+        "{short}"
+    );
+    // An encrypted one outside the service: how to run as the service.
+    let encrypted = KeyError::ServiceKey {
+        path: Path::new(ENCRYPTED_STORE).join(NEXT_CREDENTIAL),
+        why: None,
+    };
+    let fix = encrypted.fix().unwrap();
+    assert!(fix.contains("LoadCredentialEncrypted=tofurkey.key.next tofurkey --check"));
+    assert!(fix.contains("(or give --next-key PATH)"), "{fix}");
+    assert!(
+        KeyError::NoNextKey
+            .fix()
+            .unwrap()
+            .contains("/etc/credstore/tofurkey.key.next")
+    );
+    fs::remove_dir_all(dir).unwrap();
+}
+
 /// Links followed as the kernel follows them: relative targets from
 /// the link's directory, `..` after a link from where it led, a loop
 /// ending in ELOOP; the file found is the one the kernel opens.

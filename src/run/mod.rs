@@ -343,37 +343,46 @@ fn check_keys(options: &Options) -> Result<Checked<'_>, Error> {
 
 /// The next main key's source opened and checked (the trust rules of
 /// `-k`), not read, with its first counter; `None` without a rollover.
-fn open_next<'o>(
-    options: &'o Options,
+/// A service given the credential `tofurkey.key.next` but no T is warned
+/// that it is not used.
+fn open_next(
+    options: &Options,
     purpose: Purpose,
     warnings: &mut Vec<String>,
-) -> Result<Option<(Opened, u64, &'o Path)>, Error> {
+) -> Result<Option<(Opened, u64, Source)>, Error> {
+    let credentials = env::var_os("CREDENTIALS_DIRECTORY");
     let Some(next) = &options.next_key else {
+        if let Some(dir) = credentials
+            && Path::new(&dir).join(keysource::NEXT_CREDENTIAL).exists()
+        {
+            warnings.push(format!(
+                "the credential {} is loaded but not used: no rollover is scheduled; set \
+                 NEXT_KEY_AT=T, or, after a rollover, remove it from the credential store",
+                keysource::NEXT_CREDENTIAL
+            ));
+        }
         return Ok(None);
     };
-    let (opened, more) = keysource::open(&Source::File(next.path.clone()), purpose)?;
+    let source = Source::choose_next(&next.key, credentials)?;
+    let (opened, more) = keysource::open(&source, purpose)?;
     warnings.extend(more);
-    Ok(Some((
-        opened,
-        next.first_counter(options.interval),
-        &next.path,
-    )))
+    Ok(Some((opened, next.first_counter(options.interval), source)))
 }
 
 /// Reads the next main key (signals held); one equal to `current` is
 /// refused. Its key's warnings (a key of text) go to `warnings`, to be
 /// logged once signals are released.
 fn read_next(
-    next: Option<(Opened, u64, &Path)>,
+    next: Option<(Opened, u64, Source)>,
     current: &MainKey,
     warnings: &mut Vec<String>,
 ) -> Result<Option<(MainKey, u64)>, Error> {
-    let Some((opened, first, path)) = next else {
+    let Some((opened, first, source)) = next else {
         return Ok(None);
     };
     let loaded = opened.read()?;
     if loaded.key.same_as(current) {
-        return Err(Error::SameNextKey(path.to_path_buf()));
+        return Err(Error::SameNextKey(source));
     }
     warnings.extend(loaded.warnings);
     Ok(Some((loaded.key, first)))

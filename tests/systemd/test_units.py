@@ -1113,8 +1113,17 @@ class Package(unittest.TestCase):
             secrets.add(inside.read("/root/main.key", binary=True))
             sh("mkdir -p /etc/credstore.encrypted && systemd-creds encrypt --name=tofurkey.key "
                "/root/main.key /etc/credstore.encrypted/tofurkey.key && systemctl daemon-reload")
-            generated = "/run/systemd/generator/tofurkey.service.d/50-credstore-encrypted.conf"
-            inside.run("test", "-e", generated)
+            generated = "/run/systemd/generator/tofurkey.service.d/50-credstore-encrypted-%s.conf"
+            inside.run("test", "-e", generated % "tofurkey.key")
+            # A rollover's next key, encrypted too: the unit loads it.
+            inside.write("/root/next.key", os.urandom(32))
+            secrets.add(inside.read("/root/next.key", binary=True))
+            t = (int(time.time()) // 86400 + 3) * 86400
+            sh("systemd-creds encrypt --name=tofurkey.key.next /root/next.key "
+               "/etc/credstore.encrypted/tofurkey.key.next && echo NEXT_KEY_AT=%d >>/etc/default/tofurkey "
+               "&& systemctl daemon-reload && systemctl start tofurkey.service" % t)
+            inside.run("test", "-e", generated % "tofurkey.key.next")
+            self.assertIn("next main key id ", show(UNIT, "StatusText")["StatusText"])
             sh("systemctl enable tofurkey-nginx-reload.path 2>/dev/null")
             sh("ip netns add blue && systemctl enable --now tofurkey@blue.timer 2>/dev/null")
             self.assertEqual(sh("systemctl is-active tofurkey@blue.timer").stdout.strip(), "active")

@@ -93,7 +93,8 @@ pub fn rollover_done(next: &NextKeyInfo) -> Entry<'_> {
         event: None,
         message: format!(
             "the rollover to main key id {} at {} ({}) is done: make the next key the main key \
-             (tofurkey.key, or -k) and remove --next-key and --next-key-at",
+             (tofurkey.key.next becomes tofurkey.key, or -k) and remove NEXT_KEY_AT \
+             (--next-key-at) and NEXT_KEY (--next-key)",
             next.id,
             next.at,
             Utc(next.at)
