@@ -50,14 +50,25 @@ class Clock(NamedTuple):
     main_key: str
     now: int
 
+    def key_for(self, counter):
+        """What this host derives counter's key from: (main key, counter)."""
+        return self.main_key, counter
+
+    def tofurkey_args(self, main_keys):
+        """The options that give tofurkey this host's main key (files by name)."""
+        return ["-k", str(main_keys[self.main_key])]
+
 
 def predicted_match(issuer, checker):
-    """Which of the checker's keys matches a cookie from the issuer's primary key."""
-    cookie_key = (issuer.main_key, live_counters(issuer.now)[0])
+    """Which of the checker's keys matches a cookie from the issuer's primary key.
+
+    A clock is anything with `now` and `key_for` (test_tfo_rollover.py's
+    clocks hold two main keys)."""
+    cookie_key = issuer.key_for(live_counters(issuer.now)[0])
     primary, backup = live_counters(checker.now)
-    if cookie_key == (checker.main_key, primary):
+    if cookie_key == checker.key_for(primary):
         return "primary"
-    if cookie_key == (checker.main_key, backup):
+    if cookie_key == checker.key_for(backup):
         return "backup"
     return "neither"
 
@@ -124,7 +135,13 @@ def redact(text):
     return TFO_KEY.sub("<key>", text)
 
 
-class TfoClusterTest(unittest.TestCase):
+class KernelLab:
+    """For a TestCase: hosts A and B in namespaces named after NAME_PREFIX,
+    a random key file for each name in MAIN_KEYS, and a cookie from one
+    host checked by the other, each host's keys set by tofurkey at its clock."""
+
+    NAME_PREFIX = NAME_PREFIX
+    MAIN_KEYS = ("shared", "foreign")
 
     @classmethod
     def setUpClass(cls):
@@ -138,19 +155,19 @@ class TfoClusterTest(unittest.TestCase):
         keydir = tempfile.TemporaryDirectory()
         cls.addClassCleanup(keydir.cleanup)
         cls.main_keys = {}  # name -> key file; the key itself is never printed
-        for name in ("shared", "foreign"):
+        for name in cls.MAIN_KEYS:
             path = Path(keydir.name, name)
             path.touch(mode=0o600)
             path.write_bytes(os.urandom(32))
             cls.main_keys[name] = path
-        cls.lab = netlab.Lab(NAME_PREFIX, hosts=("A", "B"))  # fails loudly if it cannot
+        cls.lab = netlab.Lab(cls.NAME_PREFIX, hosts=("A", "B"))  # fails loudly if it cannot
         cls.addClassCleanup(cls.lab.close)
 
     def set_keys(self, clock):
         """Runs tofurkey in the clock's host to write its keys to the kernel;
         returns the key pair it logged."""
         argv = ["ip", "netns", "exec", self.lab.hosts[clock.host].name, self.binary,
-                "-k", str(self.main_keys[clock.main_key]), "-i", str(INTERVAL),
+                *clock.tofurkey_args(self.main_keys), "-i", str(INTERVAL),
                 "-T", str(clock.now), "-V", "-P", PROCFS_KEY]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=netlab.TIMEOUT)
         logged = KEYS_LOGGED.search(done.stderr)
@@ -179,6 +196,9 @@ class TfoClusterTest(unittest.TestCase):
         expected = dict(EXPECTED_COUNTERS[match], syn_data_acked=match != "neither")
         self.assertEqual(self.present_cookie(issuer, checker), expected,
                          f"cookie from {issuer} checked by {checker}: the schedule says {match}")
+
+
+class TfoClusterTest(KernelLab, unittest.TestCase):
 
     def test_kernel_holds_the_logged_keys(self):
         for host, now in (("A", EPOCH + 2), ("B", EPOCH + 7)):
@@ -211,7 +231,9 @@ class TfoClusterTest(unittest.TestCase):
             self.assertEqual(matches, set(EXPECTED_COUNTERS))
 
 
-def main():
+def main(prefix=NAME_PREFIX):
+    """Runs the tests of the __main__ module; then removes every namespace
+    named after `prefix`."""
     # Turn a polite kill into the exception that unittest lets through, so the
     # namespaces are still removed below.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -220,7 +242,7 @@ def main():
     finally:
         if os.geteuid() == 0:
             # Catches what the cleanups could not reach, e.g. after a SIGTERM.
-            netlab.remove_namespaces(NAME_PREFIX)
+            netlab.remove_namespaces(prefix)
 
 
 if __name__ == "__main__":
