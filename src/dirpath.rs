@@ -14,7 +14,7 @@ use std::env;
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 
@@ -183,7 +183,8 @@ fn step(dir: Option<&File>, name: &Path) -> Result<File, Problem> {
         // With O_DIRECTORY and O_NOFOLLOW a link gives ENOTDIR (or ELOOP),
         // as a file does: look at what it is.
         Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTDIR | libc::ELOOP)) => {
-            let fd = dir.map(AsRawFd::as_raw_fd);
+            // None: the root, named by its absolute path from the cwd.
+            let fd = dir.map_or(nix::fcntl::AT_FDCWD, AsFd::as_fd);
             let Ok(st) = nix::sys::stat::fstatat(fd, name, AtFlags::AT_SYMLINK_NOFOLLOW) else {
                 return Err(Problem::Open(e));
             };

@@ -5,7 +5,6 @@
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -182,9 +181,8 @@ pub(crate) fn read_from_start(file: &File, buf: &mut [u8]) -> io::Result<usize> 
 
 /// `openat(2)` relative to `dir`, always close-on-exec.
 pub(crate) fn openat(dir: &File, name: &Path, flags: OFlag, mode: Mode) -> io::Result<File> {
-    let fd = nix::fcntl::openat(Some(dir.as_raw_fd()), name, flags | OFlag::O_CLOEXEC, mode)?;
-    // SAFETY: openat just returned this fd, and nothing else owns it.
-    Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+    let fd = nix::fcntl::openat(dir, name, flags | OFlag::O_CLOEXEC, mode)?;
+    Ok(File::from(fd))
 }
 
 /// What [`Staged::write`] was doing when it failed, in the words of the
@@ -256,8 +254,7 @@ impl<'a> Staged<'a> {
 
     /// Renames it over its name.
     pub fn commit(mut self) -> io::Result<()> {
-        let fd = Some(self.dir.as_raw_fd());
-        nix::fcntl::renameat(fd, &self.tmp, fd, self.name)?;
+        nix::fcntl::renameat(self.dir, &self.tmp, self.dir, self.name)?;
         self.done = true;
         Ok(())
     }
@@ -267,7 +264,7 @@ impl Drop for Staged<'_> {
     fn drop(&mut self) {
         if !self.done {
             let _ = nix::unistd::unlinkat(
-                Some(self.dir.as_raw_fd()),
+                self.dir,
                 &self.tmp,
                 nix::unistd::UnlinkatFlags::NoRemoveDir,
             );

@@ -17,7 +17,6 @@
 use std::fmt;
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -203,7 +202,7 @@ impl KeyDir {
     /// followed).
     fn present(&self, name: &str) -> Result<bool, DirError> {
         match nix::sys::stat::fstatat(
-            Some(self.fd.as_raw_fd()),
+            &self.fd,
             name,
             AtFlags::AT_SYMLINK_NOFOLLOW,
         ) {

@@ -6,7 +6,7 @@
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -125,7 +125,7 @@ struct Named {
 impl Drop for Named {
     fn drop(&mut self) {
         let _ = nix::unistd::unlinkat(
-            Some(self.dir.as_raw_fd()),
+            &self.dir,
             &self.name,
             nix::unistd::UnlinkatFlags::NoRemoveDir,
         );
@@ -140,7 +140,7 @@ fn open_existing(source: &Source, path: &Path, dir: &File, name: &Path) -> Resul
         source: source.clone(),
         why,
     };
-    let st = nix::sys::stat::fstatat(Some(dir.as_raw_fd()), name, AtFlags::AT_SYMLINK_NOFOLLOW)
+    let st = nix::sys::stat::fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW)
         .map_err(|e| read_err(e.into()))?;
     trust_autokey(source, path, st.st_mode, st.st_uid)?;
     let file = openat(
@@ -186,13 +186,17 @@ impl NewAutokey {
         // kind of link replaces a file that is there.
         let proc_fd = PathBuf::from(format!("/proc/self/fd/{}", tmp.as_raw_fd()));
         let (from_dir, from, follow) = match &named {
-            Some(n) => (Some(dir.as_raw_fd()), n.name.as_path(), AtFlags::empty()),
-            None => (None, proc_fd.as_path(), AtFlags::AT_SYMLINK_FOLLOW),
+            Some(n) => (dir.as_fd(), n.name.as_path(), AtFlags::empty()),
+            None => (
+                nix::fcntl::AT_FDCWD,
+                proc_fd.as_path(),
+                AtFlags::AT_SYMLINK_FOLLOW,
+            ),
         };
         match nix::unistd::linkat(
             from_dir,
             from,
-            Some(dir.as_raw_fd()),
+            &dir,
             name.as_path(),
             follow,
         ) {

@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
@@ -81,9 +81,9 @@ struct NonBlocking(File, OFlag);
 
 impl NonBlocking {
     fn new(file: File) -> io::Result<NonBlocking> {
-        let flags = OFlag::from_bits_retain(fcntl(file.as_raw_fd(), FcntlArg::F_GETFL)?);
+        let flags = OFlag::from_bits_retain(fcntl(&file, FcntlArg::F_GETFL)?);
         fcntl(
-            file.as_raw_fd(),
+            &file,
             FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK),
         )?;
         Ok(NonBlocking(file, flags))
@@ -92,7 +92,7 @@ impl NonBlocking {
 
 impl Drop for NonBlocking {
     fn drop(&mut self) {
-        let _ = fcntl(self.0.as_raw_fd(), FcntlArg::F_SETFL(self.1));
+        let _ = fcntl(&self.0, FcntlArg::F_SETFL(self.1));
     }
 }
 
