@@ -25,7 +25,7 @@ use crate::options::{Command, Options, Settings};
 /// Where the settings are.
 pub const SETTINGS_FILE: &str = "/etc/default/tofurkey";
 /// Each setting and the option it stands for.
-pub const SETTINGS: [(&str, &str); 7] = [
+pub const SETTINGS: [(&str, &str); 9] = [
     ("INTERVAL", "--interval"),
     ("NEXT_KEY", "--next-key"),
     ("NEXT_KEY_AT", "--next-key-at"),
@@ -33,10 +33,22 @@ pub const SETTINGS: [(&str, &str); 7] = [
     ("HAPROXY_TICKETS", "--haproxy-tickets"),
     ("HAPROXY_SOCKET", "--haproxy-socket"),
     ("METRICS", "--metrics"),
+    ("TIPC", "--tipc"),
+    ("TIPC_REKEYING", "--tipc-rekeying"),
 ];
-/// The options of the settings a `--tfo-only` run takes: what its TCP Fast
-/// Open keys derive from (the interval, and a rollover's next key and T).
-const TFO_OPTIONS: [&str; 3] = ["--interval", "--next-key", "--next-key-at"];
+/// The settings that stand for a flag: `yes` gives it, `no` (or nothing)
+/// leaves it out.
+const FLAGS: [&str; 1] = ["--tipc"];
+/// The options of the settings a `--tfo-only` run takes: what a network
+/// namespace's own keys derive from (the interval, a rollover's next key
+/// and T) and TIPC's master key, which is the namespace's too.
+const TFO_OPTIONS: [&str; 5] = [
+    "--interval",
+    "--next-key",
+    "--next-key-at",
+    "--tipc",
+    "--tipc-rekeying",
+];
 /// The most of the file read: the shipped one, comments and all, is under
 /// 4 kB.
 const READ_MAX: usize = 64 * 1024;
@@ -87,6 +99,8 @@ pub enum LineError {
     /// A quote, `\` or `$` that this reader does not interpret the way a
     /// shell would.
     Quoting,
+    /// A yes-or-no setting with another value.
+    YesNo(String),
 }
 
 impl fmt::Display for SettingsError {
@@ -109,6 +123,7 @@ impl fmt::Display for SettingsError {
                     LineError::Quoting => {
                         f.write_str("a quote, a backslash or '$' inside a value is not read here")
                     }
+                    LineError::YesNo(name) => write!(f, "{name} is yes or no"),
                 }
             }
             Problem::Usage(e) => write!(f, "settings {path}: {e}"),
@@ -128,9 +143,14 @@ impl SettingsError {
                 why: LineError::Quoting,
                 ..
             } => "write the value plainly: paths and numbers need no quoting",
+            Problem::Line {
+                why: LineError::YesNo(_),
+                ..
+            } => "write yes or no",
             Problem::Line { .. } => {
-                "the settings are INTERVAL, NGINX_TICKETS, HAPROXY_TICKETS, HAPROXY_SOCKET and \
-                 METRICS (see the file's comments)"
+                "the settings are INTERVAL, NEXT_KEY_AT, NEXT_KEY, NGINX_TICKETS, \
+                 HAPROXY_TICKETS, HAPROXY_SOCKET, METRICS, TIPC and TIPC_REKEYING (see the file's \
+                 comments)"
             }
             Problem::Usage(_) => "correct the setting, as the option it stands for",
         })
@@ -155,8 +175,14 @@ pub fn arguments(text: &str) -> Result<Vec<(&'static str, String)>, (usize, Line
             .find(|(setting, _)| *setting == name)
             .map(|(_, option)| *option)
             .ok_or_else(|| fail(LineError::Unknown(name.to_string())))?;
-        if !value.is_empty() {
-            args.push((option, value.to_string()));
+        // A flag is its option alone (an empty value); else the option
+        // and its value.
+        match (FLAGS.contains(&option), value) {
+            (true, "yes") => args.push((option, String::new())),
+            (true, "no" | "") => {}
+            (true, _) => return Err(fail(LineError::YesNo(name.to_string()))),
+            (false, "") => {}
+            (false, value) => args.push((option, value.to_string())),
         }
     }
     Ok(args)
@@ -202,7 +228,10 @@ pub fn apply(command: Command, args: Vec<OsString>) -> Result<Command, SettingsE
     let mut merged: Vec<OsString> = settings
         .into_iter()
         .filter(|(option, _)| !tfo_only || TFO_OPTIONS.contains(option))
-        .flat_map(|(option, value)| [option.into(), value.into()])
+        .flat_map(|(option, value)| {
+            let value = (!value.is_empty()).then(|| value.into());
+            std::iter::once(option.into()).chain(value)
+        })
         .collect();
     if merged.is_empty() {
         return Ok(command);
@@ -266,7 +295,10 @@ mod tests {
     fn args(text: &str) -> Result<Vec<String>, (usize, LineError)> {
         arguments(text).map(|a| {
             a.into_iter()
-                .flat_map(|(option, value)| [option.to_string(), value])
+                .flat_map(|(option, value)| {
+                    let value = (!value.is_empty()).then_some(value);
+                    std::iter::once(option.to_string()).chain(value)
+                })
                 .collect()
         })
     }
@@ -315,9 +347,23 @@ METRICS=
             .map(|l| format!("{l}\n"))
             .collect();
         let all = args(&examples).unwrap();
-        assert_eq!(all.len(), 2 * SETTINGS.len(), "{examples}");
+        assert_eq!(all.len(), 2 * SETTINGS.len() - FLAGS.len(), "{examples}");
         let command = cli::parse(all.iter().map(OsString::from)).unwrap();
         assert!(matches!(command, Command::Run(o) if o.settings == Settings::CommandLine));
+    }
+
+    #[test]
+    fn a_yes_or_no_setting_is_its_flag_or_nothing() {
+        assert_eq!(args("TIPC=yes\n").unwrap(), ["--tipc"]);
+        assert_eq!(args("TIPC=no\nTIPC=\n").unwrap(), Vec::<String>::new());
+        assert_eq!(
+            args("TIPC=1\n"),
+            Err((1, LineError::YesNo("TIPC".into())))
+        );
+        assert_eq!(
+            args("TIPC=yes\nTIPC_REKEYING=60\n").unwrap(),
+            ["--tipc", "--tipc-rekeying", "60"]
+        );
     }
 
     #[test]

@@ -23,6 +23,7 @@ use crate::keysource::{KeyError, Source};
 use crate::outputs::OutputError;
 use crate::procfs::TargetError;
 use crate::promfile::MetricsError;
+use crate::tipc::TipcError;
 
 /// Everything that can stop a run.
 #[derive(Debug)]
@@ -46,6 +47,8 @@ pub enum Error {
     Tickets(DirError),
     /// The running HAProxy could not be read or brought to the set.
     Haproxy(SocketError),
+    /// TIPC's master key could not be set.
+    Tipc(TipcError),
     /// The keys were set, but the metrics file could not be written.
     Metrics(MetricsError),
     /// Several outputs failed (each is tried whatever became of the others).
@@ -103,6 +106,7 @@ impl Error {
             Error::Target(e) => e.fix(),
             Error::Tickets(e) => e.fix(),
             Error::Haproxy(e) => e.fix(),
+            Error::Tipc(e) => e.fix(),
             // Each part says its own; a usage error points at --help.
             Error::Outputs(_) | Error::Partial { .. } | Error::Usage(_) => None,
             Error::Stopped(_) => {
@@ -152,6 +156,7 @@ impl fmt::Display for Error {
             Error::Target(e) => write!(f, "{e}")?,
             Error::Tickets(e) => write!(f, "{e}")?,
             Error::Haproxy(e) => write!(f, "{e}")?,
+            Error::Tipc(e) => write!(f, "{e}")?,
             Error::Metrics(e) => write!(f, "{e}")?,
             Error::Outputs(errors) => {
                 for (i, e) in errors.iter().enumerate() {
@@ -176,6 +181,12 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+impl From<TipcError> for Error {
+    fn from(e: TipcError) -> Error {
+        Error::Tipc(e)
+    }
+}
 
 impl From<SettingsError> for Error {
     fn from(e: SettingsError) -> Error {

@@ -263,11 +263,8 @@ impl<'a> Staged<'a> {
 impl Drop for Staged<'_> {
     fn drop(&mut self) {
         if !self.done {
-            let _ = nix::unistd::unlinkat(
-                self.dir,
-                &self.tmp,
-                nix::unistd::UnlinkatFlags::NoRemoveDir,
-            );
+            let _ =
+                nix::unistd::unlinkat(self.dir, &self.tmp, nix::unistd::UnlinkatFlags::NoRemoveDir);
         }
     }
 }

@@ -201,11 +201,7 @@ impl KeyDir {
     /// Whether `name` is there, if it is absent or a regular file (never
     /// followed).
     fn present(&self, name: &str) -> Result<bool, DirError> {
-        match nix::sys::stat::fstatat(
-            &self.fd,
-            name,
-            AtFlags::AT_SYMLINK_NOFOLLOW,
-        ) {
+        match nix::sys::stat::fstatat(&self.fd, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
             Err(Errno::ENOENT) => Ok(false),
             Err(e) => Err(self.io(name, Step::Inspect, e.into())),
             Ok(st) => match Kind::of_mode(st.st_mode) {

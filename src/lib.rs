@@ -43,3 +43,4 @@ pub mod run;
 pub(crate) mod secret;
 pub(crate) mod tickets;
 pub(crate) mod timesync;
+pub mod tipc;

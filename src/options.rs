@@ -49,11 +49,22 @@ pub struct Options {
     pub metrics: Option<PathBuf>,
     /// Where the key source, interval, target and outputs came from.
     pub settings: Settings,
-    /// `--tfo-only`: no ticket output or metrics, even from the settings
+    /// `--tfo-only`: the namespace's own keys (TCP Fast Open, and TIPC's
+    /// when asked), no ticket output or metrics, even from the settings
     /// file (a namespace instance: tofurkey.service writes those).
     pub tfo_only: bool,
     /// `--next-key PATH --next-key-at T`: a rollover to the next main key.
     pub next_key: Option<NextKey>,
+    /// `--tipc`: set TIPC's cluster master key in the run's namespace.
+    pub tipc: Option<Tipc>,
+}
+
+/// `--tipc` and its rekeying interval.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tipc {
+    /// `--tipc-rekeying MINUTES`: the kernel's rekeying interval (0: off);
+    /// `None` leaves the kernel's as it is.
+    pub rekeying: Option<u32>,
 }
 
 /// A scheduled rollover, as the command line asked: where the next main

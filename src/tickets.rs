@@ -60,7 +60,7 @@ const fn same(a: &[u8; 16], b: &[u8; 16]) -> bool {
 }
 
 /// Every personalization of the KDF, for the domain-separation assertion.
-const DOMAINS: [[u8; 16]; 7] = [
+const DOMAINS: [[u8; 16]; 10] = [
     PERSONAL,
     PERSONAL_MAIN_ID,
     PERSONAL_PAIR_ID,
@@ -68,6 +68,9 @@ const DOMAINS: [[u8; 16]; 7] = [
     PERSONAL_AES,
     PERSONAL_HMAC,
     PERSONAL_SET_ID,
+    crate::tipc::PERSONAL_TIPC_KEY,
+    crate::tipc::PERSONAL_TIPC_SALT,
+    crate::tipc::PERSONAL_TIPC_ID,
 ];
 const _: () = {
     let mut i = 0;

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use crate::counters::{Interval, UnixTime};
 use crate::fileio::file_name;
 use crate::options::{
-    Command, DEFAULT_TARGET, KeySpec, NextKey, NextKeySpec, Options, Settings, Tickets,
+    Command, DEFAULT_TARGET, KeySpec, NextKey, NextKeySpec, Options, Settings, Tickets, Tipc,
 };
+use crate::tipc::MAX_REKEYING;
 
 /// A command line that cannot be run: what is wrong and how to fix it.
 /// Printed as one line, pointing at `--help` ([`SEE_HELP`]); exit 2.
@@ -32,13 +33,13 @@ pub const SEE_HELP: &str = "see 'tofurkey --help'";
 /// is for. A usage error prints one line instead ([`SEE_HELP`]).
 pub const USAGE: &str = "\
 Usage: tofurkey [-vnoV] [-i SECONDS] [-k PATH | -a PATH] [-P PATH] [-T UNIXTIME]
-                [--metrics PATH] [TICKETS] [--tfo-only] [ROLLOVER]
+                [--metrics PATH] [TICKETS] [--tfo-only] [ROLLOVER] [TIPC]
        tofurkey --check [-i SECONDS] [-k PATH | -a PATH] [-P PATH] [-T UNIXTIME] [TICKETS]
                 [ROLLOVER]
        tofurkey --print-timer [-i SECONDS]
        tofurkey --help | --version
 Sets cluster-synchronized TCP Fast Open keys, derived from a main key and the clock.
-A command line with none of -k, -a, -i, -P, --metrics, TICKETS and ROLLOVER takes them from
+A command line with none of -k, -a, -i, -P, --metrics, TICKETS, ROLLOVER and TIPC takes them from
 /etc/default/tofurkey, as tofurkey.service does.
 Main key (the same on every host of a cluster):
   -k, --key PATH       main key file (at least 32 bytes; the first 32 are used);
@@ -57,7 +58,8 @@ Run:
   -o                   one shot: accepted for 1.3.4 compatibility (always one shot)
   -V                   verbose, and print the keys (testing only: leaks secrets!)
       --metrics PATH   write a Prometheus text file (node_exporter's textfile collector)
-      --tfo-only       the TCP Fast Open key alone, whatever the settings file says
+      --tfo-only       the namespace's keys alone (TCP Fast Open; TIPC if asked), whatever
+                       the settings file says
 Rollover (replace the main key across a fleet at one instant):
       --next-key PATH  the next main key (as -k), else the credential
                        tofurkey.key.next
@@ -68,6 +70,10 @@ TICKETS: TLS session-ticket keys from the same main key and interval, on tmpfs:
       --haproxy-tickets FILE  FILE of base64 keys for HAProxy's tls-ticket-keys
       --haproxy-socket PATH   and push them to the running HAProxy through its
                               admin socket (needs --haproxy-tickets)
+TIPC: the cluster master key of TIPC in this network namespace, from the main key:
+      --tipc           set it (when it differs from what this boot's runs set)
+      --tipc-rekeying MINUTES  and the kernel's rekeying interval (0: none; at most
+                       10080), set when it changes
 Other modes:
       --check          compare the target and TICKETS with the expected keys; write nothing
       --print-timer    print a tofurkey.timer drop-in for the interval (-i)
@@ -90,6 +96,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
     let mut tickets = Tickets::default();
     let mut metrics = None;
     let (mut next_key, mut next_key_at) = (None, None);
+    let (mut tipc, mut tipc_rekeying) = (false, None);
     // Whether a setting (key, interval, target, output, metrics) was named.
     let mut named = false;
 
@@ -108,6 +115,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
                         | "metrics"
                         | "next-key"
                         | "next-key-at"
+                        | "tipc"
+                        | "tipc-rekeying"
                 )
         );
         match arg {
@@ -158,6 +167,21 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
                 let secs = number("--next-key-at", parser.value())?;
                 next_key_at = Some(
                     UnixTime::new(secs).map_err(|e| UsageError(format!("--next-key-at: {e}")))?,
+                );
+            }
+            Long("tipc") => tipc = true,
+            Long("tipc-rekeying") => {
+                let minutes = number("--tipc-rekeying", parser.value())?;
+                tipc_rekeying = Some(
+                    u32::try_from(minutes)
+                        .ok()
+                        .filter(|m| *m <= MAX_REKEYING)
+                        .ok_or_else(|| {
+                            UsageError(format!(
+                                "--tipc-rekeying: {minutes} minutes: give 0 (no rekeying) to \
+                                 {MAX_REKEYING} (a week)"
+                            ))
+                        })?,
                 );
             }
             Long("check") => check = true,
@@ -240,6 +264,15 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
             at,
         }),
     };
+    let tipc = match (tipc, tipc_rekeying) {
+        (false, Some(_)) => {
+            return Err(UsageError(
+                "--tipc-rekeying needs --tipc: the rekeying is of TIPC's keys".into(),
+            ));
+        }
+        (false, None) => None,
+        (true, rekeying) => Some(Tipc { rekeying }),
+    };
     let options = Options {
         key,
         interval,
@@ -253,6 +286,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
         settings,
         tfo_only,
         next_key,
+        tipc,
     };
     Ok(if check {
         Command::Check(options)
@@ -316,9 +350,7 @@ fn number(opt: &str, value: Result<OsString, lexopt::Error>) -> Result<u64, Usag
     let value = value.map_err(usage)?;
     let text = value.to_string_lossy();
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(UsageError(format!(
-            "{opt}: '{text}' is not a whole number of seconds"
-        )));
+        return Err(UsageError(format!("{opt}: '{text}' is not a whole number")));
     }
     text.parse()
         .map_err(|_| UsageError(format!("{opt}: '{text}' is too large")))

@@ -146,6 +146,8 @@ const OPTIONS: [(&str, Option<&str>); 22] = [
     ("--tfo-only", None),
     ("--next-key", None),
     ("--next-key-at", None),
+    ("--tipc", None),
+    ("--tipc-rekeying", None),
     // The value forms getopt also takes.
     ("-i3600", None),
     ("--interval=3600", None),

@@ -193,13 +193,7 @@ impl NewAutokey {
                 AtFlags::AT_SYMLINK_FOLLOW,
             ),
         };
-        match nix::unistd::linkat(
-            from_dir,
-            from,
-            &dir,
-            name.as_path(),
-            follow,
-        ) {
+        match nix::unistd::linkat(from_dir, from, &dir, name.as_path(), follow) {
             Ok(()) => {}
             Err(Errno::EEXIST) => {
                 // Another run stored its key first: use that one, checked and

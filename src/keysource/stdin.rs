@@ -82,10 +82,7 @@ struct NonBlocking(File, OFlag);
 impl NonBlocking {
     fn new(file: File) -> io::Result<NonBlocking> {
         let flags = OFlag::from_bits_retain(fcntl(&file, FcntlArg::F_GETFL)?);
-        fcntl(
-            &file,
-            FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK),
-        )?;
+        fcntl(&file, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
         Ok(NonBlocking(file, flags))
     }
 }

@@ -95,12 +95,15 @@ pub const NEXT_KEY_ID: &str = "TOFURKEY_NEXT_KEY_ID";
 /// Journal field: the unix time the next main key takes over.
 pub const ROLLOVER_AT: &str = "TOFURKEY_ROLLOVER_AT";
 
+/// Journal field: the TIPC master key's fingerprint, with `--tipc`.
+pub const TIPC_KEY_ID: &str = "TOFURKEY_TIPC_KEY_ID";
+
 /// Journal field: 1 if the kernel holds the wall clock synchronized, 0 if
 /// not, -1 if its state could not be read.
 pub const CLOCK_SYNCHRONIZED: &str = "TOFURKEY_CLOCK_SYNCHRONIZED";
 
 /// Every journal field, for the catalog test.
-pub const FIELDS: [&str; 16] = [
+pub const FIELDS: [&str; 17] = [
     UNIX_TIME,
     INTERVAL,
     CTR_PRIMARY,
@@ -117,6 +120,7 @@ pub const FIELDS: [&str; 16] = [
     CLOCK_SYNCHRONIZED,
     NEXT_KEY_ID,
     ROLLOVER_AT,
+    TIPC_KEY_ID,
 ];
 
 /// A journal field's value. Numbers stay numbers and text is borrowed

@@ -26,6 +26,7 @@ use crate::promfile;
 use crate::report::{self, Checked, Entry, Outcome, TicketOutcome, Written};
 use crate::tickets::{Schedule, TicketSet};
 use crate::timesync::ClockSync;
+use crate::tipc::{self, MasterKey};
 
 /// What a key-setting run did.
 #[derive(Debug)]
@@ -123,6 +124,13 @@ fn set_keys(options: &Options, log: &Log) -> Result<(Option<String>, Metrics), E
         false => Some(Target::open(&options.target)?),
     };
     let outputs = TicketOutputs::open(&options.tickets)?;
+    // TIPC is looked for now too, but its absence fails only TIPC, after
+    // the other outputs are set (a kernel without it still gets its TFO key).
+    let tipc = options
+        .tipc
+        .as_ref()
+        .filter(|_| !options.dry_run)
+        .map(|_| tipc::Prepared::open());
     let purpose = Purpose::set(!outputs.is_empty());
     let (opened, mut key_warnings) = keysource::open(&source, purpose)?;
     let next = open_next(options, purpose, &mut key_warnings)?;
@@ -146,6 +154,10 @@ fn set_keys(options: &Options, log: &Log) -> Result<(Option<String>, Metrics), E
         });
     let pair = keys::pair_text(main_keys, counters.primary, counters.backup);
     let set = (!outputs.is_empty()).then(|| TicketSet::derive(main_keys, schedule));
+    // The master key of the main key in effect now: the next one from T.
+    let master = tipc
+        .is_some()
+        .then(|| MasterKey::derive(main_keys.for_counter(counters.primary)));
     drop(next);
     let (main_id, created) = (loaded.key.fingerprint(), loaded.created);
     // The key's own warnings (a key of text) wait for the signals' release.
@@ -177,6 +189,24 @@ fn set_keys(options: &Options, log: &Log) -> Result<(Option<String>, Metrics), E
         warnings.extend(results.warnings);
     }
     drop(set);
+    let rekeying = options.tipc.as_ref().and_then(|t| t.rekeying);
+    let tipc = match (tipc, master) {
+        (Some(Ok(prepared)), Some(master)) => match prepared.apply(&master, rekeying) {
+            Ok((applied, recorded)) => {
+                errors.extend(recorded.map(Error::from));
+                Some(applied)
+            }
+            Err(e) => {
+                errors.push(e.into());
+                None
+            }
+        },
+        (Some(Err(e)), _) => {
+            errors.push(e.into());
+            None
+        }
+        _ => None,
+    };
     // A stop signal that came meanwhile (and did not end the push) is
     // reported, after every output was written: dying of it once the
     // mask is restored would leave the keys set and nothing said.
@@ -195,7 +225,7 @@ fn set_keys(options: &Options, log: &Log) -> Result<(Option<String>, Metrics), E
         log.send(&report::autokey(&label, created));
     }
     if let Some(failed) = Error::combine(errors) {
-        return Err(match report::set_anyway(tfo_set, &written) {
+        return Err(match report::set_anyway(tfo_set, &written, tipc.as_ref()) {
             Some(set) => Error::Partial {
                 failed: Box::new(failed),
                 set,
@@ -215,6 +245,7 @@ fn set_keys(options: &Options, log: &Log) -> Result<(Option<String>, Metrics), E
         keys_id: &keys_id,
         dry_run: options.dry_run,
         rollover: rollover.as_ref(),
+        tipc: tipc.as_ref(),
         tickets: tickets_id.as_deref().map(|id| TicketOutcome {
             schedule,
             tickets_id: id,

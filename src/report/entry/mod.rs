@@ -13,6 +13,7 @@ use crate::keys::PairText;
 use crate::metrics::NextKeyInfo;
 use crate::tickets::Schedule;
 use crate::timesync::ClockSync;
+use crate::tipc::Applied;
 
 /// `-v`: where the main key comes from.
 pub fn key_source(label: &str) -> Entry<'static> {
@@ -195,6 +196,8 @@ pub struct Outcome<'a> {
     pub clock: ClockSync,
     /// The rollover configured, if any: the next key's id and T.
     pub rollover: Option<&'a NextKeyInfo>,
+    /// What `--tipc` did, if asked (not in a dry run).
+    pub tipc: Option<&'a Applied>,
 }
 
 impl Outcome<'_> {
@@ -259,6 +262,10 @@ impl Outcome<'_> {
                 fields.push((TICKETS_CHANGED, s.into()));
             }
         }
+        if let Some(t) = self.tipc {
+            let _ = write!(m, "; {}", tipc_summary(t));
+            fields.push((TIPC_KEY_ID, t.id.as_str().into()));
+        }
         Entry {
             level: Level::Info,
             event: Some(event),
@@ -286,8 +293,11 @@ impl Outcome<'_> {
         let rollover = self.rollover.map_or(String::new(), |r| {
             format!(", next main key id {} from {}", r.id, Utc(r.at))
         });
+        let tipc = self
+            .tipc
+            .map_or(String::new(), |t| format!(", TIPC key id {}", t.id));
         format!(
-            "{what}: counters {}/{}, next rotation {}, keys id {}{tickets}{rollover}{clock}",
+            "{what}: counters {}/{}, next rotation {}, keys id {}{tickets}{rollover}{tipc}{clock}",
             c.primary,
             c.backup,
             Utc(c.next_rotation),
@@ -296,12 +306,28 @@ impl Outcome<'_> {
     }
 }
 
-/// What a run that failed set all the same: the TFO keys (`tfo`) and the
-/// ticket outputs `written`; `None` when nothing.
-pub fn set_anyway(tfo: bool, written: &Written) -> Option<String> {
+/// What a run that failed set all the same: the TFO keys (`tfo`), the
+/// ticket outputs `written` and TIPC's key (`tipc`); `None` when nothing.
+pub fn set_anyway(tfo: bool, written: &Written, tipc: Option<&Applied>) -> Option<String> {
     let tfo = tfo.then(|| "TFO keys".to_string());
-    let parts: Vec<String> = tfo.into_iter().chain(written.summary()).collect();
+    let parts: Vec<String> = tfo
+        .into_iter()
+        .chain(written.summary())
+        .chain(tipc.map(tipc_summary))
+        .collect();
     (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// `TIPC master key id ID set` (or `in place`), and a rekeying interval set.
+fn tipc_summary(t: &Applied) -> String {
+    let what = match t.key_set {
+        true => "set",
+        false => "in place",
+    };
+    let rekeying = t
+        .rekeying_set
+        .map_or(String::new(), |m| format!(", rekeying every {m} min set"));
+    format!("TIPC master key id {} {what}{rekeying}", t.id)
 }
 
 /// A failed run's entry and its `STATUS=` line; `message` is the error.

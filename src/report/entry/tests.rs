@@ -16,6 +16,7 @@ fn spec_outcome(c: &Counters) -> Outcome<'_> {
         tickets: None,
         clock: ClockSync::Synchronized,
         rollover: None,
+        tipc: None,
     }
 }
 
@@ -203,22 +204,34 @@ fn the_other_lines() {
         used.message
             .starts_with("using the main key in autokey /a: autokey mode")
     );
-    assert_eq!(set_anyway(false, &Written::default()), None);
+    assert_eq!(set_anyway(false, &Written::default(), None), None);
     let file = Written {
         haproxy_file: Some(true),
         ..Written::default()
     };
     assert_eq!(
-        set_anyway(false, &file).as_deref(),
+        set_anyway(false, &file, None).as_deref(),
         Some("HAProxy file replaced")
     );
     assert_eq!(
-        set_anyway(true, &file).as_deref(),
+        set_anyway(true, &file, None).as_deref(),
         Some("TFO keys, HAProxy file replaced")
     );
     assert_eq!(
-        set_anyway(true, &Written::default()).as_deref(),
+        set_anyway(true, &Written::default(), None).as_deref(),
         Some("TFO keys")
+    );
+    let tipc = Applied {
+        id: "0123456789abcdef".into(),
+        key_set: true,
+        rekeying_set: Some(60),
+    };
+    assert_eq!(
+        set_anyway(false, &file, Some(&tipc)).as_deref(),
+        Some(
+            "HAProxy file replaced, TIPC master key id 0123456789abcdef set, rekeying every 60 \
+             min set"
+        )
     );
     let (entry, status) = failure("cannot read x: y");
     assert_eq!(
@@ -269,4 +282,33 @@ fn a_rollover_in_the_entry_and_status_and_its_done_warning() {
             .contains("is done: make the next key the main key")
     );
     assert!(!done.message.contains('\n'));
+}
+
+#[test]
+fn the_tipc_outcome_in_the_entry_and_status() {
+    let c = spec_counters();
+    let applied = Applied {
+        id: "0123456789abcdef".into(),
+        key_set: false,
+        rekeying_set: None,
+    };
+    let outcome = Outcome {
+        tipc: Some(&applied),
+        ..spec_outcome(&c)
+    };
+    let entry = outcome.entry();
+    assert!(
+        entry
+            .message
+            .ends_with("; TIPC master key id 0123456789abcdef in place"),
+        "{}",
+        entry.message
+    );
+    assert!(
+        entry.fields.iter().any(|(name, value)| *name == TIPC_KEY_ID
+            && *value == Value::Text("0123456789abcdef".into()))
+    );
+    assert!(outcome.status().contains(", TIPC key id 0123456789abcdef"));
+    // Without --tipc, no word of it.
+    assert!(!spec_outcome(&c).entry().message.contains("TIPC"));
 }

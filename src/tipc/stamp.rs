@@ -1,0 +1,180 @@
+//! What this boot's runs last set in a network namespace's TIPC: the
+//! master key's id and the rekeying interval, in `/run/tofurkey/tipc-COOKIE`
+//! (COOKIE: the namespace's cookie, never reused while the system runs).
+//!
+//! Why: the kernel starts a master key's nonce counter again at every set,
+//! so setting the same key again would reuse AES-GCM nonces under it; and
+//! setting the rekeying interval restarts its timer, so a timer run every
+//! half interval would postpone a longer rekeying forever. A run sets only
+//! what differs from the stamp. /run is tmpfs: a reboot, which empties
+//! TIPC's keys, empties it too.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+
+use super::error::TipcError;
+use crate::dirpath::{self, Ancestors};
+use crate::fileio::{self, Staged, WRITABLE_BY_OTHERS, trusted_owner};
+
+/// Where the stamps are: tofurkey's runtime directory (the unit's
+/// `RuntimeDirectory=`), made 0700 if a manual run finds none.
+pub(crate) const STAMP_DIR: &str = "/run/tofurkey";
+/// A stamp holds two short lines.
+const STAMP_MAX: usize = 128;
+
+/// What a namespace holds, as far as this boot's runs know.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    /// The master key's id.
+    pub key_id: Option<String>,
+    /// The rekeying interval set, in minutes.
+    pub rekeying: Option<u32>,
+}
+
+impl Stamp {
+    /// `key ID` and `rekeying MINUTES` lines; anything else (an older or
+    /// damaged stamp) reads as nothing known, so the run sets everything.
+    fn parse(text: &str) -> Stamp {
+        let mut stamp = Stamp::default();
+        for line in text.lines() {
+            match line.split_once(' ') {
+                Some(("key", id)) if id.len() == 16 => stamp.key_id = Some(id.to_string()),
+                Some(("rekeying", m)) => stamp.rekeying = m.parse().ok(),
+                _ => return Stamp::default(),
+            }
+        }
+        stamp
+    }
+
+    fn render(&self) -> String {
+        let mut text = String::new();
+        if let Some(id) = &self.key_id {
+            text.push_str(&format!("key {id}\n"));
+        }
+        if let Some(m) = self.rekeying {
+            text.push_str(&format!("rekeying {m}\n"));
+        }
+        text
+    }
+}
+
+/// The stamp file of one namespace, in a directory checked as key
+/// material's is (root's or ours, closed to others, reached without links):
+/// another user who could plant a stamp could stop the key being set.
+pub(crate) struct StampFile {
+    dir: File,
+    name: String,
+}
+
+impl StampFile {
+    /// The stamp of the namespace whose cookie is `cookie`, its directory
+    /// made if missing.
+    pub(crate) fn open(cookie: u64) -> Result<StampFile, TipcError> {
+        let path = Path::new(STAMP_DIR);
+        let dir = match dirpath::open_dir(path, Ancestors::Trusted) {
+            Ok(dir) => dir,
+            Err(e) if e.is_missing() && e.at == path => {
+                make_dir(path)?;
+                dirpath::open_dir(path, Ancestors::Trusted).map_err(TipcError::StampPath)?
+            }
+            Err(e) => return Err(TipcError::StampPath(e)),
+        };
+        let meta = dir.metadata().map_err(|e| stamp_error(path, e))?;
+        if !trusted_owner(meta.uid()) || meta.mode() & WRITABLE_BY_OTHERS != 0 {
+            return Err(TipcError::StampDirUntrusted {
+                path: path.to_path_buf(),
+                owner: meta.uid(),
+                mode: meta.mode() & 0o7777,
+            });
+        }
+        Ok(StampFile {
+            dir,
+            name: format!("tipc-{cookie:016x}"),
+        })
+    }
+
+    /// What it says; nothing known when there is none.
+    pub(crate) fn read(&self) -> Result<Stamp, TipcError> {
+        let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK;
+        let mut file = match fileio::openat(&self.dir, Path::new(&self.name), flags, Mode::empty())
+        {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Stamp::default()),
+            Err(e) => return Err(stamp_error(&self.path(), e)),
+        };
+        let meta = file.metadata().map_err(|e| stamp_error(&self.path(), e))?;
+        // Not ours, or not a file: worth nothing, and replaced after the set.
+        if !meta.is_file() || !trusted_owner(meta.uid()) {
+            return Ok(Stamp::default());
+        }
+        let mut buf = [0u8; STAMP_MAX];
+        let len =
+            fileio::read_up_to(&mut file, &mut buf).map_err(|e| stamp_error(&self.path(), e))?;
+        Ok(std::str::from_utf8(&buf[..len]).map_or_else(|_| Stamp::default(), Stamp::parse))
+    }
+
+    /// Replaces it with `stamp` (whole: a reader never sees half).
+    pub(crate) fn write(&self, stamp: &Stamp) -> Result<(), TipcError> {
+        let text = stamp.render();
+        let staged = Staged::write(&self.dir, &self.name, text.as_bytes(), 0o600)
+            .map_err(|(_, e)| stamp_error(&self.path(), e))?;
+        staged.commit().map_err(|e| stamp_error(&self.path(), e))
+    }
+
+    fn path(&self) -> PathBuf {
+        Path::new(STAMP_DIR).join(&self.name)
+    }
+}
+
+/// Makes `path` (mode 0700) in its parent, reached as the stamp directory is.
+fn make_dir(path: &Path) -> Result<(), TipcError> {
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    let name = path.file_name().unwrap_or_default();
+    let at = dirpath::open_dir(parent, Ancestors::Trusted).map_err(TipcError::StampPath)?;
+    match nix::sys::stat::mkdirat(&at, name, Mode::S_IRWXU) {
+        // Another run made it meanwhile: as good.
+        Ok(()) | Err(Errno::EEXIST) => Ok(()),
+        Err(e) => Err(stamp_error(path, e.into())),
+    }
+}
+
+fn stamp_error(path: &Path, why: io::Error) -> TipcError {
+    TipcError::Stamp {
+        path: path.to_path_buf(),
+        why,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stamp_reads_back_what_was_written_and_nothing_from_junk() {
+        let full = Stamp {
+            key_id: Some("0123456789abcdef".into()),
+            rekeying: Some(60),
+        };
+        assert_eq!(full.render(), "key 0123456789abcdef\nrekeying 60\n");
+        assert_eq!(Stamp::parse(&full.render()), full);
+        let key_only = Stamp {
+            key_id: Some("0123456789abcdef".into()),
+            rekeying: None,
+        };
+        assert_eq!(Stamp::parse(&key_only.render()), key_only);
+        for junk in [
+            "key short\n",
+            "key 0123456789abcdef\nmore\n",
+            "rekeying x\n",
+        ] {
+            assert_eq!(Stamp::parse(junk).key_id, None, "{junk:?}");
+        }
+        assert_eq!(Stamp::parse(""), Stamp::default());
+    }
+}
