@@ -356,10 +356,7 @@ METRICS=
     fn a_yes_or_no_setting_is_its_flag_or_nothing() {
         assert_eq!(args("TIPC=yes\n").unwrap(), ["--tipc"]);
         assert_eq!(args("TIPC=no\nTIPC=\n").unwrap(), Vec::<String>::new());
-        assert_eq!(
-            args("TIPC=1\n"),
-            Err((1, LineError::YesNo("TIPC".into())))
-        );
+        assert_eq!(args("TIPC=1\n"), Err((1, LineError::YesNo("TIPC".into()))));
         assert_eq!(
             args("TIPC=yes\nTIPC_REKEYING=60\n").unwrap(),
             ["--tipc", "--tipc-rekeying", "60"]
