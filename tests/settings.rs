@@ -65,6 +65,17 @@ fn a_command_line_without_settings_takes_the_files() {
     let o = with_settings(both, None, "-n -v -T 1000000");
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("/run/missing"), "{}", stderr(&o));
+    // And TIPC's master key, the namespace's too: this kernel has none, so
+    // the run says so (and sets its TFO key all the same).
+    let tipc = "TIPC=yes\nTIPC_REKEYING=60\nNGINX_TICKETS=/run/missing\n";
+    let o = with_settings(tipc, None, "-T 1000000 --tfo-only");
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("error: TIPC: the kernel has no TIPC") && !err.contains("/run/missing"),
+        "{err}"
+    );
+    assert!(err.contains("set all the same: TFO keys"), "{err}");
     // Without the file: the defaults, as before.
     let o = bounded(&mut with_private_run(&format!(
         "mount -t tmpfs tmpfs /etc/default && exec {BIN} -n -v -T 1000000"
@@ -79,8 +90,13 @@ fn a_settings_file_that_is_not_right_is_refused_by_its_line() {
             "INTERVAL=3600\nNGINX_TICKET=/run/tofurkey\n",
             None,
             "error: settings /etc/default/tofurkey line 2: no setting is named NGINX_TICKET: \
-             the settings are INTERVAL, NGINX_TICKETS, HAPROXY_TICKETS, HAPROXY_SOCKET and \
-             METRICS (see the file's comments)",
+             the settings are INTERVAL, NEXT_KEY_AT, NEXT_KEY, NGINX_TICKETS, HAPROXY_TICKETS, \
+             HAPROXY_SOCKET, METRICS, TIPC and TIPC_REKEYING (see the file's comments)",
+        ),
+        (
+            "TIPC=true\n",
+            None,
+            "error: settings /etc/default/tofurkey line 1: TIPC is yes or no: write yes or no",
         ),
         (
             "INTERVAL=3601\n",

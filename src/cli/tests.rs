@@ -125,7 +125,7 @@ fn stdin_key() {
 }
 
 /// Every option the parser takes, as `--help` and the man page name it.
-const OPTIONS: [(&str, Option<&str>); 22] = [
+const OPTIONS: [(&str, Option<&str>); 24] = [
     ("-k", Some("--key")),
     ("-a", Some("--autokey")),
     ("-i", Some("--interval")),
