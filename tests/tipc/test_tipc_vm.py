@@ -18,7 +18,9 @@ runs about 3 minutes (software emulation). TIPC_VM_CONSOLE=PATH keeps its
 console output.
 """
 
+import hashlib
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -193,6 +195,25 @@ class TipcVmTest(unittest.TestCase):
         self.assert_run_ok("c", TR)
         after = self.assert_flow("after_new_link", 20)
         print(f"\nthe new link came up {after['wait_ms']} ms after C's switch", flush=True)
+
+
+class ReadmeVectorTest(unittest.TestCase):
+    """The README's TIPC key vector, computed again here from its words
+    with Python's own BLAKE2b: an implementation that is not tofurkey's."""
+
+    def test_the_readme_vector_is_the_kdf_it_describes(self):
+        readme = (REPO / "README.md").read_text()
+        start = readme.index("\n### TIPC\n")
+        vector = re.search(r"^tipc key ([0-9a-f ]+)\ntipc id +([0-9a-f]+)$", readme[start:], re.M)
+        self.assertIsNotNone(vector, "no 'tipc key'/'tipc id' lines under the README's TIPC")
+        key, tipc_id = vector[1].replace(" ", ""), vector[2]
+        main = bytes.fromhex("363ec6a05e76eedeb9eb73bc5c25ca5f13f7c1df70c9af3531db4c83d23a8f6b")
+        salt = (0).to_bytes(8, "little") + bytes(8)
+        aes = hashlib.blake2b(b"", digest_size=32, key=main, salt=salt, person=b"tofurkey-tipckey").digest()
+        tipc_salt = hashlib.blake2b(b"", digest_size=16, key=main, salt=salt,
+                                    person=b"tofurkey-tipcslt").digest()[:4]
+        self.assertEqual(key, (aes + tipc_salt).hex(), "the README's TIPC key vector")
+        self.assertEqual(tipc_id, hashlib.blake2b(aes + tipc_salt, digest_size=8, person=b"tofurkey-tipcid").hexdigest())
 
 
 if __name__ == "__main__":
