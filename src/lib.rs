@@ -11,7 +11,8 @@
 //! (the run's policy), [`error`] (wraps each module's error, which carries
 //! its own fix, and maps exit codes); `main.rs` parses and calls [`run`].
 //! The edges: [`keysource`] (the main key), `procfs` (the target), `keydir`,
-//! `nginx`, `haproxy` and `outputs` (ticket outputs), [`dirpath`] (a
+//! `nginx`, `haproxy` and `outputs` (ticket outputs), [`tipc`] (TIPC's
+//! master key, through generic netlink), [`dirpath`] (a
 //! directory reached without links), [`fileio`],
 //! `promfile` (the metrics file), `clock` and `timesync`, [`log`], `notify`,
 //! [`hygiene`].

@@ -62,7 +62,7 @@ pub(crate) const KEY_SET_MAX: usize = NLMSG_HDRLEN
 // Every attribute is already 4-aligned, so no padding is ever added.
 const _: () = assert!(AEAD_KEY_SIZE.is_multiple_of(4) && KEY_SET_MAX == 112);
 
-/// A message being built in a fixed buffer: `N` is its most.
+/// A message being built in a fixed buffer, which must be long enough.
 struct Builder<'a> {
     buf: &'a mut [u8],
     len: usize,
