@@ -47,7 +47,7 @@ pub enum TipcError {
     NoIdentity,
     /// The kernel refused the key itself.
     Refused(Errno),
-    /// The kernel did not answer within [`ANSWER_WAIT`].
+    /// The kernel did not answer within `ANSWER_WAIT`.
     NoAnswer(Step),
     /// Another OS error at `Step`.
     Os(Step, Errno),

@@ -9,9 +9,9 @@
 //! `struct tipc_aead_key`'s `gcm(aes)` key: 32 bytes of AES-256 key, then
 //! the 4-byte salt, each from the KDF under a personalization of its own.
 //!
-//! Here: the key and the run's two steps, [`Prepared::open`] (before the
+//! Here: the key and the run's two steps, `Prepared::open` (before the
 //! main key is read: the family, the namespace, its stamp) and
-//! [`Prepared::apply`]; the messages in `netlink.rs`, the socket in
+//! `Prepared::apply`; the messages in `netlink.rs`, the socket in
 //! `socket.rs`, what was set last in `stamp.rs`, errors in `error.rs`.
 
 mod error;
