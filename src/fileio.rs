@@ -185,7 +185,7 @@ pub(crate) fn openat(dir: &File, name: &Path, flags: OFlag, mode: Mode) -> io::R
     Ok(File::from(fd))
 }
 
-/// What [`Staged::write`] was doing when it failed, in the words of the
+/// What `Staged::write` was doing when it failed, in the words of the
 /// messages (`cannot STEP FILE: why`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StageStep {
