@@ -25,6 +25,11 @@ errors() {
     echo "errors=$(grep -c '^error' "$LOG") tipc_named=$(grep '^error' "$LOG" | grep -ci tipc)"
 }
 
+# Whether the last run set the master key or found it in place (its entry).
+master() {
+    echo "set=$(grep -c 'TIPC master key id [0-9a-f]* set' "$LOG") in_place=$(grep -c 'TIPC master key id [0-9a-f]* in place' "$LOG")"
+}
+
 # key NS UNIXTIME [ARGS...]: one tofurkey run in NS, as the timer would run
 # it at UNIXTIME; prints a result line with its exit code and how many
 # error lines it wrote.
@@ -33,7 +38,7 @@ key() {
     shift 2
     in_ns "$ns" tofurkey -k /keys/main $ROLLOVER -i "$INTERVAL" -T "$now" --tipc "$@" >"$LOG" 2>&1
     rc=$?
-    echo "@@ key ns=$ns now=$now rc=$rc $(errors)"
+    echo "@@ key ns=$ns now=$now rc=$rc $(errors) $(master)"
     [ "$rc" = 0 ] || sed 's/^/## tofurkey: /' "$LOG"
 }
 
@@ -169,5 +174,12 @@ key c "$((TR - SKEW))"
 send mixed_new_link c 20 10
 key c "$TR"
 send after_new_link c 20 20
+
+echo "## (g) a namespace made again (its inode number may come back) gets the key again"
+node g 0d0d
+key g "$T0"
+ip netns del g
+node g 0d0d
+key g "$T0"
 
 echo "@@ end"

@@ -196,6 +196,24 @@ class TipcVmTest(unittest.TestCase):
         after = self.assert_flow("after_new_link", 20)
         print(f"\nthe new link came up {after['wait_ms']} ms after C's switch", flush=True)
 
+    def test_a_key_in_place_is_not_set_again(self):
+        # Setting it again would restart its nonces: the stamp says it is
+        # there. A's runs: set at T0; in place through the 21 timer runs;
+        # set again at TR, where the next main key's master key takes over.
+        runs = self.key_runs("a")
+        self.assertEqual((runs[0]["now"], runs[0]["set"], runs[0]["in_place"]), (T0, 1, 0), runs[0])
+        repeated = [r for r in runs if T0 < r["now"] < TR]
+        self.assertEqual(len(repeated), 21, runs)
+        self.assertEqual({(r["set"], r["in_place"]) for r in repeated}, {(0, 1)}, repeated)
+        at_tr = [r for r in runs if r["now"] == TR]
+        self.assertEqual([(r["set"], r["in_place"]) for r in at_tr], [(1, 0)], at_tr)
+
+    def test_a_namespace_made_again_gets_the_key_again(self):
+        # Its stamp is named by the namespace's cookie, never reused: the
+        # new namespace's TIPC, which holds no key, gets it.
+        runs = self.key_runs("g")
+        self.assertEqual([(r["rc"], r["set"]) for r in runs], [(0, 1), (0, 1)], runs)
+
 
 class ReadmeVectorTest(unittest.TestCase):
     """The README's TIPC key vector, computed again here from its words
