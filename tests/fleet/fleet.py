@@ -29,7 +29,11 @@ behind a DNAT balancer: what Fast Open needs the balancer not to be).
 Writes OUT/results.json, OUT/resumption.svg and OUT/connections-SYSTEM.jsonl,
 prints the table, and exits 1 when a goal is missed: tofurkey+nginx and
 tofurkey+haproxy resume >= 99.9 % of offered sessions and accept >= 99.9 %
-of the SYNs with data; per-host stays near 1/N. --short (make check): two
+of the SYNs with data; per-host stays near 1/N. --rollover: the tofurkey
+systems through a main-key rollover at a boundary inside the run (every
+host given the next key and T), held to the same goals, beside
+tofurkey+nginx-late, whose first host never gets the next key and must be
+seen to fail. --short (make check): two
 hosts per system, two rotations, the tofurkey systems and per-host only
 (no Caddy needed), OUT target/fleet-short.
 
@@ -230,6 +234,12 @@ class Host:
     # The host's keys, as the timer's run would set them at its clock.
     def set_keys(self, clock):
         argv = [self.tofurkey, "-k", self.lab.main_key, "-i", self.lab.interval, "-T", clock, "-P", PROCFS_KEY]
+        # A rollover (--rollover), once its instant is chosen: every host
+        # gets the next key and T, but a "-late" system's first host, which
+        # holds the current key alone.
+        if self.lab.rollover and not (self.lab.system.endswith("-late") and self.name == "h1"):
+            next_key, at = self.lab.rollover
+            argv += ["--next-key", next_key, "--next-key-at", at]
         if self.kind == "nginx":
             argv += ["--nginx-tickets", self.keys]
         else:
@@ -318,6 +328,7 @@ class Lab:
 
     def __init__(self, name, system, kinds, offsets, scratch, secrets, cert, main_key, interval, tofurkey):
         self.name, self.system, self.interval = name, system, interval
+        self.rollover = None  # (next key, T) once chosen
         self.closers = []
         try:
             self._build(kinds, offsets, scratch, secrets, cert, main_key, tofurkey)
@@ -395,9 +406,15 @@ table ip fleet {{
 
 # --- The systems ----------------------------------------------------------------
 
-def systems(short, offsets=None):
+def systems(short, offsets=None, rollover=False):
     """(system, kinds of its hosts, offsets of their clocks)."""
     n, offsets = (2, offsets or OFFSETS_SHORT) if short else (4, offsets or OFFSETS)
+    if rollover:
+        # Through a main-key rollover: the tofurkey systems, and one whose
+        # first host never gets the next key (it must be seen to fail).
+        chosen = [("tofurkey+nginx", ["nginx"] * n), ("tofurkey+haproxy", ["haproxy"] * n),
+                  ("tofurkey+nginx-late", ["nginx"] * n)]
+        return [(system, kinds, offsets[:n]) for system, kinds in chosen]
     chosen = [("tofurkey+nginx", ["nginx"] * n), ("tofurkey+haproxy", ["haproxy"] * n)]
     if not short:
         chosen.append(("mixed", ["nginx", "haproxy"] * (n // 2)))
@@ -482,7 +499,13 @@ def goals(result):
     accepted = ratio(result["tfo_accepted"], result["tfo_attempts"])
     if result["attempts"] < 100:
         missed.append(f"only {result['attempts']} resumption attempts")
-    if system.endswith("-dnat"):
+    if system.endswith("-late"):
+        # One host without the next key: from T on it cannot read the
+        # others' new tickets or cookies, nor they its. The lab must see it.
+        if resumed >= 0.99 or accepted >= 0.99:
+            missed.append(f"a host without the next key, yet resumed {resumed:.2%} and TFO accepted "
+                          f"{accepted:.2%}: the lab does not see a failed rollover")
+    elif system.endswith("-dnat"):
         # Tickets do not care, cookies do: behind DNAT each host's cookie
         # covers its own address, and only the host that issued one takes it.
         if resumed < GOAL:
@@ -616,14 +639,20 @@ def main():
     parser.add_argument("--interval", type=int, default=20)
     parser.add_argument("--rotations", type=int)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--rollover", action="store_true",
+                        help="through a main-key rollover at a boundary inside the run (4 rotations), "
+                             "with a system one of whose hosts lacks the next key")
     parser.add_argument("--offsets", type=lambda text: [int(o) for o in text.split(",")],
                         help="the hosts' clock offsets, e.g. -3,4 (to see a goal missed: a spread above I/2)")
     args = parser.parse_args()
     if not args.tofurkey or not os.access(args.tofurkey, os.X_OK):
         sys.exit(f"error: name the tofurkey binary (argument or TOFURKEY_BIN; got {args.tofurkey!r})")
     args.tofurkey = os.path.abspath(args.tofurkey)
-    rotations = args.rotations or (2 if args.short else 6)
-    out = (args.out or ROOT / ("target/fleet-short" if args.short else "target/fleet")).resolve()
+    rotations = args.rotations or (4 if args.rollover else 2 if args.short else 6)
+    if args.rollover and rotations < 4:
+        sys.exit("error: --rollover needs 4 rotations: T - I to T + I inside the measured run")
+    name = "fleet" + ("-rollover" if args.rollover else "") + ("-short" if args.short else "")
+    out = (args.out or ROOT / "target" / name).resolve()
     scratch = isolate(timeout=120 + rotations * args.interval * 3, tools=() if args.short else ("caddy",))  # the parent exits here
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     out.mkdir(parents=True, exist_ok=True)
@@ -632,6 +661,9 @@ def main():
     main_key = secrets / "main.key"
     main_key.touch(mode=0o600)
     main_key.write_bytes(os.urandom(32))
+    next_key = secrets / "next.key"
+    next_key.touch(mode=0o600)
+    next_key.write_bytes(os.urandom(32))
     cert, key = scratch / "cert.pem", scratch / "key.pem"
     run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
         "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=fleet", "-addext", "subjectAltName=DNS:fleet")
@@ -642,7 +674,7 @@ def main():
 
     labs, stop, threads, clients = [], threading.Event(), [], []
     try:
-        for i, (system, kinds, offsets) in enumerate(systems(args.short, args.offsets)):
+        for i, (system, kinds, offsets) in enumerate(systems(args.short, args.offsets, args.rollover)):
             labs.append(Lab(f"s{i + 1}", system, kinds, offsets, scratch, secrets, (cert, key, pem),
                             main_key, args.interval, args.tofurkey))
         for lab in labs:
@@ -654,6 +686,12 @@ def main():
         if start - now < 3:
             start += args.interval
         end = start + rotations * args.interval
+        if args.rollover:
+            # T two boundaries in: [T - I, T + I] lies inside [start, end].
+            at = (int(start) // args.interval + 2) * args.interval
+            for lab in labs:
+                lab.rollover = (next_key, at)
+            print(f"fleet: rollover at {at - start:+.0f} s from the start of the measurement", flush=True)
         for lab in labs:
             for host in lab.hosts:
                 if host.kind in ("nginx", "haproxy"):
@@ -695,7 +733,8 @@ def main():
             result["goals_missed"] = goals(result)
         (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
         series["partitions"] = {lab.system: lab.partition for lab in labs if hasattr(lab, "partition")}
-        svg(series, start, end, args.interval, systems(args.short, args.offsets)[0][2], out / "resumption.svg")
+        svg(series, start, end, args.interval, systems(args.short, args.offsets, args.rollover)[0][2],
+            out / "resumption.svg")
         print(table(results))
         print(f"fleet: wrote {out / 'results.json'} and {out / 'resumption.svg'}")
         missed = [(r["system"], m) for r in results for m in r["goals_missed"]]
