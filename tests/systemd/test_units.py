@@ -52,12 +52,15 @@ def _journal_vocabulary():
 
 MSG, ALL_FIELDS = _journal_vocabulary()
 # A key-setting run's entry carries every field but --check's and, without
-# ticket outputs, the tickets', and without a rollover, the rollover's.
+# ticket outputs, the tickets', without a rollover, the rollover's, and
+# without --tipc, TIPC's.
 TICKET_FIELDS = tuple(f for f in ALL_FIELDS if f.startswith("TOFURKEY_TICKET"))
 # Only with a rollover configured (--next-key): the next key's id and T.
 ROLLOVER_FIELDS = ("TOFURKEY_NEXT_KEY_ID", "TOFURKEY_ROLLOVER_AT")
+# Only with --tipc, which this container's kernel (the host's) cannot do.
+TIPC_FIELDS = ("TOFURKEY_TIPC_KEY_ID",)
 FIELDS = tuple(f for f in ALL_FIELDS if f != "TOFURKEY_CHECK_EXIT" and f not in TICKET_FIELDS
-               and f not in ROLLOVER_FIELDS)
+               and f not in ROLLOVER_FIELDS and f not in TIPC_FIELDS)
 KEYS_LINE = re.compile(r"^info: Generated ASCII TFO keys for procfs write: \[(\d+)\] (\S+)$", re.M)
 
 box = None          # the container
