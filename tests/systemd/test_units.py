@@ -686,6 +686,16 @@ class Units(unittest.TestCase):
         follow("cd /root\nT=%d\n%s" % (t, rest))
         status = unit_props("StatusText")["StatusText"]
         self.assertIn("next main key id ", status)
+        # The README's monitoring unit, as written, judges by the same rule:
+        # it loads the next key too, and says OK.
+        with open("README.md") as f:
+            ini = re.search(r"```ini\n(.*?)```", f.read(), re.S).group(1)
+        props = ["-p" + line for line in ini.splitlines() if line.startswith("LoadCredential=")]
+        self.assertIn("-pLoadCredential=tofurkey.key.next", props)
+        r = box.run("systemd-run", "--wait", "--pipe", "--quiet", *props, "/usr/sbin/tofurkey", "--check",
+                    check=False)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertTrue(r.stdout.startswith("OK: "), r.stdout)
         self.assertEqual(box.read("/etc/credstore/tofurkey.key.next", binary=True),
                          box.read("/root/tofurkey.key.next", binary=True))
         box.run("rm", "-f", "/etc/credstore/tofurkey.key.next")
