@@ -5,6 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 use super::*;
+use crate::check::UNKNOWN_EXIT;
 use crate::cli;
 use crate::options::Command;
 
