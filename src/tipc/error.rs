@@ -51,17 +51,8 @@ pub enum TipcError {
     NoAnswer(Step),
     /// Another OS error at `Step`.
     Os(Step, Errno),
-    /// The stamp's directory was refused on its way.
+    /// The stamp's directory, or one on its way, was refused.
     StampPath(PathError),
-    /// The stamp's directory is another user's, or others can write it.
-    StampDirUntrusted {
-        /// The directory.
-        path: PathBuf,
-        /// Its owner's uid.
-        owner: u32,
-        /// Its permission bits.
-        mode: u32,
-    },
     /// The stamp could not be read or written.
     Stamp {
         /// The stamp.
@@ -92,12 +83,6 @@ impl fmt::Display for TipcError {
             ),
             TipcError::Os(step, e) => write!(f, "TIPC: cannot {step}: {}", e.desc()),
             TipcError::StampPath(e) => write!(f, "TIPC's stamp: {e}"),
-            TipcError::StampDirUntrusted { path, owner, mode } => write!(
-                f,
-                "TIPC's stamp directory {} (owner uid {owner}, mode {mode:04o}) can be changed by \
-                 another user",
-                path.display()
-            ),
             TipcError::Stamp { path, why } => {
                 write!(f, "TIPC's stamp {}: {}", path.display(), os_error(why))
             }
@@ -125,7 +110,6 @@ impl TipcError {
                 "run again; if it fails again, check 'dmesg'"
             }
             TipcError::StampPath(e) => e.fix(),
-            TipcError::StampDirUntrusted { .. } => "'chown root: DIR; chmod 0700 DIR'",
             TipcError::Stamp { .. } => "check that /run/tofurkey is a directory root can write",
         })
     }

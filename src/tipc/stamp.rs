@@ -19,8 +19,8 @@ use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
 use super::error::TipcError;
-use crate::dirpath::{self, Ancestors};
-use crate::fileio::{self, Staged, WRITABLE_BY_OTHERS, trusted_owner};
+use crate::dirpath::{self, Ancestors, PathError};
+use crate::fileio::{self, Staged, trusted_owner};
 
 /// Where the stamps are: tofurkey's runtime directory (the unit's
 /// `RuntimeDirectory=`), made 0700 if a manual run finds none.
@@ -86,13 +86,8 @@ impl StampFile {
             Err(e) => return Err(TipcError::StampPath(e)),
         };
         let meta = dir.metadata().map_err(|e| stamp_error(path, e))?;
-        if !trusted_owner(meta.uid()) || meta.mode() & WRITABLE_BY_OTHERS != 0 {
-            return Err(TipcError::StampDirUntrusted {
-                path: path.to_path_buf(),
-                owner: meta.uid(),
-                mode: meta.mode() & 0o7777,
-            });
-        }
+        // The directory itself is held to the rule its ancestors were.
+        PathError::untrusted(path, meta.uid(), meta.mode(), false).map_err(TipcError::StampPath)?;
         Ok(StampFile {
             dir,
             name: format!("tipc-{cookie:016x}"),
