@@ -182,4 +182,10 @@ ip netns del g
 node g 0d0d
 key g "$T0"
 
+echo "## (h) a stamp directory another user could change: refused, not trusted"
+chmod 0777 /run/tofurkey
+key g "$T0"
+echo "@@ loose_stamp_dir named=$(grep '^error' "$LOG" | grep -c 'can be changed by another user')"
+chmod 0700 /run/tofurkey
+
 echo "@@ end"

@@ -212,7 +212,13 @@ class TipcVmTest(unittest.TestCase):
         # Its stamp is named by the namespace's cookie, never reused: the
         # new namespace's TIPC, which holds no key, gets it.
         runs = self.key_runs("g")
-        self.assertEqual([(r["rc"], r["set"]) for r in runs], [(0, 1), (0, 1)], runs)
+        self.assertEqual([(r["rc"], r["set"]) for r in runs[:2]], [(0, 1), (0, 1)], runs)
+
+    def test_a_stamp_directory_others_can_change_is_refused(self):
+        # Whoever could write a stamp could stop the key being set.
+        loose = self.key_runs("g")[2]
+        self.assertEqual((loose["rc"], loose["errors"], loose["tipc_named"], loose["set"]), (1, 1, 1, 0), loose)
+        self.assertEqual(self.result("loose_stamp_dir")["named"], 1)
 
 
 class ReadmeVectorTest(unittest.TestCase):
