@@ -691,8 +691,8 @@ def svg(series, start, end, interval, offsets, path):
     out.append(f'<text x="{left + plot + 15}" y="{ly}">solid: rotation (I = {interval} s)</text>')
     out.append(f'<text x="{left + plot + 15}" y="{ly + 16}">dashed: half interval</text>')
     out.append(f'<text x="{left + plot / 2}" y="{height - 10}" text-anchor="middle">'
-               f'seconds of the lab clock; tofurkey hosts\' clocks offset {", ".join(f"{o:+d}" for o in offsets)} s, '
-               f'Caddy\'s none</text>')
+               f'seconds of the lab clock; tofurkey hosts\' clocks offset {", ".join(f"{o:+d}" for o in offsets)} s'
+               + (', Caddy\'s none' if any("caddy" in system for system in series["systems"]) else "") + '</text>')
     for t in range(0, int(span) + 1, interval):
         out.append(f'<text x="{x(start + t):.1f}" y="{top + 2 * panel + gap + 16}" text-anchor="middle">{t}</text>')
     out.append("</svg>")
