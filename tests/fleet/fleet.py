@@ -730,7 +730,7 @@ def main():
     parser.add_argument("--out", type=Path)
     parser.add_argument("--rollover", action="store_true",
                         help="through a main-key rollover at a boundary inside the run (4 rotations), "
-                             "with a system one of whose hosts lacks the next key")
+                             "beside two controls: a host that gets the next key late, or never")
     parser.add_argument("--offsets", type=lambda text: [int(o) for o in text.split(",")],
                         help="the hosts' clock offsets, e.g. -3,4 (to see a goal missed: a spread above I/2)")
     args = parser.parse_args()
