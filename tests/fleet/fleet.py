@@ -29,13 +29,21 @@ behind a DNAT balancer: what Fast Open needs the balancer not to be).
 Writes OUT/results.json, OUT/resumption.svg and OUT/connections-SYSTEM.jsonl,
 prints the table, and exits 1 when a goal is missed: tofurkey+nginx and
 tofurkey+haproxy resume >= 99.9 % of offered sessions and accept >= 99.9 %
-of the SYNs with data; per-host stays near 1/N. --rollover: the tofurkey
-systems through a main-key rollover at a boundary inside the run (every
-host given the next key and T), held to the same goals, beside
-tofurkey+nginx-late, whose first host never gets the next key and must be
-seen to fail. --short (make check): two
+of the SYNs with data; per-host stays near 1/N. --short (make check): two
 hosts per system, two rotations, the tofurkey systems and per-host only
 (no Caddy needed), OUT target/fleet-short.
+
+--rollover: the tofurkey systems through a main-key rollover at T, a
+boundary placed so that the 4 measured rotations cross T - I, T and T + I;
+every host's runs get the next key and T. They are held to the same goals
+overall and in each phase: before T - I/2, from T - I/2 to T + I (where a
+failure of the rollover would show), and from T + I on. Beside them, two
+controls whose first host lacks the next key, which must be seen to fail:
+tofurkey+nginx-late (it gets the key a quarter interval after T, so its
+first run with it is its run at T + I/2: goals met before T - I/2 and from
+T + I on, failures in between, as the README says of a late host) and
+tofurkey+nginx-never (it never gets it: failures from T on, to the end).
+OUT target/fleet-rollover[-short].
 
 Needs root. It runs in private mount and PID namespaces with its own tmpfs
 on /run/netns: the namespaces' names are the lab's alone, and whatever way
@@ -235,9 +243,8 @@ class Host:
     def set_keys(self, clock):
         argv = [self.tofurkey, "-k", self.lab.main_key, "-i", self.lab.interval, "-T", clock, "-P", PROCFS_KEY]
         # A rollover (--rollover), once its instant is chosen: every host
-        # gets the next key and T, but a "-late" system's first host, which
-        # holds the current key alone.
-        if self.lab.rollover and not (self.lab.system.endswith("-late") and self.name == "h1"):
+        # gets the next key and T, but a control's first host (see lacks).
+        if self.lab.rollover and not self.lacks_next_key(clock):
             next_key, at = self.lab.rollover
             argv += ["--next-key", next_key, "--next-key-at", at]
         if self.kind == "nginx":
@@ -254,6 +261,16 @@ class Host:
             # tofurkey-nginx-reload.path: the stamp changed, nginx reloads.
             subprocess.run([*self.nginx_argv, "-s", "reload"], capture_output=True, timeout=TIMEOUT)
         return done, time.monotonic() - started
+
+    def lacks_next_key(self, clock):
+        """A control's first host: "-never" never gets the next key; "-late"
+        gets it a quarter interval after T (its clock), so the first run to
+        use it is the one at T + I/2."""
+        if self.name != "h1":
+            return False
+        at = self.lab.rollover[1]
+        return self.lab.system.endswith("-never") or (
+            self.lab.system.endswith("-late") and clock < at + self.lab.interval // 4)
 
     def stamp(self):
         try:
@@ -410,10 +427,11 @@ def systems(short, offsets=None, rollover=False):
     """(system, kinds of its hosts, offsets of their clocks)."""
     n, offsets = (2, offsets or OFFSETS_SHORT) if short else (4, offsets or OFFSETS)
     if rollover:
-        # Through a main-key rollover: the tofurkey systems, and one whose
-        # first host never gets the next key (it must be seen to fail).
+        # Through a main-key rollover: the tofurkey systems, and the
+        # controls whose first host gets the next key late or never (they
+        # must be seen to fail).
         chosen = [("tofurkey+nginx", ["nginx"] * n), ("tofurkey+haproxy", ["haproxy"] * n),
-                  ("tofurkey+nginx-late", ["nginx"] * n)]
+                  ("tofurkey+nginx-late", ["nginx"] * n), ("tofurkey+nginx-never", ["nginx"] * n)]
         return [(system, kinds, offsets[:n]) for system, kinds in chosen]
     chosen = [("tofurkey+nginx", ["nginx"] * n), ("tofurkey+haproxy", ["haproxy"] * n)]
     if not short:
@@ -484,7 +502,34 @@ def summarize(lab, records, start, end, before, after):
         "tofurkey_runs": len(runs),
         "tofurkey_failures": [r for r in runs if r["exit"] != 0][:5],
         "tofurkey_slowest_run": max((r["seconds"] for r in runs), default=None),
+        **({"rollover": rollover_phases(lab, records, start)} if lab.rollover else {}),
     }
+
+
+def phases(interval, at):
+    """A rollover's phases in lab time: (name, from, to). The middle one holds
+    every host's switch to the next key's keys (T plus or minus the clock
+    offsets and the timer's delay, all below I/2) and a late host's run at
+    T + I/2."""
+    return (("before T - I/2", float("-inf"), at - interval / 2),
+            ("T - I/2 to T + I", at - interval / 2, at + interval),
+            ("from T + I", at + interval, float("inf")))
+
+
+def rollover_phases(lab, records, start):
+    """Resumption and Fast Open per phase of the rollover."""
+    at = lab.rollover[1]
+    out = {"T_after_start": round(at - start, 1), "phases": []}
+    for name, begin, end in phases(lab.interval, at):
+        mine = [r for r in records if begin <= r["t"] < end]
+        out["phases"].append({
+            "phase": name,
+            "attempts": sum(bool(r["offered"]) for r in mine),
+            "resumed": sum(bool(r["offered"] and r["resumed"]) for r in mine),
+            "tfo_attempts": sum(bool(r["tfo_attempt"]) for r in mine),
+            "tfo_accepted": sum(bool(r["tfo_attempt"] and r.get("tfo_accepted")) for r in mine),
+        })
+    return out
 
 
 def ratio(part, whole):
@@ -499,12 +544,25 @@ def goals(result):
     accepted = ratio(result["tfo_accepted"], result["tfo_attempts"])
     if result["attempts"] < 100:
         missed.append(f"only {result['attempts']} resumption attempts")
-    if system.endswith("-late"):
+    if system.endswith(("-late", "-never")):
         # One host without the next key: from T on it cannot read the
-        # others' new tickets or cookies, nor they its. The lab must see it.
-        if resumed >= 0.99 or accepted >= 0.99:
-            missed.append(f"a host without the next key, yet resumed {resumed:.2%} and TFO accepted "
-                          f"{accepted:.2%}: the lab does not see a failed rollover")
+        # others' new tickets or cookies, nor they its, until it gets the
+        # key. The lab must see that, and see it there only.
+        late = system.endswith("-late")
+        for phase, fails in zip(result["rollover"]["phases"], (False, True, not late)):
+            p_resumed = ratio(phase["resumed"], phase["attempts"])
+            p_accepted = ratio(phase["tfo_accepted"], phase["tfo_attempts"])
+            where = f"{phase['phase']}: resumed {p_resumed:.2%}, TFO accepted {p_accepted:.2%}"
+            if phase["attempts"] < 100:
+                missed.append(f"{phase['phase']}: only {phase['attempts']} resumption attempts")
+            elif fails and (p_resumed >= 0.99 or p_accepted >= 0.99):
+                missed.append(f"{where}, with a host lacking the next key: the lab does not see the failure")
+            elif not fails and (p_resumed < GOAL or p_accepted < GOAL):
+                missed.append(f"{where} < {GOAL:.1%}: failures where the missing key cannot explain them")
+        if result["errors"]:
+            missed.append(f"{result['errors']} connections failed")
+        if result["tofurkey_failures"]:
+            missed.append(f"tofurkey runs failed: {result['tofurkey_failures']}")
     elif system.endswith("-dnat"):
         # Tickets do not care, cookies do: behind DNAT each host's cookie
         # covers its own address, and only the host that issued one takes it.
@@ -526,6 +584,14 @@ def goals(result):
             missed.append(f"{result['errors']} connections failed")
         if result["tofurkey_failures"]:
             missed.append(f"tofurkey runs failed: {result['tofurkey_failures']}")
+        # Through a rollover, the goals hold in each phase too: a failure
+        # of the rollover would crowd into the middle one, where the whole
+        # run's figure could hide it.
+        for phase in result.get("rollover", {}).get("phases", ()):
+            for what, part, whole in (("resumed", phase["resumed"], phase["attempts"]),
+                                      ("TFO accepted", phase["tfo_accepted"], phase["tfo_attempts"])):
+                if ratio(part, whole) < GOAL:
+                    missed.append(f"{phase['phase']}: {what} {part} of {whole} < {GOAL:.1%}")
     if system == "per-host":
         for what, value in (("resumed", resumed), ("TFO accepted", accepted)):
             if abs(value - 1 / n) > 0.1:
@@ -540,7 +606,22 @@ def table(results):
         rows.append((r["system"], str(r["hosts"]), f"{r['interval']} s", str(r["rotations"]), str(r["attempts"]),
                      f"{r['resumed']} ({ratio(r['resumed'], r['attempts']):.2%})", str(r["tfo_attempts"]),
                      f"{r['tfo_accepted']} ({ratio(r['tfo_accepted'], r['tfo_attempts']):.2%})"))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    return markdown(rows)
+
+
+def phase_table(results):
+    """A rollover's figures per phase, one row per system and phase."""
+    rows = [("system", "phase", "attempts", "resumed", "TFO SYNs", "TFO accepted")]
+    for r in results:
+        for p in r.get("rollover", {}).get("phases", ()):
+            rows.append((r["system"], p["phase"], str(p["attempts"]),
+                         f"{p['resumed']} ({ratio(p['resumed'], p['attempts']):.2%})", str(p["tfo_attempts"]),
+                         f"{p['tfo_accepted']} ({ratio(p['tfo_accepted'], p['tfo_attempts']):.2%})"))
+    return markdown(rows)
+
+
+def markdown(rows):
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |" for row in rows]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)
@@ -551,7 +632,9 @@ def table(results):
 STYLES = {"tofurkey+nginx": ("#1f77b4", 6, ""), "tofurkey+haproxy": ("#2ca02c", 3, ""),
           "mixed": ("#ff7f0e", 2, ' stroke-dasharray="6 4"'), "per-host": ("#d62728", 2, ""),
           "caddy-stek": ("#9467bd", 2, ""), "caddy-stek-partitioned": ("#8c564b", 2, ' stroke-dasharray="2 3"'),
-          "tofurkey+nginx-dnat": ("#7f7f7f", 2, ' stroke-dasharray="8 3 2 3"')}
+          "tofurkey+nginx-dnat": ("#7f7f7f", 2, ' stroke-dasharray="8 3 2 3"'),
+          "tofurkey+nginx-late": ("#ff7f0e", 2, ' stroke-dasharray="6 4"'),
+          "tofurkey+nginx-never": ("#d62728", 2, "")}
 
 
 def stroke(system):
@@ -591,6 +674,12 @@ def svg(series, start, end, interval, offsets, path):
             style = 'stroke-width="1.5"' if b % interval == 0 else 'stroke-width="0.8" stroke-dasharray="4 3"'
             out.append(f'<line x1="{x(b):.1f}" x2="{x(b):.1f}" y1="{y0}" y2="{y0 + panel}" stroke="#555" {style}/>')
             b += half
+        if "rollover" in series:
+            # The rollover's instant T, on the lab's clock.
+            t = series["rollover"]
+            out.append(f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{y0}" y2="{y0 + panel}" stroke="#d62728" '
+                       f'stroke-width="2"/>')
+            out.append(f'<text x="{x(t) + 4:.1f}" y="{y0 + 14}" fill="#d62728">T (rollover)</text>')
         for system, points in series["systems"].items():
             pts = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in points[field] if v is not None)
             out.append(f'<polyline points="{pts}" fill="none" {stroke(system)}/>')
@@ -602,8 +691,8 @@ def svg(series, start, end, interval, offsets, path):
     out.append(f'<text x="{left + plot + 15}" y="{ly}">solid: rotation (I = {interval} s)</text>')
     out.append(f'<text x="{left + plot + 15}" y="{ly + 16}">dashed: half interval</text>')
     out.append(f'<text x="{left + plot / 2}" y="{height - 10}" text-anchor="middle">'
-               f'seconds of the lab clock; tofurkey hosts\' clocks offset {", ".join(f"{o:+d}" for o in offsets)} s, '
-               f'Caddy\'s none</text>')
+               f'seconds of the lab clock; tofurkey hosts\' clocks offset {", ".join(f"{o:+d}" for o in offsets)} s'
+               + (', Caddy\'s none' if any("caddy" in system for system in series["systems"]) else "") + '</text>')
     for t in range(0, int(span) + 1, interval):
         out.append(f'<text x="{x(start + t):.1f}" y="{top + 2 * panel + gap + 16}" text-anchor="middle">{t}</text>')
     out.append("</svg>")
@@ -641,7 +730,7 @@ def main():
     parser.add_argument("--out", type=Path)
     parser.add_argument("--rollover", action="store_true",
                         help="through a main-key rollover at a boundary inside the run (4 rotations), "
-                             "with a system one of whose hosts lacks the next key")
+                             "beside two controls: a host that gets the next key late, or never")
     parser.add_argument("--offsets", type=lambda text: [int(o) for o in text.split(",")],
                         help="the hosts' clock offsets, e.g. -3,4 (to see a goal missed: a spread above I/2)")
     args = parser.parse_args()
@@ -733,9 +822,13 @@ def main():
             result["goals_missed"] = goals(result)
         (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
         series["partitions"] = {lab.system: lab.partition for lab in labs if hasattr(lab, "partition")}
+        if args.rollover:
+            series["rollover"] = at
         svg(series, start, end, args.interval, systems(args.short, args.offsets, args.rollover)[0][2],
             out / "resumption.svg")
         print(table(results))
+        if args.rollover:
+            print(phase_table(results))
         print(f"fleet: wrote {out / 'results.json'} and {out / 'resumption.svg'}")
         missed = [(r["system"], m) for r in results for m in r["goals_missed"]]
         for system, what in missed:
