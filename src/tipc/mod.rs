@@ -167,9 +167,9 @@ mod tests {
 
     /// The SPEC's main key (tests/common's SPEC_MAIN).
     const SPEC_MAIN: &str = "363ec6a05e76eedeb9eb73bc5c25ca5f13f7c1df70c9af3531db4c83d23a8f6b";
-    /// Its master key and id, the README's vector: computed once with
+    /// Its master key and id, docs/DESIGN.md's vector: computed once with
     /// Python's hashlib.blake2b (tests/tipc/test_tipc_vm.py computes it
-    /// again from the README's text).
+    /// again from that text).
     const SPEC_TIPC: &str =
         "adfab8c94b025cfe4a0c2f23e94a055e55e2d77fa5cd430e739ebe144309087a6f51c391";
     const SPEC_TIPC_ID: &str = "567347ce494df360";

@@ -221,22 +221,22 @@ class TipcVmTest(unittest.TestCase):
         self.assertEqual(self.result("loose_stamp_dir")["named"], 1)
 
 
-class ReadmeVectorTest(unittest.TestCase):
-    """The README's TIPC key vector, computed again here from its words
+class DocumentedVectorTest(unittest.TestCase):
+    """docs/DESIGN.md's TIPC key vector, computed again here from its words
     with Python's own BLAKE2b: an implementation that is not tofurkey's."""
 
-    def test_the_readme_vector_is_the_kdf_it_describes(self):
-        readme = (REPO / "README.md").read_text()
-        start = readme.index("\n### TIPC\n")
-        vector = re.search(r"^tipc key ([0-9a-f ]+)\ntipc id +([0-9a-f]+)$", readme[start:], re.M)
-        self.assertIsNotNone(vector, "no 'tipc key'/'tipc id' lines under the README's TIPC")
+    def test_the_documented_vector_is_the_kdf_it_describes(self):
+        design = (REPO / "docs" / "DESIGN.md").read_text()
+        start = design.index("\n### TIPC's master key\n")
+        vector = re.search(r"^tipc key ([0-9a-f ]+)\ntipc id +([0-9a-f]+)$", design[start:], re.M)
+        self.assertIsNotNone(vector, "no 'tipc key'/'tipc id' lines under docs/DESIGN.md's TIPC master key")
         key, tipc_id = vector[1].replace(" ", ""), vector[2]
         main = bytes.fromhex("363ec6a05e76eedeb9eb73bc5c25ca5f13f7c1df70c9af3531db4c83d23a8f6b")
         salt = (0).to_bytes(8, "little") + bytes(8)
         aes = hashlib.blake2b(b"", digest_size=32, key=main, salt=salt, person=b"tofurkey-tipckey").digest()
         tipc_salt = hashlib.blake2b(b"", digest_size=16, key=main, salt=salt,
                                     person=b"tofurkey-tipcslt").digest()[:4]
-        self.assertEqual(key, (aes + tipc_salt).hex(), "the README's TIPC key vector")
+        self.assertEqual(key, (aes + tipc_salt).hex(), "docs/DESIGN.md's TIPC key vector")
         self.assertEqual(tipc_id, hashlib.blake2b(aes + tipc_salt, digest_size=8, person=b"tofurkey-tipcid").hexdigest())
 
 
