@@ -115,11 +115,14 @@ fuzz:
 # network and mount namespace with its own /run, so a mutant that writes
 # what it must not reaches neither the host's keys nor its autokey.
 # Results go to mutants.out/ (caught.txt, missed.txt, unviable.txt).
+# The tests run under nextest (.cargo/mutants.toml).
 CARGO_MUTANTS_VERSION := 27.1.0
+CARGO_NEXTEST_VERSION := 0.9.151
 MUTANTS_FILES ?=
 
 mutants:
 	command -v cargo-mutants >/dev/null || $(CARGO) install --locked cargo-mutants --version $(CARGO_MUTANTS_VERSION)
+	command -v cargo-nextest >/dev/null || $(CARGO) install --locked cargo-nextest --version $(CARGO_NEXTEST_VERSION)
 	unshare --net --mount --propagation private sh -c 'mount -t tmpfs tmpfs /run && \
 	    exec $(CARGO) mutants --no-shuffle $(foreach f,$(MUTANTS_FILES),--file $(f))'
 
