@@ -465,3 +465,24 @@ fn next_key_at_without_a_next_key_changes_nothing() {
     );
     assert_eq!(bytes(&target), OLD_PAIR);
 }
+
+/// A `$CREDENTIALS_DIRECTORY` that is not a directory says so: whether the
+/// next key is there is unknown, which is not "no next key".
+#[test]
+fn an_unusable_credentials_directory_is_not_a_missing_next_key() {
+    let k = Keys::new();
+    let not_a_dir = k.dir.file("credentials", b"");
+    let (o, target) = credential_run(&k, T, &not_a_dir, &["--next-key-at", &T.to_string()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    let errors: Vec<_> = err.lines().filter(|l| l.starts_with("error")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(
+        errors[0].starts_with(&format!(
+            "error: CREDENTIALS_DIRECTORY '{}' is not a usable directory: ",
+            not_a_dir.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(bytes(&target), OLD_PAIR);
+}
