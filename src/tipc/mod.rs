@@ -74,6 +74,27 @@ pub struct Applied {
     pub rekeying_set: Option<u32>,
 }
 
+impl Applied {
+    /// What a run sets where `known` is in place: the key whose id is not
+    /// recorded, the interval asked for that is not. Setting either again
+    /// would restart what the kernel counts (a key's nonces, the rekeying
+    /// timer), so what is recorded is not set.
+    fn against(known: &Stamp, id: String, rekeying: Option<u32>) -> Applied {
+        let key_set = known.key_id.as_deref() != Some(id.as_str());
+        let rekeying_set = rekeying.filter(|m| known.rekeying != Some(*m));
+        Applied {
+            id,
+            key_set,
+            rekeying_set,
+        }
+    }
+
+    /// Whether the run has nothing to send the kernel.
+    fn sets_nothing(&self) -> bool {
+        !self.key_set && self.rekeying_set.is_none()
+    }
+}
+
 /// TIPC in the run's namespace, found and its stamp read; no key yet.
 pub(crate) struct Prepared {
     socket: Socket,
@@ -112,27 +133,20 @@ impl Prepared {
         key: &MasterKey,
         rekeying: Option<u32>,
     ) -> Result<(Applied, Option<TipcError>), TipcError> {
-        let id = key.id();
         let known = self
             .stamp
             .as_ref()
             .map(|(_, s)| s.clone())
             .unwrap_or_default();
-        let set_key = known.key_id.as_deref() != Some(id.as_str());
-        let rekeying_set = rekeying.filter(|m| known.rekeying != Some(*m));
-        let applied = Applied {
-            id,
-            key_set: set_key,
-            rekeying_set,
-        };
-        if !set_key && rekeying_set.is_none() {
+        let applied = Applied::against(&known, key.id(), rekeying);
+        if applied.sets_nothing() {
             return Ok((applied, None));
         }
         let mut buf = Secret::zeroed();
         let seq = self.socket.next_seq();
         let request = KeySet {
-            key: set_key.then_some(&key.0),
-            rekeying: rekeying_set,
+            key: applied.key_set.then_some(&key.0),
+            rekeying: applied.rekeying_set,
         };
         let len = netlink::key_set(&mut buf, self.family, seq, &request);
         for answer in self.socket.exchange(&buf[..len], seq, Step::KeySet)? {
@@ -197,6 +211,42 @@ mod tests {
         assert_eq!(hex::encode(&key.0[..]), SPEC_TIPC);
         assert_eq!(key.id(), SPEC_TIPC_ID);
         assert!(!key.id().contains(&hex::encode(&key.0[..8])));
+    }
+
+    #[test]
+    fn only_what_is_not_recorded_is_set() {
+        let id = || "k1".to_string();
+        let stamp = |key: Option<&str>, rekeying| Stamp {
+            key_id: key.map(str::to_string),
+            rekeying,
+        };
+        let set = |known: &Stamp, rekeying| {
+            let a = Applied::against(known, id(), rekeying);
+            (a.key_set, a.rekeying_set, a.sets_nothing())
+        };
+        // A namespace this boot has not keyed: everything asked for.
+        assert_eq!(set(&Stamp::default(), Some(60)), (true, Some(60), false));
+        assert_eq!(set(&Stamp::default(), None), (true, None, false));
+        // Another key in place: the key alone, the interval kept.
+        assert_eq!(
+            set(&stamp(Some("k0"), Some(60)), Some(60)),
+            (true, None, false)
+        );
+        // The key in place: the interval alone when it changed.
+        assert_eq!(
+            set(&stamp(Some("k1"), Some(60)), Some(30)),
+            (false, Some(30), false)
+        );
+        assert_eq!(
+            set(&stamp(Some("k1"), None), Some(60)),
+            (false, Some(60), false)
+        );
+        // Both in place, or no interval asked for: nothing at all.
+        assert_eq!(
+            set(&stamp(Some("k1"), Some(60)), Some(60)),
+            (false, None, true)
+        );
+        assert_eq!(set(&stamp(Some("k1"), Some(60)), None), (false, None, true));
     }
 
     #[test]
