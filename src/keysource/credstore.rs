@@ -34,8 +34,18 @@ pub(super) fn service_key() -> Result<Source, KeyError> {
 /// when no store has it; an error for an encrypted one, which only systemd
 /// can read.
 pub(super) fn stored(name: &str) -> Result<Option<Source>, KeyError> {
-    let encrypted = Path::new(ENCRYPTED_STORE).join(name);
-    let plain = CREDSTORES.iter().map(|dir| Path::new(dir).join(name));
+    stored_in(Path::new(ENCRYPTED_STORE), &CREDSTORES.map(Path::new), name)
+}
+
+/// `stored` over the given stores: the encrypted one, then the plain ones
+/// in order.
+pub(super) fn stored_in(
+    encrypted_store: &Path,
+    plain_stores: &[&Path],
+    name: &str,
+) -> Result<Option<Source>, KeyError> {
+    let encrypted = encrypted_store.join(name);
+    let plain = plain_stores.iter().map(|dir| dir.join(name));
     for path in std::iter::once(encrypted.clone()).chain(plain) {
         match fs::symlink_metadata(&path) {
             Ok(_) if path == encrypted => {

@@ -103,6 +103,38 @@ fn choose_next_order() {
     fs::remove_dir_all(dir).unwrap();
 }
 
+/// A credential as systemd would load it: the encrypted store first (which
+/// only systemd reads: an error), then the first plain store that has it;
+/// a store that cannot be searched is an error, not "none there".
+#[test]
+fn stored_credentials_in_systemds_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |p: &str| dir.path().join(p);
+    for d in ["enc", "a", "b"] {
+        fs::create_dir(path(d)).unwrap();
+    }
+    fs::write(path("not-a-dir"), b"").unwrap();
+    let (enc, a, b, bad) = (path("enc"), path("a"), path("b"), path("not-a-dir"));
+    let stored = |plain: &[&Path]| credstore::stored_in(&enc, plain, "k");
+    let file = |p: PathBuf| Some(Source::File(p));
+    assert_eq!(stored(&[&a, &b]).unwrap(), None);
+    fs::write(b.join("k"), [1u8; 32]).unwrap();
+    assert_eq!(stored(&[&a, &b]).unwrap(), file(b.join("k")));
+    fs::write(a.join("k"), [1u8; 32]).unwrap();
+    assert_eq!(stored(&[&a, &b]).unwrap(), file(a.join("k")));
+    let unsearchable = stored(&[&bad, &a]);
+    assert!(
+        matches!(&unsearchable, Err(KeyError::ServiceKey { path, why: Some(_) }) if *path == bad.join("k")),
+        "{unsearchable:?}"
+    );
+    fs::write(enc.join("k"), b"encrypted").unwrap();
+    let encrypted = stored(&[&a, &b]);
+    assert!(
+        matches!(&encrypted, Err(KeyError::ServiceKey { path, why: None }) if *path == enc.join("k")),
+        "{encrypted:?}"
+    );
+}
+
 /// Links followed as the kernel follows them: relative targets from
 /// the link's directory, `..` after a link from where it led, a loop
 /// ending in ELOOP; the file found is the one the kernel opens.
