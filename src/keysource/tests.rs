@@ -168,6 +168,25 @@ fn resolve_follows_links_as_the_kernel_does() {
         matches!(&looped, Err(KeyError::Read { why, .. }) if why.raw_os_error() == Some(libc::ELOOP)),
         "{looped:?}"
     );
+    // As many links as the kernel follows (40), and one more: the kernel's
+    // verdict on each chain is the one to give.
+    fs::create_dir(dir.join("chain")).unwrap();
+    fs::write(dir.join("chain/0"), [1u8; 32]).unwrap();
+    for n in 1..=41 {
+        symlink((n - 1).to_string(), dir.join(format!("chain/{n}"))).unwrap();
+    }
+    let forty = dir.join("chain/40");
+    assert!(fs::metadata(&forty).is_ok(), "the kernel follows 40 links");
+    let r = resolve::resolve(&file("chain/40"), &forty).unwrap();
+    assert_eq!(r.real, dir.join("chain/0"));
+    let forty_one = dir.join("chain/41");
+    let kernel = fs::metadata(&forty_one).unwrap_err();
+    assert_eq!(kernel.raw_os_error(), Some(libc::ELOOP));
+    let ours = resolve::resolve(&file("chain/41"), &forty_one);
+    assert!(
+        matches!(&ours, Err(KeyError::Read { why, .. }) if why.raw_os_error() == Some(libc::ELOOP)),
+        "{ours:?}"
+    );
     let missing = resolve::resolve(&file("a/none"), &dir.join("a/none"));
     assert!(
         matches!(&missing, Err(KeyError::Read { why, .. }) if why.kind() == io::ErrorKind::NotFound),
