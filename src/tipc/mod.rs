@@ -263,5 +263,18 @@ mod tests {
                 .contains("tipc node set identity")
         );
         assert!(TipcError::NoTipc.fix().unwrap().contains("modprobe tipc"));
+        // Each step's words, in the line that names it.
+        for (step, words) in [
+            (Step::Socket, "open a generic netlink socket"),
+            (Step::Family, "look up TIPC's netlink family"),
+            (Step::Namespace, "read the network namespace's cookie"),
+            (Step::KeySet, "set the master key"),
+        ] {
+            let line = TipcError::NoAnswer(step).to_string();
+            assert!(
+                line.starts_with(&format!("TIPC: cannot {words}: ")),
+                "{line}"
+            );
+        }
     }
 }

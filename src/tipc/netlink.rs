@@ -329,5 +329,16 @@ mod tests {
         let mut short_attr = message(0x10, 6, &[1, 2, 0, 0, 2, 0, 1, 0]);
         short_attr.truncate(short_attr.len());
         assert_eq!(answers(&short_attr, 6), vec![]);
+        // A header alone (no body) is a message: the parse goes on past it.
+        let mut bare = message(3, 7, &[]);
+        assert_eq!(bare.len(), NLMSG_HDRLEN);
+        bare.extend(message(2, 7, &(0i32).to_ne_bytes()));
+        assert_eq!(answers(&bare, 7), vec![Answer::Ack]);
+        // A length shorter than a header ends the parse, never panics.
+        let mut under = message(2, 7, &(0i32).to_ne_bytes());
+        under[..4].copy_from_slice(&8u32.to_ne_bytes());
+        assert_eq!(answers(&under, 7), vec![]);
+        // An error message too short for its errno is no answer (not an ACK).
+        assert_eq!(answers(&message(2, 7, &[0, 0]), 7), vec![]);
     }
 }
