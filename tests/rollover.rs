@@ -451,17 +451,14 @@ fn next_key_at_without_a_next_key_changes_nothing() {
     fs::create_dir(&empty).unwrap();
     set_mode(&empty, 0o700);
     let (o, target) = credential_run(&k, T, &empty, &["--next-key-at", &T.to_string()]);
-    assert_eq!(o.status.code(), Some(1));
-    let err = stderr(&o);
-    let errors: Vec<_> = err.lines().filter(|l| l.starts_with("error")).collect();
-    assert_eq!(errors.len(), 1, "{err}");
+    let error = the_error_line(&o);
     assert!(
-        errors[0].starts_with(
+        error.starts_with(
             "error: no next main key: --next-key-at (NEXT_KEY_AT) is set, but neither \
              --next-key (NEXT_KEY) nor the credential tofurkey.key.next: put the next key in \
              /etc/credstore/tofurkey.key.next"
         ),
-        "{err}"
+        "{error}"
     );
     assert_eq!(bytes(&target), OLD_PAIR);
 }
@@ -473,16 +470,13 @@ fn an_unusable_credentials_directory_is_not_a_missing_next_key() {
     let k = Keys::new();
     let not_a_dir = k.dir.file("credentials", b"");
     let (o, target) = credential_run(&k, T, &not_a_dir, &["--next-key-at", &T.to_string()]);
-    assert_eq!(o.status.code(), Some(1));
-    let err = stderr(&o);
-    let errors: Vec<_> = err.lines().filter(|l| l.starts_with("error")).collect();
-    assert_eq!(errors.len(), 1, "{err}");
+    let error = the_error_line(&o);
     assert!(
-        errors[0].starts_with(&format!(
+        error.starts_with(&format!(
             "error: CREDENTIALS_DIRECTORY '{}' is not a usable directory: ",
             not_a_dir.display()
         )),
-        "{err}"
+        "{error}"
     );
     assert_eq!(bytes(&target), OLD_PAIR);
 }

@@ -140,6 +140,15 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// The one error line of a failed run (exit 1), whatever else it said.
+pub fn the_error_line(o: &Output) -> String {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let errors: Vec<_> = err.lines().filter(|l| l.starts_with("error")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    errors[0].to_string()
+}
+
 /// The pair in the `-V` line of a run.
 pub fn keys_line(o: &Output) -> String {
     let err = stderr(o);
