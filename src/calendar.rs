@@ -295,6 +295,13 @@ mod tests {
         assert_eq!(field(1 << 5 | 1 << 23, 23), "05,23");
         assert_eq!(field(0b1000_1000_1000_1000, 59), "03..15/4");
         assert_eq!(field(1 << 5 | 1 << 11 | 1 << 17 | 1 << 23, 23), "05/6");
+        // Uneven gaps are a list, not a repetition of the first gap.
+        assert_eq!(field(1 | 1 << 10 | 1 << 30, 59), "00,10,30");
+        // A run from 0 that stops before the end is a range, not `*`.
+        assert_eq!(field(0b11_1111, 59), "00..05");
+        // One more step would land exactly on the field's last value (59):
+        // "02/19" would add an event there, so the range is closed.
+        assert_eq!(field(1 << 2 | 1 << 21 | 1 << 40, 59), "02..40/19");
         assert_eq!(weekdays(0b1001), "Thu,Sun ");
         assert_eq!(weekdays(0b111_1111), "");
     }

@@ -302,4 +302,29 @@ mod tests {
         assert_eq!(utc(253_402_300_800), "10000-01-01T00:00:00Z");
         assert_eq!(utc(u64::MAX), "584554051223-11-09T07:00:15Z");
     }
+
+    /// Every day from 1970 to past 2400 follows the one before by the
+    /// Gregorian rules (leap years every 4, not every 100, every 400), so
+    /// each century's and era's turn is exercised, not only sample dates.
+    #[test]
+    fn civil_days_follow_the_gregorian_calendar() {
+        let leap = |y: u64| y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+        let mut want = (1970, 1, 1);
+        for days in 0..160_000 {
+            assert_eq!(civil_from_days(days), want, "day {days}");
+            let (y, m, d) = want;
+            let length = match m {
+                2 if leap(y) => 29,
+                2 => 28,
+                4 | 6 | 9 | 11 => 30,
+                _ => 31,
+            };
+            want = match (m, d) {
+                (12, 31) => (y + 1, 1, 1),
+                (_, d) if d == length => (y, m + 1, 1),
+                _ => (y, m, d + 1),
+            };
+        }
+        assert_eq!(want, (2408, 1, 25));
+    }
 }

@@ -145,6 +145,23 @@ fn forms() {
         Form::Other { len: 64, fields: 2 }
     );
     assert_eq!(Form::of(b"a,b,c"), Form::Other { len: 5, fields: 3 });
+    // One key's length is not enough: its text must be one well-formed key.
+    let one = SPEC_PAIR[..KEY_TEXT_LEN].to_uppercase();
+    assert_eq!(Form::of(one.as_bytes()), Form::Other { len: 35, fields: 1 });
+}
+
+/// A next key is refused only when every byte matches: two differences
+/// that are the same bit flip must not cancel out.
+#[test]
+fn same_as_sees_every_difference() {
+    let base = [0x5a; 32];
+    let (mut one, mut two) = (base, base);
+    one[31] ^= 1;
+    two[0] ^= 1;
+    two[31] ^= 1;
+    assert!(MainKey::new(base).same_as(&MainKey::new(base)));
+    assert!(!MainKey::new(base).same_as(&MainKey::new(one)));
+    assert!(!MainKey::new(base).same_as(&MainKey::new(two)));
 }
 
 #[test]
