@@ -160,3 +160,25 @@ fn rollover_rule_for_every_set_around_t() {
         TicketSet::derive(&next, after).haproxy_file().as_ref()
     );
 }
+
+/// The compile-time check that keeps the KDF's domains apart finds a
+/// repeat wherever it is, and a difference in any byte.
+#[test]
+fn domain_check_finds_a_repeat() {
+    assert!(distinct(&DOMAINS));
+    for (i, j) in [(0, 1), (3, 9), (8, 9)] {
+        let mut repeated = DOMAINS;
+        repeated[j] = repeated[i];
+        assert!(!distinct(&repeated), "{i} and {j}");
+    }
+    let mut last = PERSONAL;
+    last[15] ^= 1;
+    assert!(!same(&PERSONAL, &last) && same(&PERSONAL, &PERSONAL));
+}
+
+/// A ticket key's Debug output (in a panic or a log) names no byte of it.
+#[test]
+fn debug_hides_the_key() {
+    let k = TicketKey::derive(&spec_key(), 11);
+    assert_eq!(format!("{k:?}"), "TicketKey(<secret>)");
+}
