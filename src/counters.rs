@@ -308,7 +308,8 @@ mod tests {
     /// each century's and era's turn is exercised, not only sample dates.
     #[test]
     fn civil_days_follow_the_gregorian_calendar() {
-        let leap = |y: u64| y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+        let leap =
+            |y: u64| y.is_multiple_of(4) && (!y.is_multiple_of(100) || y.is_multiple_of(400));
         let mut want = (1970, 1, 1);
         for days in 0..160_000 {
             assert_eq!(civil_from_days(days), want, "day {days}");

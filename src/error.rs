@@ -80,7 +80,8 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) | Error::Settings(_) | Error::Timer(_) => 2,
-            Error::Partial { failed, .. } => failed.exit_code(),
+            // Everything else, a partial failure included: what fails after
+            // the key is read is never a usage error.
             _ => 1,
         }
     }

@@ -323,3 +323,40 @@ fn rollover_options_are_settings_and_go_together() {
         usage_error(&["--next-key", "/n/", "--next-key-at", "1800000000"]).contains("file's path")
     );
 }
+
+/// HAProxy's runtime API names the ticket file in a command line: a space
+/// or a ';' in it would split the command, so both are refused.
+#[test]
+fn haproxy_file_is_one_word_of_the_runtime_api() {
+    for bad in ["/run/a b.keys", "/run/a;b.keys", "/run/é.keys"] {
+        let msg = usage_error(&["--haproxy-tickets", bad]);
+        assert!(
+            msg.contains("HAProxy's runtime API cannot name it"),
+            "{msg}"
+        );
+    }
+    assert!(
+        opts(&["--haproxy-tickets", "/run/a-b_c.keys"])
+            .tickets
+            .haproxy_file
+            .is_some()
+    );
+}
+
+/// A namespace instance (--tfo-only) sets the TFO key alone: any ticket
+/// output, or the metrics file, is refused on its own.
+#[test]
+fn tfo_only_takes_no_other_output() {
+    for other in [
+        &["--nginx-tickets", "/run/t"][..],
+        &["--haproxy-tickets", "/run/t.keys"],
+        &["--metrics", "/run/t.prom"],
+    ] {
+        let args = [&["--tfo-only"][..], other].concat();
+        assert!(
+            usage_error(&args).starts_with("--tfo-only sets"),
+            "{args:?}"
+        );
+    }
+    assert!(opts(&["--tfo-only"]).tfo_only);
+}

@@ -167,3 +167,25 @@ fn every_kind_of_error_ends_with_its_fix_or_its_message() {
     ));
     assert!(metrics(libc::EIO).ends_with(": check the directory; the keys are set"));
 }
+
+/// Outputs tried one after the other: no failure is no error, one is
+/// itself, several are one line, each with its own fix, joined by "; ".
+#[test]
+fn combined_failures() {
+    let metrics = |errno| {
+        Error::Metrics(MetricsError::Io {
+            path: PathBuf::from("/m/t.prom"),
+            step: crate::promfile::Step::RenameIntoPlace,
+            why: io::Error::from_raw_os_error(errno),
+        })
+    };
+    assert!(Error::combine(vec![]).is_none());
+    let one = Error::combine(vec![metrics(libc::EROFS)]).unwrap();
+    assert!(matches!(one, Error::Metrics(_)), "{one:?}");
+    let both = Error::combine(vec![metrics(libc::EROFS), metrics(libc::ENOSPC)]).unwrap();
+    assert_eq!(
+        both.to_string(),
+        format!("{}; {}", metrics(libc::EROFS), metrics(libc::ENOSPC))
+    );
+    assert_eq!(both.exit_code(), 1);
+}
