@@ -296,4 +296,33 @@ mod tests {
             "not an OS error"
         );
     }
+
+    /// A staged file that is never committed leaves nothing behind; one
+    /// that is takes its name, with its content and mode.
+    #[test]
+    fn a_staged_file_is_committed_or_removed() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = File::open(t.path()).unwrap();
+        let names = || -> Vec<String> {
+            let mut v: Vec<_> = fs::read_dir(t.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            v.sort();
+            v
+        };
+        let staged = Staged::write(&dir, "current.key", b"one", 0o600).unwrap();
+        assert_eq!(staged.name(), "current.key");
+        assert_eq!(names().len(), 1, "the staged file is there");
+        drop(staged);
+        assert!(names().is_empty(), "{:?}", names());
+        Staged::write(&dir, "current.key", b"two", 0o640)
+            .unwrap()
+            .commit()
+            .unwrap();
+        assert_eq!(names(), ["current.key"]);
+        let path = t.path().join("current.key");
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o640);
+    }
 }
