@@ -157,3 +157,6 @@ impl Runtime {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
