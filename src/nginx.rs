@@ -95,3 +95,34 @@ impl Nginx {
         self.dir.path()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::counters::{Interval, UnixTime};
+    use crate::keys::MainKey;
+    use crate::tickets::Schedule;
+
+    /// The stamp is rewritten whenever a key file was replaced, even by the
+    /// same set (a file someone removed, put back): the path unit then
+    /// reloads nginx. A run that replaced nothing leaves it alone.
+    #[test]
+    fn the_stamp_follows_every_replaced_file() {
+        // Key files go on tmpfs only.
+        let t = tempfile::tempdir_in("/dev/shm").unwrap();
+        let nginx = Nginx::open(Rc::new(KeyDir::open(t.path()).unwrap())).unwrap();
+        let at = UnixTime::new(1_800_000_000).unwrap();
+        let set = TicketSet::derive(
+            &MainKey::new([3; 32]),
+            Schedule::at(at, Interval::new(3600).unwrap()),
+        );
+        let stamp = || std::fs::read_to_string(t.path().join(STAMP)).unwrap();
+        assert_eq!(nginx.write(&set, "id", 100).unwrap(), SET_LEN);
+        assert_eq!(stamp(), "100 id\n");
+        assert_eq!(nginx.write(&set, "id", 200).unwrap(), 0);
+        assert_eq!(stamp(), "100 id\n", "nothing replaced, no reload");
+        std::fs::remove_file(t.path().join(FILES[1])).unwrap();
+        assert_eq!(nginx.write(&set, "id", 300).unwrap(), 1);
+        assert_eq!(stamp(), "300 id\n");
+    }
+}

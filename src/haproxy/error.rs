@@ -288,22 +288,26 @@ mod tests {
         );
         assert_eq!(io(libc::EACCES).fix(), Some("run as root"));
         assert_eq!(io(libc::EPIPE).fix(), Some("check HAProxy and its socket"));
-        for (refusal, fix) in [
+        for (refusal, words, fix) in [
             (
                 Refusal::Denied,
+                "it refused: the socket is not at admin level",
                 "add 'level admin' to its 'stats socket' line",
             ),
             (
                 Refusal::UnknownFile,
+                "no tls-ticket-keys in its configuration names the file",
                 "make a 'tls-ticket-keys' in haproxy.cfg name exactly this file, and reload \
                  HAProxy",
             ),
             (
                 Refusal::OtherKeySize,
+                "its keys for the file are not 80-byte keys",
                 "reload HAProxy: it loads the file tofurkey wrote",
             ),
             (
                 Refusal::NotHaproxy,
+                "its answer is not HAProxy's runtime API",
                 "give the path of HAProxy's admin socket",
             ),
         ] {
@@ -312,7 +316,33 @@ mod tests {
                 file: "/k".into(),
                 refusal,
             };
+            assert_eq!(
+                refused.to_string(),
+                format!("HAProxy socket /s, ticket keys /k: {words}")
+            );
             assert_eq!(refused.fix(), Some(fix));
+        }
+        // Each step of the exchange in its own words.
+        for (step, words) in [
+            (Step::OpenDirectory, "open its directory"),
+            (Step::InspectDirectory, "inspect its directory"),
+            (Step::Open, "open it"),
+            (Step::Inspect, "inspect it"),
+            (Step::MakeSocket, "make a socket"),
+            (Step::Connect, "connect"),
+            (Step::IdentifyServer, "identify its server"),
+            (Step::Send, "send"),
+            (Step::Read, "read"),
+        ] {
+            let failed = SocketError::Io {
+                path: "/s".into(),
+                step,
+                why: io::Error::from_raw_os_error(libc::EPIPE),
+            };
+            assert_eq!(
+                failed.to_string(),
+                format!("HAProxy socket /s: cannot {words}: Broken pipe")
+            );
         }
     }
 

@@ -56,3 +56,32 @@ impl KeyFile {
         self.dir.read(&self.name)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::counters::{Interval, UnixTime};
+    use crate::keys::MainKey;
+    use crate::tickets::Schedule;
+
+    /// In nginx's directory the file shares its checked handle (one check,
+    /// one fd); it is replaced when its set changes, and only then.
+    #[test]
+    fn shares_nginx_directory_and_replaces_only_a_new_set() {
+        // Key files go on tmpfs only.
+        let t = tempfile::tempdir_in("/dev/shm").unwrap();
+        let shared = Rc::new(KeyDir::open(t.path()).unwrap());
+        let file = KeyFile::open(&t.path().join("haproxy.keys"), Some(&shared)).unwrap();
+        assert_eq!(Rc::strong_count(&shared), 2, "the same handle");
+        let set = |hour: u64| {
+            let at = UnixTime::new(1_800_000_000 + hour * 3600).unwrap();
+            TicketSet::derive(
+                &MainKey::new([3; 32]),
+                Schedule::at(at, Interval::new(3600).unwrap()),
+            )
+        };
+        assert!(file.write(&set(0)).unwrap());
+        assert!(!file.write(&set(0)).unwrap());
+        assert!(file.write(&set(1)).unwrap());
+    }
+}
