@@ -137,3 +137,27 @@ impl Socket {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two sockets of one namespace name it by the same cookie, never 0.
+    /// (That another namespace has another is the VM suite's
+    /// test_a_namespace_made_again_gets_the_key_again.)
+    #[test]
+    fn a_namespace_has_one_cookie() {
+        let one = Socket::open().unwrap().netns_cookie().unwrap();
+        let two = Socket::open().unwrap().netns_cookie().unwrap();
+        assert!(one.is_some_and(|c| c != 0), "{one:?}");
+        assert_eq!(one, two);
+    }
+
+    /// Each request its own sequence number, counting up: an answer is
+    /// matched to its request by it.
+    #[test]
+    fn each_request_its_number() {
+        let mut socket = Socket::open().unwrap();
+        assert_eq!((socket.next_seq(), socket.next_seq()), (1, 2));
+    }
+}

@@ -69,6 +69,8 @@ impl Stamp {
 /// another user who could plant a stamp could stop the key being set.
 pub(crate) struct StampFile {
     dir: File,
+    /// The directory's path, for messages.
+    at: PathBuf,
     name: String,
 }
 
@@ -76,7 +78,11 @@ impl StampFile {
     /// The stamp of the namespace whose cookie is `cookie`, its directory
     /// made if missing.
     pub(crate) fn open(cookie: u64) -> Result<StampFile, TipcError> {
-        let path = Path::new(STAMP_DIR);
+        StampFile::open_in(Path::new(STAMP_DIR), cookie)
+    }
+
+    /// [`StampFile::open`] in the directory `path` (a test's own).
+    fn open_in(path: &Path, cookie: u64) -> Result<StampFile, TipcError> {
         let dir = match dirpath::open_dir(path, Ancestors::Trusted) {
             Ok(dir) => dir,
             Err(e) if e.is_missing() && e.at == path => {
@@ -90,6 +96,7 @@ impl StampFile {
         PathError::untrusted(path, meta.uid(), meta.mode(), false).map_err(TipcError::StampPath)?;
         Ok(StampFile {
             dir,
+            at: path.to_path_buf(),
             name: format!("tipc-{cookie:016x}"),
         })
     }
@@ -123,7 +130,7 @@ impl StampFile {
     }
 
     fn path(&self) -> PathBuf {
-        Path::new(STAMP_DIR).join(&self.name)
+        self.at.join(&self.name)
     }
 }
 
@@ -149,6 +156,7 @@ fn stamp_error(path: &Path, why: io::Error) -> TipcError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn a_stamp_reads_back_what_was_written_and_nothing_from_junk() {
@@ -171,5 +179,68 @@ mod tests {
             assert_eq!(Stamp::parse(junk).key_id, None, "{junk:?}");
         }
         assert_eq!(Stamp::parse(""), Stamp::default());
+    }
+
+    const FULL: &str = "key 0123456789abcdef\nrekeying 60\n";
+
+    /// A directory of the test's own, with the stamp directory `tofurkey`
+    /// not made yet.
+    fn scratch() -> (tempfile::TempDir, PathBuf) {
+        let t = tempfile::tempdir().unwrap();
+        let at = t.path().join("tofurkey");
+        (t, at)
+    }
+
+    /// The directory is made (0700) when missing; a stamp written is read
+    /// back; none is nothing known.
+    #[test]
+    fn a_stamp_is_made_written_and_read_back() {
+        let (_t, at) = scratch();
+        let file = StampFile::open_in(&at, 0x2a).unwrap();
+        assert_eq!(fs::metadata(&at).unwrap().mode() & 0o7777, 0o700);
+        assert_eq!(file.read().unwrap(), Stamp::default());
+        file.write(&Stamp::parse(FULL)).unwrap();
+        let path = at.join("tipc-000000000000002a");
+        assert_eq!(fs::read_to_string(&path).unwrap(), FULL);
+        assert_eq!(file.read().unwrap(), Stamp::parse(FULL));
+        assert_eq!(file.read().unwrap().rekeying, Some(60));
+    }
+
+    /// A missing parent is an error, not made: only the stamp directory
+    /// itself is tofurkey's to make.
+    #[test]
+    fn only_the_stamp_directory_itself_is_made() {
+        let (t, _) = scratch();
+        let deeper = t.path().join("missing").join("tofurkey");
+        assert!(matches!(
+            StampFile::open_in(&deeper, 1),
+            Err(TipcError::StampPath(_))
+        ));
+        assert!(!t.path().join("missing").exists());
+    }
+
+    /// What is not a stamp of ours reads as nothing known (the run then
+    /// sets everything): a directory, another user's file. A link is not
+    /// followed. An error names the stamp's path.
+    #[test]
+    fn what_is_not_ours_is_nothing_known() {
+        let (t, at) = scratch();
+        let file = StampFile::open_in(&at, 1).unwrap();
+        let path = at.join("tipc-0000000000000001");
+        fs::create_dir(&path).unwrap();
+        assert_eq!(file.read().unwrap(), Stamp::default());
+        let failed = file.write(&Stamp::parse(FULL)).unwrap_err().to_string();
+        assert!(failed.contains(&path.display().to_string()), "{failed}");
+        fs::remove_dir(&path).unwrap();
+
+        fs::write(&path, FULL).unwrap();
+        std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
+        assert_eq!(file.read().unwrap(), Stamp::default());
+        fs::remove_file(&path).unwrap();
+
+        let elsewhere = t.path().join("elsewhere");
+        fs::write(&elsewhere, FULL).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
+        assert!(file.read().is_err(), "a link is not read through");
     }
 }
