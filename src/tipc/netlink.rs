@@ -288,6 +288,36 @@ mod tests {
         assert_eq!(&buf[28..32], &ne32(5));
     }
 
+    /// One attribute: its declared length `len`, its type, its payload,
+    /// padded to 4 bytes.
+    fn attr(len: u16, kind: u16, payload: &[u8]) -> Vec<u8> {
+        let mut a = [&len.to_ne_bytes()[..], &kind.to_ne_bytes(), payload].concat();
+        a.resize(a.len().next_multiple_of(4), 0);
+        a
+    }
+
+    /// The family's id is found past other attributes, a bare header
+    /// among them, and in the last one even when it ends the buffer; an
+    /// id attribute too short to hold one is passed by; a length under a
+    /// header's or past the end stops the search.
+    #[test]
+    fn family_id_walks_the_attributes_and_stops_at_a_bad_length() {
+        let id = |v: u16| attr(6, CTRL_ATTR_FAMILY_ID, &v.to_ne_bytes());
+        assert_eq!(family_id(&id(0x1d)), Some(0x1d));
+        assert_eq!(family_id(&[attr(4, 7, &[]), id(0x1d)].concat()), Some(0x1d));
+        let exact = [attr(6, 2, b"ab"), id(0x1d)].concat();
+        assert_eq!(family_id(&exact[..exact.len() - 2]), Some(0x1d));
+        assert_eq!(
+            family_id(&[attr(4, CTRL_ATTR_FAMILY_ID, &[]), id(7)].concat()),
+            Some(7)
+        );
+        assert_eq!(family_id(&[attr(2, 7, &[0, 0]), id(7)].concat()), None);
+        assert_eq!(
+            family_id(&attr(12, CTRL_ATTR_FAMILY_ID, &7u16.to_ne_bytes())),
+            None
+        );
+    }
+
     fn message(kind: u16, seq: u32, body: &[u8]) -> Vec<u8> {
         let mut m = Vec::new();
         m.extend(ne32((16 + body.len()) as u32));
