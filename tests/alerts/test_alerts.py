@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The README's Prometheus alert rules, as written, judged by Prometheus's
+"""The shipped Prometheus alert rules (prometheus/tofurkey.rules.yml, which
+the README names), as written, judged by Prometheus's
 own rule engine (promtool, Debian package prometheus): each rule fires where
 it should and stays silent where it should, on series named and labelled as
 real tofurkey runs' metrics files name and label them.
@@ -103,16 +104,12 @@ CASES = {
 }
 
 
-def readme_rules():
-    """The first ```yaml block under the README's "### Prometheus", before
-    the next heading: the rules an admin pastes, word for word."""
-    text = (REPO / "README.md").read_text()
-    start = text.index("\n### Prometheus\n") + 1
-    end = re.compile(r"^#", re.M).search(text, start + 1)
-    section = text[start:end.start() if end else len(text)]
-    m = re.search(r"```yaml\n(.*?)```\n", section, re.S)
-    assert m, "no yaml block under ### Prometheus"
-    return m.group(1)
+RULES = REPO / "prometheus" / "tofurkey.rules.yml"
+
+
+def shipped_rules():
+    """The rules file an admin loads, word for word."""
+    return RULES.read_text()
 
 
 def metrics_of_run(binary, workdir, name, *args):
@@ -160,7 +157,7 @@ class AlertRulesTest(unittest.TestCase):
             raise RuntimeError(f"TOFURKEY_BIN must name the tofurkey binary (got {binary!r})")
         cls.workdir = tempfile.TemporaryDirectory(prefix="tofurkey-alerts-")
         cls.addClassCleanup(cls.workdir.cleanup)
-        cls.rules = readme_rules()
+        cls.rules = shipped_rules()
         (Path(cls.workdir.name) / "rules.yml").write_text(cls.rules)
         # A run with a rollover an interval away and one without.
         nxt = Path(cls.workdir.name, "next.key")
@@ -186,6 +183,12 @@ class AlertRulesTest(unittest.TestCase):
             expected = [exp for _, evaluations in cases for _, exp in evaluations]
             self.assertTrue(any(expected) and not all(expected),
                             f"{alert}: needs times it fires and times it does not")
+
+    def test_the_readme_names_the_file_and_every_rule(self):
+        readme = (REPO / "README.md").read_text()
+        self.assertIn("(prometheus/tofurkey.rules.yml)", readme)
+        for alert in re.findall(r"^\s*- alert: (\w+)", self.rules, re.M):
+            self.assertIn(f"`{alert}`", readme)
 
     def test_rules_and_cases_name_what_tofurkey_writes(self):
         # The rollover's metrics are there only with a rollover: the rule

@@ -44,6 +44,7 @@ class Deb(unittest.TestCase):
                      "/usr/lib/systemd/catalog/tofurkey.catalog",
                      "/usr/share/man/man8/tofurkey.8.gz",
                      "/usr/share/doc/tofurkey/copyright",
+                     "/usr/share/doc/tofurkey/tofurkey.rules.yml",
                      "/usr/share/doc/tofurkey/changelog.Debian.gz",
                      "/etc/default/tofurkey"):
             self.assertIn(want, files)
