@@ -1,6 +1,7 @@
 //! Faults: a full filesystem and SIGKILL at any moment while the autokey is
-//! made, targets that refuse the write, failed runs against a live kernel
-//! key, and a scan of everything a run emits for key material.
+//! made, targets that refuse the write or change under it, put-backs that
+//! fail, failed runs against a live
+//! kernel key, and a scan of everything a run emits for key material.
 //!
 //! The host is never touched: tiny filesystems live in a private mount
 //! namespace, the real procfs key in a network namespace, a sysctl that
@@ -442,10 +443,12 @@ fn sigkill_at_every_syscall_never_leaves_a_partial_autokey() {
     assert_eq!(bytes(&bench.target), OLD_PAIR, "a dry run wrote");
 }
 
-/// A system call a traced run is stopped at the entry of: its number, and
-/// for `openat(2)` the path and flags it passes, read from its memory.
+/// A system call a traced run is stopped at the entry of: its number, its
+/// first argument (the fd of a `pwrite64(2)`), and for `openat(2)` the path
+/// and flags it passes, read from its memory.
 struct Entry {
     nr: i64,
+    arg0: u64,
     path: Option<PathBuf>,
     flags: u64,
 }
@@ -487,6 +490,7 @@ fn syscall_entry(pid: libc::pid_t) -> Option<Entry> {
     });
     Some(Entry {
         nr,
+        arg0: regs.rdi,
         path,
         flags: regs.rdx,
     })
@@ -526,13 +530,19 @@ fn set_result(_: libc::pid_t, _: i32) {
 
 /// Runs `cmd` traced, calling `at_stop` at each system call stop (entry
 /// and exit). A run still going after 10 s hung, and is killed. Returns
-/// its exit code, and its stdout and stderr.
+/// its exit code, and its stdout and stderr (through a pipe, which a file
+/// size limit does not cut).
 fn traced(cmd: &mut Command, mut at_stop: impl FnMut(libc::pid_t)) -> (Option<i32>, String) {
-    let d = Dir::new("traced-output");
-    let out = d.path("out");
-    let file = File::create(&out).unwrap();
-    cmd.stdout(file.try_clone().unwrap()).stderr(file);
+    let (mut reader, writer) = io::pipe().unwrap();
+    cmd.stdout(writer.try_clone().unwrap()).stderr(writer);
     let pid = spawn_traced(cmd);
+    // The run holds the only writer: the read ends when it does.
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    let output = std::thread::spawn(move || {
+        let mut out = String::new();
+        io::Read::read_to_string(&mut reader, &mut out).unwrap();
+        out
+    });
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let watchdog = {
         let done = done.clone();
@@ -567,7 +577,7 @@ fn traced(cmd: &mut Command, mut at_stop: impl FnMut(libc::pid_t)) -> (Option<i3
     done.store(true, std::sync::atomic::Ordering::SeqCst);
     assert!(!watchdog.join().unwrap(), "the traced run hung");
     let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
-    (code, fs::read_to_string(&out).unwrap())
+    (code, output.join().unwrap())
 }
 
 /// [`traced`], calling `act` at the first system call entry that `when`
@@ -910,6 +920,27 @@ fn refused_writes_fail_with_one_clear_line() {
     assert_eq!(ns.read(hostname), "tofurkey-old\n");
 }
 
+/// A run that writes `key`'s pair to the `-P` file `target`, under
+/// `RLIMIT_FSIZE` `limit`: writes past that many bytes are cut short, or
+/// fail with EFBIG (SIGXFSZ is ignored, not fatal).
+fn with_file_size_limit(limit: u64, key: &Path, target: &Path) -> Command {
+    let mut c = tofurkey();
+    c.args(["-k", key.to_str().unwrap(), "-T", T])
+        .args(["-P", target.to_str().unwrap()]);
+    let rlimit = libc::rlimit {
+        rlim_cur: limit,
+        rlim_max: limit,
+    };
+    // SAFETY: setrlimit is async-signal-safe, fine between fork and exec.
+    unsafe {
+        c.pre_exec(move || match libc::setrlimit(libc::RLIMIT_FSIZE, &rlimit) {
+            0 => Ok(()),
+            _ => Err(io::Error::last_os_error()),
+        });
+    }
+    c
+}
+
 /// Writes cut short by `RLIMIT_FSIZE`: with a limit of 0 the write fails
 /// (EFBIG; SIGXFSZ is ignored, not fatal) and nothing changed; with 50 the
 /// write stops at 50 of 72 bytes, and the old content is put back: the
@@ -955,25 +986,106 @@ fn writes_cut_short_put_the_old_keys_back() {
         ),
     ] {
         let target = d.file("target", old);
-        let mut c = tofurkey();
-        c.args(["-k", key.to_str().unwrap(), "-T", T])
-            .args(["-P", target.to_str().unwrap()]);
-        let rlimit = libc::rlimit {
-            rlim_cur: limit,
-            rlim_max: limit,
-        };
-        // SAFETY: setrlimit is async-signal-safe, fine between fork and exec.
-        unsafe {
-            c.pre_exec(move || match libc::setrlimit(libc::RLIMIT_FSIZE, &rlimit) {
-                0 => Ok(()),
-                _ => Err(io::Error::last_os_error()),
-            });
-        }
-        let o = bounded(&mut c);
+        let o = bounded(&mut with_file_size_limit(limit, &key, &target));
         let want = want.replace("{t}", &target.display().to_string());
         one_line(&o, &format!("error: cannot {want}: "));
         assert_eq!(bytes(&target), after, "limit {limit}");
     }
+}
+
+/// A cut write whose put-back then fails (EIO, as a failing disk answers):
+/// the error says the old keys are not back, and why, in the system's
+/// words; the target holds what the cut write left.
+#[test]
+fn a_failed_put_back_says_why() {
+    need_root("tracing a run");
+    let d = Dir::new("put-back-fails");
+    let (key, target) = (d.spec_key(), d.target());
+    let mut writes = 0;
+    let (code, out) = failed_syscall(
+        &mut with_file_size_limit(50, &key, &target),
+        // The second write: the put-back.
+        |e| {
+            writes += usize::from(e.nr == libc::SYS_pwrite64);
+            writes == 2
+        },
+        libc::EIO,
+    );
+    assert_eq!(
+        (code, out),
+        (
+            Some(1),
+            format!(
+                "error: cannot write {}: short write, 50 of 72 bytes; putting the old keys back \
+                 failed (Input/output error): check -P\n",
+                target.display()
+            )
+        )
+    );
+    assert_eq!(
+        bytes(&target),
+        [&SPEC_PAIR.as_bytes()[..50], &OLD_PAIR[50..]].concat()
+    );
+}
+
+/// A target of the most it may hold (128 bytes) to which something was
+/// added during the run: it starts with the old content but is not what it
+/// was, so it is not taken for unchanged, and is cut back to the old.
+/// (Here the run's own write fails, EFBIG under a file size limit of 0.)
+#[test]
+fn a_target_that_grew_is_not_taken_for_unchanged() {
+    need_root("tracing a run");
+    let d = Dir::new("grew");
+    let key = d.spec_key();
+    let old = [b'x'; 128];
+    let target = d.file("target", &old);
+    let (code, out) = intervened(
+        &mut with_file_size_limit(0, &key, &target),
+        |e| e.nr == libc::SYS_pwrite64,
+        || {
+            let mut f = fs::OpenOptions::new().append(true).open(&target).unwrap();
+            f.write_all(b"y").unwrap();
+        },
+    );
+    assert_eq!(
+        (code, out),
+        (
+            Some(1),
+            format!(
+                "error: cannot write {}: File too large; the old keys were put back: \
+                 make room (or raise the file size limit), or check -P\n",
+                target.display()
+            )
+        )
+    );
+    assert_eq!(bytes(&target), old);
+}
+
+/// A `-P` file is opened O_SYNC: the write returns once the keys are on
+/// disk (the procfs file's writes are synchronous anyway).
+#[test]
+fn a_target_file_is_written_synchronously() {
+    need_root("tracing a run");
+    let d = Dir::new("o-sync");
+    let (key, target) = (d.spec_key(), d.target());
+    let mut flags = None;
+    let (code, out) = traced(
+        tofurkey()
+            .args(["-k", key.to_str().unwrap(), "-T", T, "-P"])
+            .arg(&target),
+        |pid| {
+            // At the write, the target's open file's flags (octal).
+            let Some(e) = syscall_entry(pid).filter(|e| e.nr == libc::SYS_pwrite64) else {
+                return;
+            };
+            let fdinfo = fs::read_to_string(format!("/proc/{pid}/fdinfo/{}", e.arg0)).unwrap();
+            let octal = fdinfo.lines().find_map(|l| l.strip_prefix("flags:"));
+            flags = octal.map(|f| i32::from_str_radix(f.trim(), 8).unwrap());
+        },
+    );
+    assert_eq!(code, Some(0), "{out}");
+    let flags = flags.expect("the target was written");
+    assert_eq!(flags & libc::O_SYNC, libc::O_SYNC, "flags {flags:o}");
 }
 
 /// A failed run leaves the kernel's keys as they were. In a network
