@@ -1,6 +1,6 @@
 //! Faults: a full filesystem and SIGKILL at any moment while the autokey is
 //! made, targets that refuse the write or change under it, put-backs that
-//! fail, failed runs against a live
+//! fail, links planted at temporary names, failed runs against a live
 //! kernel key, and a scan of everything a run emits for key material.
 //!
 //! The host is never touched: tiny filesystems live in a private mount
@@ -1086,6 +1086,109 @@ fn a_target_file_is_written_synchronously() {
     assert_eq!(code, Some(0), "{out}");
     let flags = flags.expect("the target was written");
     assert_eq!(flags & libc::O_SYNC, libc::O_SYNC, "flags {flags:o}");
+}
+
+/// Plants a link to `bait` at the name of the temporary file a run
+/// creates in `dir`, at its `openat(2)`: the name is random, but nothing
+/// at it, a link least of all, may be opened (O_EXCL, O_NOFOLLOW). With
+/// `no_tmpfile`, O_TMPFILE first fails as on a file system without it.
+fn planted_at_temporary_name(
+    cmd: &mut Command,
+    dir: &Path,
+    bait: &Path,
+    no_tmpfile: bool,
+) -> (Option<i32>, String) {
+    // 0: O_TMPFILE to fail; 1: its exit stop is next; 2: the link to
+    // plant; 3: done.
+    let mut state = if no_tmpfile { 0 } else { 2 };
+    let tmpfile = libc::O_TMPFILE as u64;
+    let result = traced(cmd, |pid| match state {
+        0 if syscall_entry(pid)
+            .is_some_and(|e| e.nr == libc::SYS_openat && e.flags & tmpfile == tmpfile) =>
+        {
+            skip_syscall(pid);
+            state = 1;
+        }
+        1 => {
+            set_result(pid, libc::EOPNOTSUPP);
+            state = 2;
+        }
+        2 => {
+            let Some(e) = syscall_entry(pid) else { return };
+            let creates = e.nr == libc::SYS_openat && e.flags & libc::O_CREAT as u64 != 0;
+            if let Some(name) = e
+                .path
+                .filter(|p| creates && p.to_string_lossy().ends_with(".tmp"))
+            {
+                std::os::unix::fs::symlink(bait, dir.join(name)).unwrap();
+                state = 3;
+            }
+        }
+        _ => {}
+    });
+    assert_eq!(state, 3, "the run never created a temporary file");
+    result
+}
+
+/// A link planted at the autokey's temporary name (made where there is
+/// no O_TMPFILE) is not followed: the run fails, and the key is written
+/// nowhere, neither where the link points nor as the autokey.
+#[test]
+fn a_link_at_the_autokeys_temporary_name_is_not_followed() {
+    need_root("tracing a run");
+    let d = Dir::new("planted-autokey");
+    let (auto, target, bait) = (d.path("auto.key"), d.target(), d.path("bait"));
+    let (code, out) = planted_at_temporary_name(
+        tofurkey().args(["-a", auto.to_str().unwrap(), "-P", target.to_str().unwrap()]),
+        &d.0,
+        &bait,
+        true,
+    );
+    assert_eq!(
+        (code, out),
+        (
+            Some(1),
+            format!(
+                "error: cannot create autokey {} (create temporary file): File exists: make its \
+                 directory exist and be writable, or use -a PATH or -k PATH\n",
+                auto.display()
+            )
+        )
+    );
+    assert!(!bait.exists() && !auto.exists());
+    assert_eq!(bytes(&target), OLD_PAIR);
+}
+
+/// The same for a file written whole under a temporary name and renamed
+/// (here the metrics file; ticket key files are written the same way).
+#[test]
+fn a_link_at_a_staged_files_temporary_name_is_not_followed() {
+    need_root("tracing a run");
+    let d = Dir::new("planted-staged");
+    let (key, target, bait) = (d.spec_key(), d.target(), d.path("bait"));
+    let metrics = d.path("tofurkey.prom");
+    let (code, out) = planted_at_temporary_name(
+        tofurkey()
+            .args([
+                "-k",
+                key.to_str().unwrap(),
+                "-T",
+                T,
+                "-P",
+                target.to_str().unwrap(),
+            ])
+            .args(["--metrics", metrics.to_str().unwrap()]),
+        &d.0,
+        &bait,
+        false,
+    );
+    assert_eq!(code, Some(1), "{out}");
+    let want = format!(
+        "error: cannot create a temporary file for metrics file {}: File exists",
+        metrics.display()
+    );
+    assert!(out.lines().any(|l| l.starts_with(&want)), "{out}");
+    assert!(!bait.exists() && !metrics.exists());
 }
 
 /// A failed run leaves the kernel's keys as they were. In a network
