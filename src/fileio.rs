@@ -325,4 +325,23 @@ mod tests {
         assert_eq!(fs::read(&path).unwrap(), b"two");
         assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o640);
     }
+
+    /// A read that fails ends with its error: only EINTR is retried, and
+    /// retrying any other (EIO from a failing disk) would spin forever.
+    #[test]
+    fn read_errors_other_than_eintr_are_returned() {
+        // read(2) of a directory fails with EISDIR.
+        let mut dir = File::open(std::env::temp_dir()).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4];
+            let up_to = read_up_to(&mut dir, &mut buf).map_err(|e| e.raw_os_error());
+            let from_start = read_from_start(&dir, &mut buf).map_err(|e| e.raw_os_error());
+            let _ = tx.send((up_to, from_start));
+        });
+        let got = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the read spins on its error");
+        assert_eq!(got, (Err(Some(libc::EISDIR)), Err(Some(libc::EISDIR))));
+    }
 }
